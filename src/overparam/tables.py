@@ -1,0 +1,191 @@
+"""Parquet tables: the interface between pipeline steps.
+
+Every table has a schema (column -> kind); it is validated when written and when read, and a
+wrong table is an error that names the file and the column. Provenance (config hash, seeds,
+git commit, package versions, device, wall seconds) travels in the parquet metadata.
+Writes are atomic: a temp file in the same folder, then ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PROVENANCE_KEY = b"overparam.provenance"
+
+KINDS = {
+    "int": lambda s: pd.api.types.is_integer_dtype(s.dtype),
+    "float": lambda s: pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype),
+    "bool": lambda s: pd.api.types.is_bool_dtype(s.dtype),
+    "str": lambda s: pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype),
+}
+
+
+class TableError(ValueError):
+    """A table does not match its schema, or cannot be read."""
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Columns as name -> kind ('int', 'float', 'bool', 'str'). ``nullable`` lists the columns
+    allowed to hold NaN/None (metrics of diverged runs, undefined quantities); all others must
+    be complete. Extra columns are an error unless ``extra_ok``."""
+
+    name: str
+    columns: dict[str, str]
+    nullable: frozenset[str] = field(default_factory=frozenset)
+    extra_ok: bool = False
+
+    def validate(self, df: pd.DataFrame, where: str) -> None:
+        missing = [c for c in self.columns if c not in df.columns]
+        if missing:
+            raise TableError(f"{where}: table '{self.name}' is missing column(s) {missing}; "
+                             f"expected columns {list(self.columns)}")
+        extra = [c for c in df.columns if c not in self.columns]
+        if extra and not self.extra_ok:
+            raise TableError(f"{where}: table '{self.name}' has unexpected column(s) {extra}")
+        for col, kind in self.columns.items():
+            s = df[col]
+            if kind not in KINDS:
+                raise TableError(f"schema '{self.name}': unknown kind {kind!r} for column {col!r}")
+            if len(s) and s.isna().all() and col in self.nullable:
+                continue  # an all-NaN nullable column has no meaningful dtype
+            if not KINDS[kind](s):
+                raise TableError(f"{where}: column '{col}' of table '{self.name}' should be {kind}, "
+                                 f"found dtype {s.dtype}")
+            if col not in self.nullable and s.isna().any():
+                raise TableError(f"{where}: column '{col}' of table '{self.name}' has "
+                                 f"{int(s.isna().sum())} missing value(s) but is not nullable")
+
+
+def _atomic_path(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    return tmp
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    path = Path(path)
+    tmp = _atomic_path(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def write_table(df: pd.DataFrame, path, schema: Schema, provenance: dict | None = None) -> None:
+    """Validate ``df`` against ``schema`` and write it atomically to ``path`` as parquet, with
+    ``provenance`` (JSON-serialisable) in the file metadata."""
+    path = Path(path)
+    schema.validate(df, str(path))
+    df = df[list(schema.columns) + [c for c in df.columns if c not in schema.columns]]
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[PROVENANCE_KEY] = json.dumps(
+        {"schema": schema.name, **(provenance or {})}, sort_keys=True, default=str).encode()
+    table = table.replace_schema_metadata(meta)
+    tmp = _atomic_path(path)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_table(path, schema: Schema | None = None) -> pd.DataFrame:
+    """Read a parquet table; a missing, truncated or foreign file, or one that does not match
+    ``schema``, raises TableError naming the file and the problem."""
+    path = Path(path)
+    if not path.exists():
+        raise TableError(f"{path}: table file does not exist")
+    try:
+        df = pq.read_table(path).to_pandas()
+    except Exception as e:  # noqa: BLE001 -- arrow raises many kinds; name the file
+        raise TableError(f"{path}: not a readable parquet table ({type(e).__name__}: {e}); "
+                         "delete it and re-run snakemake to regenerate it") from e
+    if schema is not None:
+        schema.validate(df, str(path))
+    return df
+
+
+def read_provenance(path) -> dict:
+    md = pq.read_schema(path).metadata or {}
+    raw = md.get(PROVENANCE_KEY)
+    return json.loads(raw) if raw else {}
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def config_hash(cfg) -> str:
+    """Stable short hash of a JSON-serialisable config (sorted keys)."""
+    blob = json.dumps(cfg, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def git_commit(cwd=None) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, timeout=10, check=False)
+        sha = out.stdout.strip()
+        if not sha:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10, check=False).stdout
+        return sha + ("+dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("overparam", "torch", "numpy", "scipy", "pandas", "pyarrow", "snakemake", "mnist1d"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "missing"
+    return out
+
+
+def provenance(cfg, seeds=None, device: str = "cpu", wall_s: float | None = None, **extra) -> dict:
+    return {
+        "config_hash": config_hash(cfg),
+        "config": cfg,
+        "seeds": list(seeds) if seeds is not None else None,
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+        "device": device,
+        "wall_s": wall_s,
+        **extra,
+    }
+
+
+def to_builtin(x):
+    """numpy scalars -> python scalars (for JSON)."""
+    if isinstance(x, np.generic):
+        return x.item()
+    return x

@@ -1,0 +1,40 @@
+# Config validation (before any job starts) and the list of experiments.
+import sys
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a clone without install too
+
+from overparam import experiments as _experiments
+from overparam.config import ConfigError, validate as _validate_config
+
+try:
+    _validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+except ConfigError as e:
+    raise WorkflowError(str(e)) from None
+
+# An experiment runs when its section is in the config.
+EXPERIMENTS = [e for e in _experiments.EXPERIMENTS if e in config]
+MODULES = {e: _experiments.load(e) for e in EXPERIMENTS}
+
+
+wildcard_constraints:
+    exp="|".join(EXPERIMENTS) or "none",
+    job=r"[A-Za-z0-9_.-]+",
+
+
+def run_params(exp):
+    """An experiment's config without its claims: editing a threshold re-checks, not re-trains."""
+    return {k: v for k, v in config[exp].items() if k != "claims"}
+
+
+def trains(exp):
+    return getattr(MODULES[exp], "TRAINS", False)
+
+
+def uses_gpu(exp):
+    if not trains(exp) or config["device"] == "cpu":
+        return 0
+    if config["device"] == "cuda":
+        return 1
+    import torch
+
+    return int(torch.cuda.is_available())

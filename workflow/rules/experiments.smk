@@ -1,0 +1,69 @@
+# The four steps every experiment goes through. What differs between experiments lives in
+# src/overparam/experiments/<exp>.py (jobs, run, aggregate, plot, check), selected by {exp}.
+
+
+def job_inputs(wildcards):
+    return getattr(MODULES[wildcards.exp], "inputs", lambda cfg: [])(config[wildcards.exp])
+
+
+rule run:
+    input:
+        job_inputs,
+    output:
+        "results/{exp}/runs/{job}.parquet",
+    params:
+        cfg=lambda w: run_params(w.exp),
+        device=config["device"],
+    log:
+        "logs/{exp}/run_{job}.log",
+    threads: lambda w: config["threads"] if trains(w.exp) else 1
+    resources:
+        gpu=lambda w: uses_gpu(w.exp),
+    script:
+        "../scripts/run.py"
+
+
+rule aggregate:
+    input:
+        lambda w: expand(
+            "results/{exp}/runs/{job}.parquet",
+            exp=w.exp,
+            job=MODULES[w.exp].jobs(config[w.exp]),
+        ),
+    output:
+        metrics="results/{exp}/metrics.parquet",
+        provenance="results/{exp}/provenance.json",
+    params:
+        cfg=lambda w: run_params(w.exp),
+    log:
+        "logs/{exp}/aggregate.log",
+    script:
+        "../scripts/aggregate.py"
+
+
+rule figure:
+    input:
+        "results/{exp}/metrics.parquet",
+    output:
+        png=report("figures/{exp}.png", caption="../report/figure.rst", category="Figures"),
+        pdf="figures/{exp}.pdf",
+    params:
+        cfg=lambda w: config[w.exp],
+    log:
+        "logs/{exp}/figure.log",
+    script:
+        "../scripts/figure.py"
+
+
+rule check:
+    input:
+        "results/{exp}/metrics.parquet",
+    output:
+        "results/{exp}/claims.parquet",
+    params:
+        cfg=lambda w: config[w.exp],
+        scale=config["scale"],
+    log:
+        "logs/{exp}/check.log",
+    script:
+        "../scripts/check.py"

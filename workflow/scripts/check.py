@@ -1,0 +1,6 @@
+"""Snakemake script: metrics.parquet -> results/{exp}/claims.parquet."""
+from overparam.steps import check, logging_to
+
+sm = snakemake  # noqa: F821 -- injected by Snakemake
+with logging_to(sm.log[0]) as log:
+    check(sm.wildcards.exp, sm.params.cfg, sm.input[0], sm.output[0], sm.params.scale, log=log)

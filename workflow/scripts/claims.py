@@ -1,0 +1,7 @@
+"""Snakemake script: every experiment's claims -> results/claims.{parquet,md}, figures/all."""
+from overparam.steps import collect_claims, logging_to
+
+sm = snakemake  # noqa: F821 -- injected by Snakemake
+with logging_to(sm.log[0]) as log:
+    collect_claims(list(sm.input.claims), list(sm.input.figures), sm.output.parquet,
+                   sm.output.markdown, sm.output.manifest, log=log)
