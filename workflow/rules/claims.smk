@@ -19,5 +19,7 @@ rule claims:
         scale=config["scale"],
     log:
         "logs/claims.log",
+    conda:
+        "../envs/overparam.yaml"
     script:
         "../scripts/claims.py"

@@ -38,3 +38,13 @@ def uses_gpu(exp):
     import torch
 
     return int(torch.cuda.is_available())
+
+
+def job_inputs(wildcards):
+    """Files a job reads (e.g. a cached dataset), from the experiment module's `inputs`."""
+    return getattr(MODULES[wildcards.exp], "inputs", lambda cfg: [])(config[wildcards.exp])
+
+
+def run_tables(wildcards):
+    jobs = MODULES[wildcards.exp].jobs(config[wildcards.exp])
+    return expand("results/{exp}/runs/{job}.parquet", exp=wildcards.exp, job=jobs)

@@ -10,5 +10,7 @@ rule mnist1d:
         num_samples=r"\d+",
         train_split=r"0\.\d+",
         seed=r"\d+",
+    conda:
+        "../envs/overparam.yaml"
     script:
         "../scripts/mnist1d.py"

@@ -2,9 +2,6 @@
 # src/overparam/experiments/<exp>.py (jobs, run, aggregate, plot, check), selected by {exp}.
 
 
-def job_inputs(wildcards):
-    return getattr(MODULES[wildcards.exp], "inputs", lambda cfg: [])(config[wildcards.exp])
-
 
 rule run:
     input:
@@ -19,17 +16,15 @@ rule run:
     threads: lambda w: config["threads"] if trains(w.exp) else 1
     resources:
         gpu=lambda w: uses_gpu(w.exp),
+    conda:
+        "../envs/overparam.yaml"
     script:
         "../scripts/run.py"
 
 
 rule aggregate:
     input:
-        lambda w: expand(
-            "results/{exp}/runs/{job}.parquet",
-            exp=w.exp,
-            job=MODULES[w.exp].jobs(config[w.exp]),
-        ),
+        run_tables,
     output:
         metrics="results/{exp}/metrics.parquet",
         provenance="results/{exp}/provenance.json",
@@ -37,6 +32,8 @@ rule aggregate:
         cfg=lambda w: run_params(w.exp),
     log:
         "logs/{exp}/aggregate.log",
+    conda:
+        "../envs/overparam.yaml"
     script:
         "../scripts/aggregate.py"
 
@@ -51,6 +48,8 @@ rule figure:
         cfg=lambda w: config[w.exp],
     log:
         "logs/{exp}/figure.log",
+    conda:
+        "../envs/overparam.yaml"
     script:
         "../scripts/figure.py"
 
@@ -65,5 +64,7 @@ rule check:
         scale=config["scale"],
     log:
         "logs/{exp}/check.log",
+    conda:
+        "../envs/overparam.yaml"
     script:
         "../scripts/check.py"

@@ -1,4 +1,9 @@
 """Snakemake script: metrics.parquet -> figures/{exp}.png and .pdf."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
 from overparam.steps import figure, logging_to
 
 sm = snakemake  # noqa: F821 -- injected by Snakemake

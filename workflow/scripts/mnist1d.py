@@ -1,4 +1,9 @@
 """Snakemake script: generate MNIST-1D offline (mnist1d.data.make_dataset) -> .npz cache."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
 from overparam.data import mnist1d, save_npz
 from overparam.steps import logging_to
 

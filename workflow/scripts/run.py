@@ -1,4 +1,9 @@
 """Snakemake script: train/fit one job of one experiment -> results/{exp}/runs/{job}.parquet."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
 from overparam.steps import logging_to, run_job
 
 sm = snakemake  # noqa: F821 -- injected by Snakemake

@@ -1,0 +1,52 @@
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_CONFIG = ROOT / ".test" / "config.yaml"
+
+
+def snakemake(workdir, *args, check=True, timeout=900, configfile=TEST_CONFIG):
+    """Run the real workflow (subprocess) in ``workdir`` with the tiny test config."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(configfile), "--cores", "2", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and out.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({out.returncode}):\n"
+                             f"{out.stdout[-4000:]}\n{out.stderr[-6000:]}")
+    return out
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Parse the 'Job stats' table of a (dry) run into {rule: count}."""
+    counts, on = {}, False
+    for line in output.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            on = True
+            continue
+        if on and len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+        elif on and counts and not line.strip():
+            break
+    return counts
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory):
+    """One full `snakemake figures/all` on the .test config, shared by the e2e tests."""
+    wd = tmp_path_factory.mktemp("pipeline")
+    snakemake(wd, "figures/all")
+    return wd
+
+
+@pytest.fixture
+def fresh_workdir(tmp_path):
+    return tmp_path
+
+
+def copy_tree(src, dst):
+    shutil.copytree(src, dst, dirs_exist_ok=True)

@@ -1,0 +1,86 @@
+"""End-to-end: the real Snakemake DAG on the tiny .test config, asserting on values."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from overparam import tables
+from overparam.claims import CLAIMS_SCHEMA
+from overparam.experiments import benign_overfitting as bo
+from overparam.experiments import optimization_ease as oe
+
+from .conftest import job_counts, snakemake
+
+pytestmark = pytest.mark.e2e
+
+
+def test_lint_is_clean(tmp_path):
+    out = snakemake(tmp_path, "--lint", check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text
+    assert "Lints for" not in text, text
+
+
+def test_single_figure_builds_only_what_it_needs(tmp_path):
+    one = job_counts(snakemake(tmp_path, "-n", "figures/benign_overfitting.png").stdout)
+    # demo + 3 families, one aggregate, one figure; no check, no manifest, no other experiment
+    assert one == {"run": 4, "aggregate": 1, "figure": 1, "total": 6}
+    full = job_counts(snakemake(tmp_path, "-n", "figures/all").stdout)
+    assert full["run"] == 4 + 2 and full["claims"] == 1 and full["check"] == 2
+
+
+def test_outputs_exist(pipeline_run):
+    for f in ["figures/all", "results/claims.parquet", "results/claims.md",
+              "figures/benign_overfitting.png", "figures/benign_overfitting.pdf",
+              "figures/optimization_ease.png", "figures/optimization_ease.pdf",
+              "results/benign_overfitting/provenance.json"]:
+        assert (pipeline_run / f).stat().st_size > 0, f
+
+
+def test_claims_table(pipeline_run):
+    df = tables.read_table(pipeline_run / "results/claims.parquet", CLAIMS_SCHEMA)
+    assert set(df["experiment"]) == {"benign_overfitting", "optimization_ease"}
+    assert (df["scale"] == "test").all()
+    assert df["claim"].is_unique
+    by = df.set_index("claim")
+    # benign overfitting reproduces even at this tiny scale (n <= 400, 3 seeds)
+    for c in ["demo_interpolates", "demo_beats_null", "spiked_bulk.slope", "spiked_bulk.vanishes",
+              "isotropic.does_not_vanish", "power_decay.does_not_vanish"]:
+        assert by.loc[f"benign_overfitting.{c}", "holds"], by.loc[f"benign_overfitting.{c}"]
+    assert by.loc["benign_overfitting.spiked_bulk.slope", "value"] < -0.3
+    assert by.loc["benign_overfitting.isotropic.does_not_vanish", "value"] == pytest.approx(1.5, rel=0.15)
+    manifest = (pipeline_run / "figures/all").read_text()
+    assert "figures/benign_overfitting.png" in manifest
+    assert f"{int(df['holds'].sum())}/{len(df)} claims hold" in manifest
+    md = (pipeline_run / "results/claims.md").read_text()
+    assert "benign_overfitting.spiked_bulk.slope" in md
+
+
+def test_benign_tables(pipeline_run):
+    m = tables.read_table(pipeline_run / "results/benign_overfitting/metrics.parquet",
+                          bo.METRICS_SCHEMA)
+    assert set(m["family"]) == {"demo", "spiked_bulk", "isotropic", "power_decay"}
+    assert len(m) == 3 * (1 + 3 * 4)  # seeds x (demo + families x n)
+    assert (m["train_mse"] < 1e-8).all()  # every fit interpolates
+    spiked = m[m["family"] == "spiked_bulk"].groupby("n").first()
+    assert (spiked["k_star"] == 5).all()
+    np.testing.assert_allclose(spiked["R_k_star"], np.ceil(spiked.index.to_numpy() ** 1.5))
+    iso = m[m["family"] == "isotropic"]
+    np.testing.assert_allclose(iso["theory_excess_risk"], 0.5 + 1.0)  # r^2/2 + sigma^2/(2-1)
+    assert (iso["p"] == 2 * iso["n"]).all()
+
+
+def test_optimization_tables(pipeline_run):
+    m = tables.read_table(pipeline_run / "results/optimization_ease/metrics.parquet",
+                          oe.METRICS_SCHEMA)
+    assert sorted(m["width"].unique()) == [10, 100]
+    assert sorted(m["seed"].unique()) == [0, 1]
+    assert not m["diverged"].any()
+    last = m[m["epoch"] == m["epoch"].max()].groupby("width")["train_loss"].median()
+    first = m[m["epoch"] == 0].groupby("width")["train_loss"].median()
+    assert (last < first).all()  # training made progress at every width
+    assert last[100] < last[10]
+
+
+def test_rerun_is_a_noop(pipeline_run):
+    out = snakemake(pipeline_run, "-n", "figures/all")
+    assert "Nothing to be done" in out.stdout + out.stderr
