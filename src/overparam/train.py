@@ -1,0 +1,592 @@
+"""Batched ensemble training: K MLPs (one per seed) trained in one process, one batched
+forward/backward per step.
+
+How one step works. Member k draws its own mini-batch order from
+``torch.Generator().manual_seed(seeds[k] + BATCH_SEED_OFFSET)`` (one ``randperm`` per epoch,
+on the CPU). The K batches are gathered with one ``index_select`` into (K, B, in_dim), the
+forward is ``bmm``/``baddbmm`` over the member dimension, and the objective is the sum of the
+members' mean losses, so each member's gradient is exactly its own. The optimizers (SGD with
+momentum and weight decay, Adam) are written here as elementwise tensor updates with a
+per-member learning rate of shape (K, 1, 1) / (K, 1); they follow torch.optim.SGD/Adam
+(``tests/test_train.py`` checks one member against torch.optim on an ``nn.Sequential``).
+Writing them ourselves gives per-member learning rates, freezing of single members, and
+masks for free.
+
+Divergence. After the forward pass of every step, a member whose batch loss is non-finite or
+above ``divergence_factor * max(initial train loss, 1)`` is marked diverged: its params and
+optimizer state are set to zero, its learning rate to zero, and its loss is left out of the
+objective. Members are independent in every op (batched GEMMs, per-member losses), so a NaN
+stays in its own member's slice and the others go on exactly as if trained alone. A
+diverged member's metrics are NaN from the first evaluation after it diverged; its params
+stay at zero. The full-batch train loss at every evaluation is checked the same way.
+
+Speed. The step does not use autograd over the params: ``models.mlp_forward_backward`` is a
+hand-written backward whose weight-gradient GEMMs write into preallocated buffers, and the
+loss gradient is in closed form. Progress is logged at epoch ends, at most every
+``log_every_s`` seconds (and always at the first and last epoch).
+
+Early stop. With ``stop_train_loss``, a member whose full-batch train loss at an evaluation
+is below the threshold is frozen (learning rate 0, params kept) and marked ``stopped``;
+training ends when no member is left active.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from overparam.models import MLPSpec, mlp_forward, mlp_forward_backward, param_shapes
+
+BATCH_SEED_OFFSET = 100_003  # member k's batch order: Generator().manual_seed(seeds[k] + this)
+OPTIMIZERS = ("sgd", "adam")
+LOSSES = ("ce", "mse")
+HISTORY_COLUMNS = (
+    "member", "seed", "epoch", "step", "train_loss", "test_loss",
+    "train_acc", "test_acc", "diverged", "stopped",
+)  # fmt: skip
+EVAL_CHUNK_ELEMENTS = 1 << 20  # activations per evaluation chunk (K * samples * widest layer)
+EVAL_MIN_CHUNK = 256  # in samples: cache-sized chunks, large enough for efficient GEMMs
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int
+    batch_size: int  # clamped to the number of training samples (then full-batch GD)
+    lr: float | tuple[float, ...]  # one float, or one per member (length K)
+    optimizer: str = "sgd"  # "sgd" | "adam"
+    momentum: float = 0.0  # sgd only (heavy ball, no dampening, like torch.optim.SGD)
+    weight_decay: float = 0.0  # L2 added to the gradient (torch.optim semantics, not AdamW)
+    loss: str = "ce"  # "ce" | "mse" (mean over samples and outputs, like nn.MSELoss())
+    eval_every: int = 1  # epochs; epoch 0 and the last epoch are always evaluated
+    checkpoint_steps: tuple[int, ...] = ()  # optimizer steps to keep params at (0 = init)
+    stop_train_loss: float | None = None  # freeze a member once its train loss is below this
+    threads: int | None = None  # torch.set_num_threads for the duration of the run
+    betas: tuple[float, float] = (0.9, 0.999)  # adam
+    eps: float = 1e-8  # adam
+    divergence_factor: float = 1e6  # diverged: loss > this * max(initial train loss, 1)
+
+    def __post_init__(self) -> None:
+        lr = self.lr
+        if isinstance(lr, (list, tuple, np.ndarray)):
+            lr = tuple(float(v) for v in lr)
+            if not lr:
+                raise ValueError("lr sequence is empty")
+        else:
+            lr = float(lr)
+        object.__setattr__(self, "lr", lr)
+        object.__setattr__(self, "checkpoint_steps", tuple(int(s) for s in self.checkpoint_steps))
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        errors = []
+        if self.epochs < 0:
+            errors.append(f"epochs must be >= 0, got {self.epochs}")
+        if self.batch_size < 1:
+            errors.append(f"batch_size must be >= 1, got {self.batch_size}")
+        if any(not math.isfinite(v) or v < 0 for v in np.atleast_1d(lr)):
+            errors.append(f"lr must be finite and >= 0, got {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            errors.append(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.loss not in LOSSES:
+            errors.append(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if not 0.0 <= self.momentum < 1.0:
+            errors.append(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.momentum and self.optimizer != "sgd":
+            errors.append("momentum is an sgd setting; adam uses betas")
+        if self.weight_decay < 0:
+            errors.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.eval_every < 1:
+            errors.append(f"eval_every must be >= 1, got {self.eval_every}")
+        if any(s < 0 for s in self.checkpoint_steps):
+            errors.append(f"checkpoint_steps must be >= 0, got {self.checkpoint_steps}")
+        if self.threads is not None and self.threads < 1:
+            errors.append(f"threads must be >= 1, got {self.threads}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            errors.append(f"betas must be two numbers in [0, 1), got {self.betas}")
+        if self.divergence_factor <= 0:
+            errors.append(f"divergence_factor must be > 0, got {self.divergence_factor}")
+        if errors:
+            raise ValueError("invalid TrainConfig: " + "; ".join(errors))
+
+
+@dataclass
+class TrainResult:
+    history: pd.DataFrame  # tidy: one row per (member, evaluated epoch), HISTORY_COLUMNS
+    params: list[torch.Tensor]  # final stacked params (on the training device)
+    checkpoints: dict[int, list[torch.Tensor]]  # step -> stacked params copy (on the CPU)
+    diverged: np.ndarray  # (K,) bool
+    diverged_step: np.ndarray  # (K,) int: optimizer step at which divergence was seen, -1 never
+    stopped: np.ndarray  # (K,) bool: frozen by stop_train_loss
+    best_epoch: np.ndarray  # (K,) int: evaluated epoch of minimum test loss (-1: none finite)
+    wall_s: float  # whole call
+    train_s: float  # optimizer steps only (no evaluation, no checkpoint copies)
+    steps: int  # optimizer steps taken
+    samples_per_s: float = field(default=float("nan"))  # member-samples per train second
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto" -> cuda if available else cpu; "cuda" without CUDA is a ValueError."""
+    if isinstance(device, torch.device):
+        dev = device
+    elif device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            dev = torch.device(str(device))
+        except RuntimeError as e:
+            raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda'") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {str(device)!r} requested but CUDA is not available to torch "
+            f"{torch.__version__} (CPU-only build or no GPU visible); use device 'auto' or 'cpu'"
+        )
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {str(device)!r}: use 'auto', 'cpu' or 'cuda'")
+    return dev
+
+
+def batch_generator(seed: int) -> torch.Generator:
+    """The generator of a member's batch order; each epoch draws ``torch.randperm(n, generator=g)``."""
+    return torch.Generator().manual_seed(int(seed) + BATCH_SEED_OFFSET)
+
+
+# ----------------------------------------------------------------------------- data and losses
+
+
+@dataclass
+class _Data:
+    x: torch.Tensor
+    y: torch.Tensor  # ce: int64 (n,); mse: float (n, out)
+    labels: torch.Tensor | None  # int64 class labels for accuracy, None when not a classification
+    x_test: torch.Tensor | None
+    y_test: torch.Tensor | None
+    labels_test: torch.Tensor | None
+
+
+def _as_tensor(a, name: str) -> torch.Tensor:
+    if isinstance(a, torch.Tensor):
+        return a.detach()
+    try:
+        return torch.as_tensor(np.asarray(a))
+    except Exception as e:  # noqa: BLE001 -- re-raised with the key named
+        raise ValueError(f"data[{name!r}] is not an array: {e}") from e
+
+
+def _prepare_targets(y: torch.Tensor, n: int, spec: MLPSpec, loss: str, name: str):
+    if y.shape[0] != n:
+        raise ValueError(f"data[{name!r}] has {y.shape[0]} rows, the inputs have {n}")
+    is_int = not (y.is_floating_point() or y.is_complex())
+    if is_int and y.dim() == 1:
+        lo, hi = (int(y.min()), int(y.max())) if n else (0, 0)
+        if lo < 0 or hi >= spec.out_dim:
+            raise ValueError(f"data[{name!r}] has labels in [{lo}, {hi}], out_dim is {spec.out_dim}")
+        labels = y.long()
+        if loss == "ce":
+            return labels, labels
+        # mse on class labels: one-hot targets, accuracy by argmax
+        return F.one_hot(labels, spec.out_dim), labels
+    if loss == "ce":
+        raise ValueError(f"loss 'ce' needs integer class labels in data[{name!r}], got {y.dtype}")
+    if y.dim() == 1:
+        y = y[:, None]
+    if y.shape[1:] != (spec.out_dim,):
+        raise ValueError(f"data[{name!r}] has shape {tuple(y.shape)}, expected ({n}, {spec.out_dim})")
+    return y, None
+
+
+def _prepare_data(data, spec: MLPSpec, loss: str, device, dtype) -> _Data:
+    for key in ("x", "y"):
+        if key not in data:
+            raise ValueError(f"data needs keys 'x' and 'y' (and optionally 'x_test', 'y_test'); missing {key!r}")
+    if ("x_test" in data) != ("y_test" in data):
+        raise ValueError("data needs both 'x_test' and 'y_test' or neither")
+    out = {}
+    for split in ("", "_test"):
+        if "x" + split not in data:
+            out.update({"x" + split: None, "y" + split: None, "labels" + split: None})
+            continue
+        x = _as_tensor(data["x" + split], "x" + split)
+        if x.dim() != 2 or x.shape[1] != spec.in_dim:
+            raise ValueError(f"data['x{split}'] has shape {tuple(x.shape)}, expected (n, {spec.in_dim})")
+        y, labels = _prepare_targets(_as_tensor(data["y" + split], "y" + split), x.shape[0], spec, loss, "y" + split)
+        if loss == "mse":
+            y = y.to(device=device, dtype=dtype)
+        else:
+            y = y.to(device)
+        out["x" + split] = x.to(device=device, dtype=dtype).contiguous()
+        out["y" + split] = y.contiguous()
+        out["labels" + split] = None if labels is None else labels.to(device)
+    if out["x"].shape[0] == 0:
+        raise ValueError("no training samples")
+    return _Data(**out)
+
+
+def _losses_and_grad(logits: torch.Tensor, y: torch.Tensor, loss: str, keep_fn):
+    """Per-member mean losses (K,) of a batch and the gradient of the sum of the kept
+    members' losses w.r.t. the logits (K, B, out), in closed form:
+    ce: (softmax - onehot) / B; mse (mean over samples and outputs): 2 (logits - y) / (B out).
+    ``keep_fn(losses) -> (K,) bool`` chooses the members that count; the others get a zero
+    gradient (NaN where their logits are NaN: only their own slice, see ``kill``)."""
+    K, b, c = logits.shape
+    if loss == "ce":
+        logp = torch.log_softmax(logits, dim=-1)
+        target = y.unsqueeze(-1)
+        losses = logp.gather(-1, target).mean((1, 2)).neg_()
+        keep = keep_fn(losses)
+        minus_one = torch.full((), -1.0, dtype=logp.dtype, device=logp.device).expand(K, b, 1)
+        dz = logp.exp_().scatter_add_(-1, target, minus_one)  # softmax - onehot
+        scale = 1.0 / b
+    else:
+        dz = logits - y
+        losses = dz.square().mean((1, 2))
+        keep = keep_fn(losses)
+        scale = 2.0 / (b * c)
+    return losses, dz.mul_(keep.to(dz.dtype).mul_(scale).view(K, 1, 1))
+
+
+@torch.no_grad()
+def evaluate(spec: MLPSpec, params: Sequence[torch.Tensor], x, y, loss: str, labels=None):
+    """Full-batch (K,) loss and (K,) accuracy (None without class labels), in chunks."""
+    K = params[0].shape[0]
+    n = x.shape[0]
+    chunk = max(EVAL_MIN_CHUNK, EVAL_CHUNK_ELEMENTS // (K * max(spec.dims)))
+    loss_sum = torch.zeros(K, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(K, dtype=torch.int64, device=x.device)
+    for a in range(0, n, chunk):
+        logits = mlp_forward(spec, params, x[a : a + chunk])  # shared input: one GEMM
+        b = logits.shape[1]
+        if loss == "ce":
+            yy = y[a : a + chunk].expand(K, b)
+            per = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yy.reshape(-1), reduction="none")
+            loss_sum += per.view(K, b).sum(1, dtype=torch.float64)
+        else:
+            yy = y[a : a + chunk]
+            loss_sum += (logits - yy).square().reshape(K, -1).sum(1, dtype=torch.float64) / yy.shape[1]
+        if labels is not None:
+            correct += (logits.argmax(-1) == labels[a : a + chunk]).sum(1)
+    acc = None if labels is None else (correct.double() / n)
+    return loss_sum / n, acc
+
+
+# ----------------------------------------------------------------------------- optimizers
+
+
+def _init_state(cfg: TrainConfig, params: list[torch.Tensor]) -> dict[str, list[torch.Tensor]]:
+    if cfg.optimizer == "sgd":
+        return {"buf": [torch.zeros_like(p) for p in params]} if cfg.momentum else {}
+    return {
+        "m": [torch.zeros_like(p) for p in params],
+        "v": [torch.zeros_like(p) for p in params],
+        "tmp": [torch.empty_like(p) for p in params],  # scratch, no per-step allocation
+    }
+
+
+def _neg_lr_views(lr_k: torch.Tensor, params) -> list[torch.Tensor]:
+    """-lr per member, shaped (K, 1, ...) to broadcast over each param, in the params' dtype."""
+    neg = (-lr_k).to(params[0].dtype)
+    return [neg.view(-1, *([1] * (p.dim() - 1))) for p in params]
+
+
+@torch.no_grad()
+def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], t: int) -> None:
+    """One optimizer step (t >= 1) on the stacked params with per-member learning rates
+    (``neg_lr`` from ``_neg_lr_views``). ``grads`` are overwritten (weight decay is added).
+    Follows torch.optim.SGD (dampening 0, no nesterov) and torch.optim.Adam (no amsgrad)."""
+    if cfg.optimizer == "adam":
+        b1, b2 = cfg.betas
+        inv_bc1 = 1.0 / (1.0 - b1**t)  # step size lr / bias_correction1
+        bc2_sqrt = math.sqrt(1.0 - b2**t)
+    for i, (p, g, c) in enumerate(zip(params, grads, neg_lr)):
+        if cfg.weight_decay:
+            g.add_(p, alpha=cfg.weight_decay)
+        if cfg.optimizer == "sgd":
+            if cfg.momentum:
+                g = state["buf"][i].mul_(cfg.momentum).add_(g)
+            p.addcmul_(g, c)
+        else:
+            m, v, tmp = state["m"][i], state["v"][i], state["tmp"][i]
+            m.lerp_(g, 1.0 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+            torch.sqrt(v, out=tmp).div_(bc2_sqrt).add_(cfg.eps)
+            torch.div(m, tmp, out=tmp)
+            p.addcmul_(tmp, c, value=inv_bc1)
+
+
+# ----------------------------------------------------------------------------- the engine
+
+
+def _make_logger(log) -> Callable[[str], None]:
+    if log is None:
+        return lambda s: None
+    if hasattr(log, "write"):
+
+        def write(s: str) -> None:
+            log.write(s + "\n")
+            if hasattr(log, "flush"):
+                log.flush()
+
+        return write
+    if callable(log):
+        return log
+    raise ValueError(f"log must be None, a callable or a file-like object, got {type(log)}")
+
+
+def _prepare_masks(masks, params: list[torch.Tensor]) -> list[torch.Tensor | None]:
+    if masks is None:
+        return [None] * len(params)
+    if len(masks) != len(params):
+        raise ValueError(f"masks has {len(masks)} entries, params {len(params)}")
+    out: list[torch.Tensor | None] = []
+    for i, (m, p) in enumerate(zip(masks, params)):
+        if m is None:
+            out.append(None)
+            continue
+        m = _as_tensor(m, f"masks[{i}]").to(p.device)
+        if m.shape == p.shape[1:]:
+            m = m.expand_as(p)  # one mask for every member
+        if m.shape != p.shape:
+            raise ValueError(f"masks[{i}] has shape {tuple(m.shape)}, params[{i}] {tuple(p.shape)}")
+        if m.dtype != torch.bool and not bool(((m == 0) | (m == 1)).all()):
+            raise ValueError(f"masks[{i}] must be binary (0/1 or bool)")
+        out.append(m.to(p.dtype).contiguous())
+    return out
+
+
+def train_ensemble(
+    spec: MLPSpec,
+    params: Sequence[torch.Tensor],
+    data: dict,
+    cfg: TrainConfig,
+    seeds: Sequence[int],
+    masks: Sequence[torch.Tensor | None] | None = None,
+    device: str | torch.device = "cpu",
+    log=None,
+    log_every_s: float = 10.0,
+) -> TrainResult:
+    """Train the K members of ``params`` (stacked, see ``overparam.models``) on ``data``.
+
+    ``data``: x (n, in_dim), y (ce: int64 labels; mse: float (n,) / (n, out_dim), or int64
+    labels -> one-hot targets with accuracy), optional x_test, y_test; numpy or torch.
+    ``seeds[k]`` is member k's seed (its batch order uses ``batch_generator(seeds[k])``).
+    The caller's params are not modified. ``log``: None, callable(str) or file-like.
+    """
+    t_start = time.perf_counter()
+    dev = resolve_device(device)
+    seeds = [int(s) for s in seeds]
+    K = len(seeds)
+    shapes = param_shapes(spec)
+    if len(params) != len(shapes):
+        raise ValueError(f"expected {len(shapes)} param tensors for {spec}, got {len(params)}")
+    for i, (p, s) in enumerate(zip(params, shapes)):
+        if tuple(p.shape) != (K, *s):
+            raise ValueError(f"params[{i}] has shape {tuple(p.shape)}, expected {(K, *s)} for K={K} seeds")
+    lr_values = cfg.lr if isinstance(cfg.lr, tuple) else (cfg.lr,) * K
+    if len(lr_values) != K:
+        raise ValueError(f"cfg.lr has {len(lr_values)} values for {K} members")
+    dtype = params[0].dtype
+    d = _prepare_data(data, spec, cfg.loss, dev, dtype)
+    n = d.x.shape[0]
+    B = min(cfg.batch_size, n)
+    steps_per_epoch = math.ceil(n / B)
+    total_steps = cfg.epochs * steps_per_epoch
+    if any(s > total_steps for s in cfg.checkpoint_steps):
+        raise ValueError(
+            f"checkpoint_steps {cfg.checkpoint_steps} beyond the {total_steps} steps of this run "
+            f"({cfg.epochs} epochs x {steps_per_epoch} steps)"
+        )
+    say = _make_logger(log)
+    old_threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(spec, params, d, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
+                      say, log_every_s, t_start)  # fmt: skip
+    finally:
+        if cfg.threads is not None:
+            torch.set_num_threads(old_threads)
+
+
+def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
+           say, log_every_s, t_start) -> TrainResult:  # fmt: skip
+    K = len(seeds)
+    n = d.x.shape[0]
+    params = [p.detach().to(dev, copy=True).contiguous() for p in params_in]
+    grads = [torch.zeros_like(p) for p in params]  # written in place every step
+    mask_list = _prepare_masks(masks, params)
+    with torch.no_grad():
+        for p, m in zip(params, mask_list):
+            if m is not None:
+                p.mul_(m)
+    state = _init_state(cfg, params)
+    lr_base = torch.tensor(lr_values, dtype=torch.float64, device=dev)
+    active = torch.ones(K, dtype=torch.bool, device=dev)
+    neg_lr = _neg_lr_views(lr_base, params)
+    diverged = np.zeros(K, dtype=bool)
+    diverged_step = np.full(K, -1, dtype=np.int64)
+    stopped = np.zeros(K, dtype=bool)
+    bound = torch.full((K,), float("inf"), dtype=params[0].dtype, device=dev)
+    gens = [batch_generator(s) for s in seeds]
+    ckpt_steps = set(cfg.checkpoint_steps)
+    checkpoints: dict[int, list[torch.Tensor]] = {}
+    rows: list[dict[str, np.ndarray]] = []
+    step = 0
+    samples = 0  # member-samples seen: K per sample of a step
+    train_s = 0.0
+    last_log = -math.inf
+
+    def snapshot() -> list[torch.Tensor]:
+        return [p.detach().to("cpu", copy=True) for p in params]
+
+    def kill(members: np.ndarray) -> None:
+        """Mark members diverged: zero their params, grads and optimizer state, lr -> 0."""
+        idx = torch.as_tensor(np.flatnonzero(members), device=dev)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p.index_fill_(0, idx, 0.0)
+                g.index_fill_(0, idx, 0.0)
+            for bufs in state.values():
+                for b in bufs:
+                    b.index_fill_(0, idx, 0.0)
+            active.index_fill_(0, idx, False)
+        neg_lr[:] = _neg_lr_views(lr_base * active, params)
+        diverged[members] = True
+        diverged_step[members & (diverged_step < 0)] = step
+
+    def record(epoch: int) -> None:
+        nonlocal bound
+        tr_loss, tr_acc = evaluate(spec, params, d.x, d.y, cfg.loss, d.labels)
+        if epoch == 0:  # divergence bound from the initial train loss
+            bound = cfg.divergence_factor * torch.clamp(tr_loss.to(bound.dtype), min=1.0)
+        bad = (~torch.isfinite(tr_loss) | (tr_loss > bound.double())).cpu().numpy() & ~diverged
+        if bad.any():
+            kill(bad)
+        if d.x_test is not None:
+            te_loss, te_acc = evaluate(spec, params, d.x_test, d.y_test, cfg.loss, d.labels_test)
+        else:
+            te_loss, te_acc = None, None
+        nan = np.full(K, np.nan)
+        cols = {
+            "train_loss": tr_loss.cpu().numpy(),
+            "test_loss": nan if te_loss is None else te_loss.cpu().numpy(),
+            "train_acc": nan if tr_acc is None else tr_acc.cpu().numpy(),
+            "test_acc": nan if te_acc is None else te_acc.cpu().numpy(),
+        }
+        for c in cols:
+            cols[c] = np.where(diverged, np.nan, cols[c])
+        if cfg.stop_train_loss is not None:
+            stop = ~diverged & ~stopped & (cols["train_loss"] < cfg.stop_train_loss)
+            if stop.any():
+                stopped[stop] = True
+                with torch.no_grad():
+                    active[torch.as_tensor(np.flatnonzero(stop), device=dev)] = False
+                neg_lr[:] = _neg_lr_views(lr_base * active, params)
+        rows.append({
+            "member": np.arange(K), "seed": np.asarray(seeds), "epoch": np.full(K, epoch),
+            "step": np.full(K, step), **cols, "diverged": diverged.copy(), "stopped": stopped.copy(),
+        })  # fmt: skip
+
+    def progress(epoch: int, force: bool = False) -> None:
+        nonlocal last_log
+        now = time.perf_counter()
+        if not force and now - last_log < log_every_s:
+            return
+        last_log = now
+        losses = rows[-1]["train_loss"] if rows else np.full(K, np.nan)
+        med = float(np.nanmedian(losses)) if np.isfinite(losses).any() else float("nan")
+        sps = samples / train_s if train_s > 0 else float("nan")
+        say(
+            f"epoch {epoch}/{cfg.epochs} step {step} median train loss {med:.4g} "
+            f"diverged {int(diverged.sum())}/{K} stopped {int(stopped.sum())}/{K} "
+            f"{sps:,.0f} samples/s"
+        )
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    if 0 in ckpt_steps:
+        checkpoints[0] = snapshot()
+    record(0)
+    progress(0, force=True)
+    x, y = d.x, d.y
+    y_tail = y.shape[1:]
+    yb = y[:0]
+
+    newly_bad = None
+
+    def keep_fn(losses: torch.Tensor) -> torch.Tensor:
+        """Active members with a finite loss within the bound; sets newly_bad otherwise."""
+        nonlocal newly_bad
+        keep = (losses <= bound).logical_and_(active)  # NaN compares False: dropped here
+        newly_bad = None if torch.equal(keep, active) else (active & ~keep).cpu().numpy()
+        return keep
+
+    def head(logits: torch.Tensor):
+        return _losses_and_grad(logits, yb, cfg.loss, keep_fn)
+
+    any_mask = any(m is not None for m in mask_list)
+    epoch = 0
+    for epoch in range(1, cfg.epochs + 1):
+        if not active.any():
+            break
+        sync()
+        t0 = time.perf_counter()
+        perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)  # (K, n)
+        for s in range(steps_per_epoch):
+            idx = perm[:, s * B : (s + 1) * B].reshape(-1)
+            xb = x.index_select(0, idx).view(K, -1, spec.in_dim)
+            yb = y.index_select(0, idx).view(K, -1, *y_tail)
+            mlp_forward_backward(spec, params, xb, head, grads)  # sets newly_bad
+            if newly_bad is not None:
+                kill(newly_bad)  # zero params, grads, state before the update
+                if not active.any():
+                    break
+            if any_mask:
+                for g, m in zip(grads, mask_list):
+                    if m is not None:
+                        g.mul_(m)
+            step += 1
+            samples += idx.numel()
+            _update(cfg, params, grads, state, neg_lr, step)
+            if any_mask:
+                for p, m in zip(params, mask_list):
+                    if m is not None:
+                        p.mul_(m)
+            if step in ckpt_steps:
+                sync()
+                train_s += time.perf_counter() - t0
+                checkpoints[step] = snapshot()
+                t0 = time.perf_counter()
+        sync()
+        train_s += time.perf_counter() - t0
+        done = not bool(active.any())
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or done:
+            record(epoch)
+        progress(epoch, force=epoch == cfg.epochs or done)
+
+    history = pd.DataFrame({c: np.concatenate([r[c] for r in rows]) for c in HISTORY_COLUMNS})
+    history = history.astype({"member": "int64", "seed": "int64", "epoch": "int64", "step": "int64",
+                              "diverged": "bool", "stopped": "bool"})  # fmt: skip
+    best = np.full(K, -1, dtype=np.int64)
+    for k, g in history.groupby("member"):
+        tl = g["test_loss"].to_numpy()
+        if np.isfinite(tl).any():
+            best[k] = int(g["epoch"].to_numpy()[np.nanargmin(tl)])
+    return TrainResult(
+        history=history,
+        params=params,
+        checkpoints=checkpoints,
+        diverged=diverged,
+        diverged_step=diverged_step,
+        stopped=stopped,
+        best_epoch=best,
+        wall_s=time.perf_counter() - t_start,
+        train_s=train_s,
+        steps=step,
+        samples_per_s=samples / train_s if train_s > 0 else float("nan"),
+    )
