@@ -84,3 +84,4 @@ def test_optimization_tables(pipeline_run):
 def test_rerun_is_a_noop(pipeline_run):
     out = snakemake(pipeline_run, "-n", "figures/all")
     assert "Nothing to be done" in out.stdout + out.stderr
+
