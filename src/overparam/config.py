@@ -123,3 +123,20 @@ def semantic_problems(config: dict):
     if oe and oe["batch_size"] > oe["n"]:
         yield (f"config key 'optimization_ease.batch_size': {oe['batch_size']} exceeds the "
                f"number of samples n={oe['n']}")
+    lt = config.get("lottery_ticket")
+    if lt:
+        n_train = int(lt["data"]["num_samples"] * lt["data"]["train_split"])
+        if not 0 < lt["val_size"] < n_train:
+            yield (f"config key 'lottery_ticket.val_size': {lt['val_size']} must be smaller than "
+                   f"the {n_train} MNIST-1D training samples it is carved from")
+        else:
+            n_fit = n_train - lt["val_size"]
+            total = lt["epochs"] * -(-n_fit // min(lt["batch_size"], n_fit))
+            for k in lt["rewind_steps"]:
+                if k > total:
+                    yield (f"config key 'lottery_ticket.rewind_steps': step {k} is beyond the "
+                           f"{total} optimizer steps of a run")
+        a, b = lt["claims_setup"]["early_stop_remaining"]
+        if a > b:
+            yield (f"config key 'lottery_ticket.claims_setup.early_stop_remaining': [{a}, {b}] "
+                   "must be [low, high]")
