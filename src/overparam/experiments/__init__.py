@@ -12,7 +12,7 @@ workflow scripts:
 
 import importlib
 
-EXPERIMENTS = ("benign_overfitting", "optimization_ease")
+EXPERIMENTS = ("benign_overfitting", "optimization_ease", "double_descent")
 
 
 def load(name: str):
