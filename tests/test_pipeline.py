@@ -25,7 +25,7 @@ def test_single_figure_builds_only_what_it_needs(tmp_path):
     # demo + 3 families, one aggregate, one figure; no check, no manifest, no other experiment
     assert one == {"run": 4, "aggregate": 1, "figure": 1, "total": 6}
     full = job_counts(snakemake(tmp_path, "-n", "figures/all").stdout)
-    assert full["run"] == 4 + 2 + 2 and full["claims"] == 1 and full["check"] == 3
+    assert full["run"] == 4 + 2 + 5 + 2 and full["claims"] == 1 and full["check"] == 4
 
 
 def test_outputs_exist(pipeline_run):
@@ -38,7 +38,8 @@ def test_outputs_exist(pipeline_run):
 
 def test_claims_table(pipeline_run):
     df = tables.read_table(pipeline_run / "results/claims.parquet", CLAIMS_SCHEMA)
-    assert set(df["experiment"]) == {"benign_overfitting", "optimization_ease", "lottery_ticket"}
+    assert set(df["experiment"]) == {"benign_overfitting", "optimization_ease", "double_descent",
+                                     "lottery_ticket"}
     assert (df["scale"] == "test").all()
     assert df["claim"].is_unique
     by = df.set_index("claim")

@@ -140,3 +140,25 @@ def semantic_problems(config: dict):
         if a > b:
             yield (f"config key 'lottery_ticket.claims_setup.early_stop_remaining': [{a}, {b}] "
                    "must be [low, high]")
+
+    dd = config.get("double_descent")
+    if dd:
+        yield from _double_descent_problems(dd)
+
+
+def _double_descent_problems(dd: dict):
+    n_train = int(round(dd["data"]["num_samples"] * dd["data"]["train_split"]))
+    n_test = dd["data"]["num_samples"] - n_train
+    for key, lo, hi in (("linear", "gamma_min", "gamma_max"),
+                        ("random_features", "ratio_min", "ratio_max")):
+        c = dd[key]
+        if not c[lo] < 1 < c[hi]:
+            yield (f"config key 'double_descent.{key}': need {lo} < 1 < {hi} to cross the "
+                   f"interpolation threshold, got {c[lo]} and {c[hi]}")
+    rf = dd["random_features"]
+    if rf["n_train"] > n_train or rf["n_test"] > n_test:
+        yield (f"config key 'double_descent.random_features': n_train={rf['n_train']} / "
+               f"n_test={rf['n_test']} exceed the dataset's {n_train} / {n_test} samples")
+    if dd["mlp"]["n_train"] > n_train:
+        yield (f"config key 'double_descent.mlp.n_train': {dd['mlp']['n_train']} exceeds the "
+               f"dataset's {n_train} training samples")

@@ -89,3 +89,50 @@ def isotropic_min_norm_risk_finite(n: int, p: int, snr_r2: float, sigma2: float)
     if n > p + 1:
         return sigma2 * p / (n - p - 1)
     return math.inf
+
+
+# ----------------------------------------------------------------------------- ridge, isotropic
+# Ridge b = argmin (1/n)||y - X b||^2 + lam ||b||^2 (the convention of overparam.linear.ridge),
+# x ~ N(0, I_p), ||beta||^2 = r^2, noise variance sigma^2, p/n -> gamma. m(z) is the Stieltjes
+# transform of the Marchenko-Pastur law of X^T X / n: m(z) = int dF(s) / (s - z), the root of
+#     gamma z m^2 - (1 - gamma - z) m + 1 = 0
+# that is positive for z = -lam < 0. (Hastie et al. 2019, Theorem 5; Dobriban & Wager 2018.)
+
+
+def mp_stieltjes(lam, gamma):
+    """m(-lam) and its derivative m'(-lam) = int dF(s) / (s + lam)^2, for lam > 0."""
+    lam = np.asarray(lam, dtype=float)
+    g = np.asarray(gamma, dtype=float)
+    if np.any(lam <= 0) or np.any(g <= 0):
+        raise ValueError("need lam > 0 and gamma > 0")
+    a = 1.0 - g + lam  # gamma lam m^2 + a m - 1 = 0
+    m = (-a + np.sqrt(a * a + 4.0 * g * lam)) / (2.0 * g * lam)
+    dm = (g * m * m + m) / (a + 2.0 * g * lam * m)
+    return m, dm
+
+
+def ridge_isotropic_risk(lam, gamma, snr_r2: float, sigma2: float):
+    """Asymptotic excess risk of ridge with penalty lam > 0 (convention above):
+    bias r^2 lam^2 m'(-lam) + variance sigma^2 gamma (m(-lam) - lam m'(-lam))."""
+    m, dm = mp_stieltjes(lam, gamma)
+    lam = np.asarray(lam, dtype=float)
+    out = snr_r2 * lam**2 * dm + sigma2 * np.asarray(gamma, float) * (m - lam * dm)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def optimal_ridge_lambda(gamma, snr_r2: float, sigma2: float):
+    """lam* = sigma^2 gamma / r^2: the Bayes-optimal penalty for a rotation-invariant beta
+    (Dobriban & Wager 2018; Nakkiran et al. 2021), in the (1/n)||y - Xb||^2 convention."""
+    if snr_r2 <= 0 or sigma2 <= 0:
+        raise ValueError("optimal ridge needs r^2 > 0 and sigma^2 > 0")
+    return sigma2 * np.asarray(gamma, dtype=float) / snr_r2
+
+
+def optimal_ridge_risk(gamma, snr_r2: float, sigma2: float):
+    """Asymptotic excess risk of optimally tuned ridge: at lam*, the bias term r^2 lam^2 m'
+    equals sigma^2 gamma lam m', so the risk reduces to sigma^2 gamma m(-lam*). It increases
+    smoothly from 0 (gamma -> 0) to r^2 (gamma -> inf): no peak at gamma = 1."""
+    g = np.asarray(gamma, dtype=float)
+    m, _ = mp_stieltjes(optimal_ridge_lambda(g, snr_r2, sigma2), g)
+    out = sigma2 * g * m
+    return float(out) if np.ndim(out) == 0 else out

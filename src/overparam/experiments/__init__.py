@@ -12,7 +12,7 @@ workflow scripts:
 
 import importlib
 
-EXPERIMENTS = ("benign_overfitting", "optimization_ease", "lottery_ticket")
+EXPERIMENTS = ("benign_overfitting", "optimization_ease", "double_descent", "lottery_ticket")
 
 
 def load(name: str):

@@ -1,0 +1,88 @@
+"""End-to-end: the double_descent target on the tiny .test config, asserting on its tables."""
+import numpy as np
+import pytest
+
+from overparam import tables
+from overparam.claims import CLAIMS_SCHEMA
+from overparam.experiments import double_descent as dd
+
+from .conftest import job_counts, snakemake
+
+pytestmark = pytest.mark.e2e
+
+
+def test_figure_needs_linear_rf_and_one_job_per_width(tmp_path):
+    one = job_counts(snakemake(tmp_path, "-n", "figures/double_descent.png").stdout)
+    # linear + random_features + 3 widths, the cached MNIST-1D, aggregate, figure
+    assert one == {"run": 5, "mnist1d": 1, "aggregate": 1, "figure": 1, "total": 8}
+
+
+@pytest.fixture(scope="module")
+def metrics(pipeline_run):
+    return tables.read_table(pipeline_run / "results/double_descent/metrics.parquet",
+                             dd.METRICS_SCHEMA)
+
+
+def test_outputs(pipeline_run):
+    for f in ["figures/double_descent.png", "figures/double_descent.pdf",
+              "results/double_descent/provenance.json", "results/double_descent/claims.parquet"]:
+        assert (pipeline_run / f).stat().st_size > 0, f
+
+
+def test_linear_table(metrics):
+    lin = metrics[metrics["panel"] == "linear"]
+    assert set(lin["estimator"]) == {"min_norm", "optimal_ridge"}
+    assert len(lin) == 2 * 21 * 20  # estimators x gammas x seeds
+    assert (lin["n_train"] == 50).all()
+    np.testing.assert_allclose(lin["gamma"], lin["width"] / 50)
+    # min-norm interpolates beyond gamma = 1 and is least squares below
+    over = lin[(lin["estimator"] == "min_norm") & (lin["gamma"] > 1)]
+    assert (over["train_mse"] < 1e-12).all()
+    ridge = lin[lin["estimator"] == "optimal_ridge"]
+    np.testing.assert_allclose(ridge["ridge_lambda"], 0.25 * ridge["gamma"])  # sigma^2 gamma / r^2
+    # optimal ridge is never worse on average than min-norm, and far better at gamma = 1
+    s = dd.linear_summary(metrics).pivot(index="gamma", columns="estimator", values="mean")
+    assert (s["optimal_ridge"] <= s["min_norm"] * 1.02).all()
+    assert s.loc[1.0, "min_norm"] > 20 * s.loc[1.0, "optimal_ridge"]
+    # far from gamma = 1 the mean min-norm risk is within 15% of Hastie et al.'s limit
+    t = dd.linear_summary(metrics)
+    t = t[(t["estimator"] == "min_norm") & ((t["gamma"] >= 2) | (t["gamma"] <= 0.5))]
+    assert ((t["mean"] / t["theory_excess_risk"] - 1).abs() < 0.15).all()
+
+
+def test_random_features_table(metrics):
+    rf = metrics[metrics["panel"] == "random_features"]
+    assert sorted(rf["seed"].unique()) == [0, 1, 2]
+    assert rf["width"].min() == 10 and rf["width"].max() == 1000 and 100 in set(rf["width"])
+    assert (rf.loc[rf["width"] > 100, "train_mse"] < 1e-10).all()  # interpolates past N = n
+    f = dd.rf_summary(metrics).set_index("width")
+    assert f["test_mse"].idxmax() == 100 and f["norm"].idxmax() == 100
+    assert f.loc[1000, "test_mse"] < f.loc[100, "test_mse"]
+
+
+def test_mlp_table(metrics):
+    mlp = metrics[metrics["panel"] == "mlp"]
+    assert sorted(mlp["width"].unique()) == [4, 16, 64]
+    assert sorted(mlp["epoch"].unique()) == [0, 10, 20, 30]  # epoch-wise curves
+    assert len(mlp) == 3 * 2 * 4
+    assert not mlp["diverged"].any()
+    assert (mlp["n_train"] == 500).all()
+    # num_params of 40-h-h-10: 40h + h + h^2 + h + 10h + 10
+    for h, p in mlp.groupby("width")["num_params"].first().items():
+        assert p == 40 * h + h + h * h + h + 10 * h + 10
+    first = mlp[mlp["epoch"] == 0].groupby("width")["train_error"].mean()
+    last = mlp[mlp["epoch"] == 30].groupby("width")["train_error"].mean()
+    assert (first > 0.8).all() and (last < first).all()  # chance is 90% error; training learns
+    assert last[64] < last[4]
+
+
+def test_claims_rows(pipeline_run):
+    df = tables.read_table(pipeline_run / "results/claims.parquet", CLAIMS_SCHEMA)
+    d = df[df["experiment"] == "double_descent"].set_index("claim")
+    assert len(d) == 10
+    # the linear and random-feature claims hold even at this size
+    for c in ["linear_peak_at_one", "optimal_ridge_monotone", "rf_error_peak", "rf_norm_peak",
+              "rf_second_descent"]:
+        assert d.loc[f"double_descent.{c}", "holds"], d.loc[f"double_descent.{c}"]
+    assert d.loc["double_descent.linear_peak_at_one", "value"] == 1.0
+    assert d.loc["double_descent.rf_error_peak", "value"] == 1.0
