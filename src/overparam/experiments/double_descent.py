@@ -479,12 +479,13 @@ def plot(metrics: pd.DataFrame, cfg: dict, png, pdf) -> None:
     ax_mlp.axhline(100, color="0.6", lw=0.8)
     lm = mlp_landmarks(fm, float(mc["interp_train_error"]))
     if lm["h_interp"] == lm["h_interp"]:
-        ax_mlp.axvline(lm["h_interp"], color="C1", ls=":", lw=1)
+        ax_mlp.axvline(lm["h_interp"], color="C1", ls=":", lw=1,
+                       label=f"first width with train error <= {100 * mc['interp_train_error']:g}%")
     ax_mlp.set(xscale="log", ylim=(0, 125), xlabel="hidden width h (40-h-h-10 MLP)",
                ylabel="error (%)",
                title=f"(d) MNIST-1D, {100 * mc['label_noise']:g}% label noise, "
                      f"{int(fm['epoch'].max()) if len(fm) else 0} epochs")
-    ax_mlp.legend(fontsize=7, loc="upper right")
+    ax_mlp.legend(fontsize=7, loc="lower left")
     plots.plain_log_ticks(ax_mlp, "x")
 
     # (e, f) epoch-wise curves
