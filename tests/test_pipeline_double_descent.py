@@ -44,10 +44,12 @@ def test_linear_table(metrics):
     s = dd.linear_summary(metrics).pivot(index="gamma", columns="estimator", values="mean")
     assert (s["optimal_ridge"] <= s["min_norm"] * 1.02).all()
     assert s.loc[1.0, "min_norm"] > 20 * s.loc[1.0, "optimal_ridge"]
-    # far from gamma = 1 the mean min-norm risk is within 15% of Hastie et al.'s limit
+    # for gamma >= 2 the mean min-norm risk is within 10% of Hastie et al.'s limit (below
+    # gamma = 1 with p <= 25 the risk's spread is too large for 20 seeds to say the same)
     t = dd.linear_summary(metrics)
-    t = t[(t["estimator"] == "min_norm") & ((t["gamma"] >= 2) | (t["gamma"] <= 0.5))]
-    assert ((t["mean"] / t["theory_excess_risk"] - 1).abs() < 0.15).all()
+    t = t[(t["estimator"] == "min_norm") & (t["gamma"] >= 2)]
+    assert len(t) == 8
+    assert ((t["mean"] / t["theory_excess_risk"] - 1).abs() < 0.1).all()
 
 
 def test_random_features_table(metrics):

@@ -13,7 +13,7 @@ rule run:
         device=config["device"],
     log:
         "logs/{exp}/run_{job}.log",
-    threads: lambda w: config["threads"] if trains(w.exp) else 1
+    threads: lambda w: config[w.exp].get("threads", config["threads"]) if trains(w.exp) else 1
     resources:
         gpu=lambda w: uses_gpu(w.exp),
     conda:
