@@ -210,6 +210,8 @@ def run(cfg: dict, job: str, device: str = "auto", threads: int | None = None, l
     seeds = [int(s) for s in cfg["seeds"]]
     S = len(seeds)
     data = load_data(cfg)
+    if threads is not None:
+        threads = min(int(threads), int(cfg.get("max_threads", threads)))
     tc = train_config(cfg, len(data["y"]), threads, extra_checkpoints=(k,))
     if k > tc.checkpoint_steps[-1]:
         raise ValueError(f"rewind step {k} is beyond the {tc.checkpoint_steps[-1]} steps of a run")
@@ -390,12 +392,18 @@ def plot(metrics: pd.DataFrame, cfg: dict, png, pdf) -> None:
                 x, y, e = d["remaining_frac"] * 100, d[col] * scale, d[sd].fillna(0) * scale
                 ax.plot(x, y, marker=marker, ms=4, color=color, label=label)
                 ax.fill_between(x, y - e, y + e, color=color, alpha=0.18, lw=0)
+            ax.errorbar([100], [dense[col] * scale], yerr=[0 if np.isnan(dense[sd]) else dense[sd] * scale],
+                        fmt="D", color="k", ms=5, capsize=2)
             ax.axhline(dense[col] * scale, color="k", ls="--", lw=1, label="dense network (100%)")
             ax.axvline(thr * 100, color="0.6", ls=":", lw=1)
             ax.set_xscale("log")
-            ax.invert_xaxis()
+            ax.set_xlim(120, g["remaining_frac"].min() * 100 / 1.2)  # reversed: sparser to the right
             plots.plain_log_ticks(ax, "x")
             ax.set_xlabel("weights remaining (%)")
+        budget = metrics.loc[(metrics["network"] == net) & (metrics["rewind_step"] == k),
+                             "total_steps"].max()
+        line = ax_s.axhline(budget, color="0.4", ls="-.", lw=1)
+        ax_s.legend([line], ["training budget (never stopped early)"], fontsize=7, loc="lower right")
         ax_a.set(ylabel="test accuracy at early stop (%)",
                  title=f"{net} ({hidden}), rewind to {rew}: accuracy")
         ax_s.set(ylabel="early-stopping step (min val. loss)",
