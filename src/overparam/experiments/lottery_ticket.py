@@ -33,7 +33,7 @@ Jobs: ``<network>_rewind<k>`` for every network and rewind step in the config.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,7 @@ from ..claims import Claim, make_claim
 from ..data import load_npz, mnist1d
 from ..models import MLPSpec, init_mlp_ensemble
 from ..tables import Schema
-from ..train import TrainConfig, evaluate, resolve_device, train_ensemble
+from ..train import TrainConfig, TrainResult, evaluate, resolve_device, train_ensemble
 
 NAME = "lottery_ticket"
 TRAINS = True
@@ -133,15 +133,8 @@ def train_config(cfg: dict, n_train: int, threads: int | None = None,
 # ----------------------------------------------------------------------------- one round
 
 
-@dataclass
-class RoundResult:
-    rows: pd.DataFrame  # one per member, RUN_SCHEMA columns
-    params: list[torch.Tensor]  # final params of the members (CPU)
-    checkpoints: dict[int, list[torch.Tensor]]
-
-
 def train_round(spec: MLPSpec, params, masks, data: dict, tc: TrainConfig, seeds, device,
-                log=None) -> tuple[dict[str, np.ndarray], RoundResult | None, object]:
+                log=None) -> tuple[dict[str, np.ndarray], TrainResult]:
     """Train one ensemble with masks; evaluate every checkpoint on validation and test.
     Returns per-member scalars (stop step, accuracies, ...) and the TrainResult."""
     dev = resolve_device(device)
