@@ -39,7 +39,8 @@ def test_metrics_table(pipeline_run, cfg):
     np.testing.assert_allclose(t["remaining_frac_layer3"].mean(), 0.9 ** rounds, atol=1 / (32 * 10))
     dense = m[m["variant"] == "dense"]
     assert (dense["remaining_frac"] == 1.0).all() and (dense["round"] == 0).all()
-    assert (m["test_acc_at_stop"] > 0.2).all()  # every variant learns (chance is 0.1)
+    assert (m["test_acc_at_stop"] > 0.15).all()  # every variant learns (chance is 0.1)
+    assert (m.loc[m["variant"].isin(["dense", "ticket"]), "test_acc_at_stop"] > 0.25).all()
     assert (m["stop_step"] <= m["total_steps"]).all()
     assert set(m["variant"]) == set(lt.VARIANTS)
 

@@ -195,3 +195,17 @@ def test_claim_values_from_a_known_table():
     assert v["beats_controls_pp"] == pytest.approx(6.0)
     assert v["stop_ratio"] == pytest.approx(350 / 500)
     assert v["rounds_hi"] == 2 and v["rounds_lo"] == 2
+
+
+def test_global_pruning_option_in_a_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = {**copy.deepcopy(TINY), "pruning": "global", "rounds": 2, "epochs": 2, "seeds": [0]}
+    df = lt.run(cfg, "mlp_rewind0", device="cpu", threads=1, log=None)
+    t = df[df["variant"] == "ticket"].set_index("round")
+    n = 40 * 16 + 16 * 16 + 16 * 10
+    np.testing.assert_allclose(t["remaining_frac"], [round(n * 0.8) / n, round(n * 0.64) / n])
+    assert (df["pruning"] == "global").all()
+    # random pruning copies the ticket's per-layer counts, whatever global pruning chose
+    r = df[(df["variant"] == "random") & (df["round"] == 2)].iloc[0]
+    assert r["kept_weights"] == t.loc[2, "kept_weights"]
+    assert r["remaining_frac_layer3"] == t.loc[2, "remaining_frac_layer3"]

@@ -33,7 +33,7 @@ Jobs: ``<network>_rewind<k>`` for every network and rewind step in the config.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,7 @@ from ..claims import Claim, make_claim
 from ..data import load_npz, mnist1d
 from ..models import MLPSpec, init_mlp_ensemble
 from ..tables import Schema
-from ..train import TrainConfig, evaluate, resolve_device, train_ensemble
+from ..train import TrainConfig, TrainResult, evaluate, resolve_device, train_ensemble
 
 NAME = "lottery_ticket"
 TRAINS = True
@@ -133,15 +133,8 @@ def train_config(cfg: dict, n_train: int, threads: int | None = None,
 # ----------------------------------------------------------------------------- one round
 
 
-@dataclass
-class RoundResult:
-    rows: pd.DataFrame  # one per member, RUN_SCHEMA columns
-    params: list[torch.Tensor]  # final params of the members (CPU)
-    checkpoints: dict[int, list[torch.Tensor]]
-
-
 def train_round(spec: MLPSpec, params, masks, data: dict, tc: TrainConfig, seeds, device,
-                log=None) -> tuple[dict[str, np.ndarray], RoundResult | None, object]:
+                log=None) -> tuple[dict[str, np.ndarray], TrainResult]:
     """Train one ensemble with masks; evaluate every checkpoint on validation and test.
     Returns per-member scalars (stop step, accuracies, ...) and the TrainResult."""
     dev = resolve_device(device)
@@ -390,12 +383,18 @@ def plot(metrics: pd.DataFrame, cfg: dict, png, pdf) -> None:
                 x, y, e = d["remaining_frac"] * 100, d[col] * scale, d[sd].fillna(0) * scale
                 ax.plot(x, y, marker=marker, ms=4, color=color, label=label)
                 ax.fill_between(x, y - e, y + e, color=color, alpha=0.18, lw=0)
+            ax.errorbar([100], [dense[col] * scale], yerr=[0 if np.isnan(dense[sd]) else dense[sd] * scale],
+                        fmt="D", color="k", ms=5, capsize=2)
             ax.axhline(dense[col] * scale, color="k", ls="--", lw=1, label="dense network (100%)")
             ax.axvline(thr * 100, color="0.6", ls=":", lw=1)
             ax.set_xscale("log")
-            ax.invert_xaxis()
+            ax.set_xlim(120, g["remaining_frac"].min() * 100 / 1.2)  # reversed: sparser to the right
             plots.plain_log_ticks(ax, "x")
             ax.set_xlabel("weights remaining (%)")
+        budget = metrics.loc[(metrics["network"] == net) & (metrics["rewind_step"] == k),
+                             "total_steps"].max()
+        line = ax_s.axhline(budget, color="0.4", ls="-.", lw=1)
+        ax_s.legend([line], ["training budget (never stopped early)"], fontsize=7, loc="lower right")
         ax_a.set(ylabel="test accuracy at early stop (%)",
                  title=f"{net} ({hidden}), rewind to {rew}: accuracy")
         ax_s.set(ylabel="early-stopping step (min val. loss)",
