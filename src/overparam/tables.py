@@ -99,7 +99,12 @@ def write_table(df: pd.DataFrame, path, schema: Schema, provenance: dict | None 
     path = Path(path)
     schema.validate(df, str(path))
     df = df[list(schema.columns) + [c for c in df.columns if c not in schema.columns]]
-    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    try:
+        table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError) as e:  # e.g. ints and strings in one column
+        col = next((c for c in df.columns if _unstorable(df[c])), "?")
+        raise TableError(f"{path}: cannot store column '{col}' of table '{schema.name}' as "
+                         f"parquet ({type(e).__name__}: {e})") from e
     meta = dict(table.schema.metadata or {})
     meta[PROVENANCE_KEY] = json.dumps(
         {"schema": schema.name, **(provenance or {})}, sort_keys=True, default=str).encode()
@@ -112,6 +117,14 @@ def write_table(df: pd.DataFrame, path, schema: Schema, provenance: dict | None 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _unstorable(s: pd.Series) -> bool:
+    try:
+        pa.array(s, from_pandas=True)
+        return False
+    except (pa.ArrowException, ValueError, TypeError):
+        return True
 
 
 def read_table(path, schema: Schema | None = None) -> pd.DataFrame:
