@@ -137,7 +137,7 @@ def read_table(path, schema: Schema | None = None) -> pd.DataFrame:
         df = pq.read_table(path).to_pandas()
     except Exception as e:  # noqa: BLE001 -- arrow raises many kinds; name the file
         raise TableError(f"{path}: not a readable parquet table ({type(e).__name__}: {e}); "
-                         "delete it and re-run snakemake to regenerate it") from e
+                         f"delete it and rebuild it with `snakemake {path} figures/all`") from e
     if schema is not None:
         schema.validate(df, str(path))
     return df
