@@ -78,13 +78,21 @@ def _fill_defaults(instance, schema, root) -> None:
                     _fill_defaults(v, extra, root)
 
 
+def _strict_integers(cls):
+    """JSON schema counts 10.0 as an integer; a size written as 10.0 would name jobs 'w10.0'
+    and reach range() as a float, so integers must be written as integers."""
+    checker = cls.TYPE_CHECKER.redefine(
+        "integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool))
+    return jsonschema.validators.extend(cls, type_checker=checker)
+
+
 def validate(config: dict, schema_path=SCHEMA_PATH) -> dict:
     """Validate ``config`` in place (defaults filled in) and return it. Raises ConfigError
     listing every problem, each naming its key."""
     if not isinstance(config, dict):
         raise ConfigError("config must be a mapping")
     schema = load_schema(schema_path)
-    cls = jsonschema.validators.validator_for(schema)
+    cls = _strict_integers(jsonschema.validators.validator_for(schema))
     errors = sorted(cls(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         msgs = [_describe(jsonschema.exceptions.best_match([e])) for e in errors]

@@ -8,6 +8,7 @@ import contextlib
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +35,11 @@ def logging_to(path):
                 print(f"{stamp} {msg}", file=f, flush=True)
 
             yield log
+        except BaseException:
+            # the traceback goes into the log too: Snakemake shows failed jobs' logs, and an
+            # empty log for a failed step says nothing
+            traceback.print_exc(file=f)
+            raise
         finally:
             sys.stdout, sys.stderr = old_out, old_err
 

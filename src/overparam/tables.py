@@ -99,7 +99,12 @@ def write_table(df: pd.DataFrame, path, schema: Schema, provenance: dict | None 
     path = Path(path)
     schema.validate(df, str(path))
     df = df[list(schema.columns) + [c for c in df.columns if c not in schema.columns]]
-    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    try:
+        table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError) as e:  # e.g. ints and strings in one column
+        col = next((c for c in df.columns if _unstorable(df[c])), "?")
+        raise TableError(f"{path}: cannot store column '{col}' of table '{schema.name}' as "
+                         f"parquet ({type(e).__name__}: {e})") from e
     meta = dict(table.schema.metadata or {})
     meta[PROVENANCE_KEY] = json.dumps(
         {"schema": schema.name, **(provenance or {})}, sort_keys=True, default=str).encode()
@@ -114,6 +119,14 @@ def write_table(df: pd.DataFrame, path, schema: Schema, provenance: dict | None 
         raise
 
 
+def _unstorable(s: pd.Series) -> bool:
+    try:
+        pa.array(s, from_pandas=True)
+        return False
+    except (pa.ArrowException, ValueError, TypeError):
+        return True
+
+
 def read_table(path, schema: Schema | None = None) -> pd.DataFrame:
     """Read a parquet table; a missing, truncated or foreign file, or one that does not match
     ``schema``, raises TableError naming the file and the problem."""
@@ -124,7 +137,7 @@ def read_table(path, schema: Schema | None = None) -> pd.DataFrame:
         df = pq.read_table(path).to_pandas()
     except Exception as e:  # noqa: BLE001 -- arrow raises many kinds; name the file
         raise TableError(f"{path}: not a readable parquet table ({type(e).__name__}: {e}); "
-                         "delete it and re-run snakemake to regenerate it") from e
+                         f"delete it and rebuild it with `snakemake {path} figures/all`") from e
     if schema is not None:
         schema.validate(df, str(path))
     return df

@@ -21,9 +21,17 @@ wildcard_constraints:
     job=r"[A-Za-z0-9_.-]+",
 
 
+def canonical(d):
+    """Keys sorted at every level: Snakemake compares params by their repr, so reordering keys
+    in the YAML must not look like a change."""
+    import json
+
+    return json.loads(json.dumps(d, sort_keys=True))
+
+
 def run_params(exp):
     """An experiment's config without its claims: editing a threshold re-checks, not re-trains."""
-    return {k: v for k, v in config[exp].items() if k != "claims"}
+    return canonical({k: v for k, v in config[exp].items() if k != "claims"})
 
 
 def trains(exp):

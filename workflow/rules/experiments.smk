@@ -45,7 +45,7 @@ rule figure:
         png=report("figures/{exp}.png", caption="../report/figure.rst", category="Figures"),
         pdf="figures/{exp}.pdf",
     params:
-        cfg=lambda w: config[w.exp],
+        cfg=lambda w: canonical(config[w.exp]),
     log:
         "logs/{exp}/figure.log",
     conda:
@@ -60,7 +60,7 @@ rule check:
     output:
         "results/{exp}/claims.parquet",
     params:
-        cfg=lambda w: config[w.exp],
+        cfg=lambda w: canonical(config[w.exp]),
         scale=config["scale"],
     log:
         "logs/{exp}/check.log",

@@ -134,21 +134,34 @@ def _violations(values, floor: float | None = None) -> int:
     return int(np.sum(~ok))
 
 
+def diverged_runs(metrics: pd.DataFrame) -> list[tuple[int, int]]:
+    """(width, seed) of every run marked diverged."""
+    d = metrics.groupby(["width", "seed"])["diverged"].any()
+    return [(int(w), int(s)) for (w, s), v in d.items() if v]
+
+
 def check(metrics: pd.DataFrame, cfg: dict, scale: str) -> list[Claim]:
+    """Both claims compare medians over seeds. A diverged run has no loss, so a median that
+    silently skipped it would compare widths on different seeds: if any run diverged, both
+    values are NaN (the claims do not hold) and the note names the diverged runs."""
     fig = f"figures/{NAME}.png"
     w = per_width(metrics, cfg["loss_threshold"])
+    div = diverged_runs(metrics)
+    n_runs = metrics.groupby(["width", "seed"]).ngroups
+    div_note = (f"{len(div)} of {n_runs} runs diverged (width, seed): "
+                + ", ".join(f"({a}, {b})" for a, b in div) + "; " if div else "")
     note_e = "; ".join(f"w={r.width}: {r.median_epochs:g}"
                        + (" (censored)" if r.median_epochs > r.budget else "")
                        for r in w.itertuples())
     note_l = "; ".join(f"w={r.width}: {r.median_final_loss:.3g}" for r in w.itertuples())
     return [
         make_claim(cfg["claims"]["epochs_decrease"], claim="epochs_decrease", experiment=NAME,
-                   value=_violations(w["median_epochs"]), figure=fig, scale=scale,
-                   note="median epochs: " + note_e),
+                   value=np.nan if div else _violations(w["median_epochs"]), figure=fig,
+                   scale=scale, note=div_note + "median epochs: " + note_e),
         make_claim(cfg["claims"]["final_loss_decreases"], claim="final_loss_decreases",
-                   experiment=NAME, value=_violations(w["median_final_loss"], cfg["loss_floor"]),
-                   figure=fig,
-                   scale=scale, note="median final loss: " + note_l),
+                   experiment=NAME,
+                   value=np.nan if div else _violations(w["median_final_loss"], cfg["loss_floor"]),
+                   figure=fig, scale=scale, note=div_note + "median final loss: " + note_l),
     ]
 
 
@@ -182,6 +195,15 @@ def plot(metrics: pd.DataFrame, cfg: dict, png, pdf) -> None:
     ax_f.axhline(cfg["loss_floor"], color="0.4", ls=":", lw=1, label="numerical zero")
     ax_f.set(xscale="log", yscale="log", xlabel="hidden width",
              ylabel=f"train MSE after {budget} epochs", title="(c) final training loss")
+    div = diverged_runs(metrics)
+    if div:  # diverged runs have no loss (NaN): say so instead of silently leaving them out
+        for ax in (ax_c, ax_f):
+            ax.text(0.02, 0.97, f"{len(div)} of {len(r)} runs diverged (not shown)",
+                    transform=ax.transAxes, fontsize=8, color="C3", va="top")
+        if not np.isfinite(r["final_train_loss"]).any():  # nothing to scale log axes to
+            ax_f.set(xlim=(min(widths) / 1.5, max(widths) * 1.5), ylim=(cfg["loss_floor"], 10.0))
+        if not np.isfinite(metrics["train_loss"]).any():
+            ax_c.set_ylim(cfg["loss_floor"], 10.0)
     ax_f.legend(fontsize=8)
     for ax in (ax_e, ax_f):
         plots.plain_log_ticks(ax, "x")
