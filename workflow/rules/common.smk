@@ -30,8 +30,14 @@ def canonical(d):
 
 
 def run_params(exp):
-    """An experiment's config without its claims: editing a threshold re-checks, not re-trains."""
-    return canonical({k: v for k, v in config[exp].items() if k != "claims"})
+    """An experiment's config without its claims and thread count: editing a threshold
+    re-checks, changing threads re-uses finished results; neither re-trains."""
+    return canonical({k: v for k, v in config[exp].items() if k not in ("claims", "threads")})
+
+
+def job_threads(exp):
+    """Cores a job reserves = torch threads it uses: the experiment's `threads`, else the global."""
+    return config[exp].get("threads", config["threads"]) if trains(exp) else 1
 
 
 def trains(exp):

@@ -2,7 +2,6 @@
 # src/overparam/experiments/<exp>.py (jobs, run, aggregate, plot, check), selected by {exp}.
 
 
-
 rule run:
     input:
         job_inputs,
@@ -13,7 +12,7 @@ rule run:
         device=config["device"],
     log:
         "logs/{exp}/run_{job}.log",
-    threads: lambda w: config[w.exp].get("threads", config["threads"]) if trains(w.exp) else 1
+    threads: lambda w: job_threads(w.exp)
     resources:
         gpu=lambda w: uses_gpu(w.exp),
     conda:
