@@ -53,3 +53,28 @@ def test_epochs_to_threshold_and_censoring():
     assert w.loc[0, "median_epochs"] == 20 and w.loc[0, "reached"] == 2
     # when no seed reaches it, the median is censored at budget + 1
     assert oe.per_width(m, 0.005).loc[0, "median_epochs"] == 21
+
+
+def test_run_job_resolves_the_device_only_for_training_jobs(tmp_path, monkeypatch):
+    import types
+
+    import torch
+
+    from overparam import steps, tables
+
+    seen = {}
+
+    def run(cfg, job, device, threads, log):
+        seen[job] = device
+        return pd.DataFrame({"x": [1.0]})
+
+    stub = types.SimpleNamespace(RUN_SCHEMA=tables.Schema(name="stub", columns={"x": "float"}),
+                                 TRAINS=True, job_trains=lambda cfg, job: job == "net", run=run)
+    monkeypatch.setattr(steps.experiments, "load", lambda name: stub)
+    for job in ("net", "solve"):
+        steps.run_job("stub", {}, job, tmp_path / f"{job}.parquet", device="auto", log=lambda m: None)
+    expect = "cuda" if torch.cuda.is_available() else "cpu"
+    assert isinstance(seen["net"], torch.device) and seen["net"].type == expect
+    assert seen["solve"] == "cpu"
+    assert tables.read_provenance(tmp_path / "net.parquet")["device"] == expect
+    assert tables.read_provenance(tmp_path / "solve.parquet")["device"] == "cpu"

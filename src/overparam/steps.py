@@ -47,11 +47,19 @@ def logging_to(path):
 def run_job(exp: str, cfg: dict, job: str, out, device: str = "auto", threads: int = 1,
             log=print) -> pd.DataFrame:
     mod = experiments.load(exp)
+    # the device a job computes on: resolved once here for jobs that train with torch; the
+    # others (closed forms, numpy solvers) run on the CPU whatever the config says
+    trains = getattr(mod, "job_trains", lambda cfg, job: getattr(mod, "TRAINS", False))(cfg, job)
+    if trains:
+        from .train import resolve_device  # torch only where a step needs it
+
+        dev = resolve_device(device)
+    else:
+        dev = "cpu"
     t0 = time.perf_counter()
-    log(f"[{exp}/{job}] start (device={device}, threads={threads})")
-    df = mod.run(cfg, job, device=device, threads=threads, log=log)
+    log(f"[{exp}/{job}] start (device={dev}, threads={threads})")
+    df = mod.run(cfg, job, device=dev, threads=threads, log=log)
     wall = time.perf_counter() - t0
-    dev = getattr(mod, "last_device", lambda: device)()
     tables.write_table(df, out, mod.RUN_SCHEMA,
                        tables.provenance(cfg, seeds=cfg.get("seeds"), device=str(dev), wall_s=wall,
                                          experiment=exp, job=job))

@@ -8,6 +8,9 @@ workflow scripts:
     aggregate(frames, cfg) -> DataFrame
     plot(metrics, cfg, png, pdf)
     check(metrics, cfg, scale) -> list[claims.Claim]
+
+Optional: TRAINS (bool: jobs train with torch -> gpu resource, threads, device resolution),
+job_trains(cfg, job) (per job, where only some jobs train), inputs(cfg) (files jobs read).
 """
 
 import importlib

@@ -69,7 +69,6 @@ RUN_SCHEMA = Schema(
 METRICS_SCHEMA = Schema(name="double_descent.metrics", columns=RUN_SCHEMA.columns,
                         nullable=RUN_SCHEMA.nullable)
 
-_DEVICE = {"used": "cpu"}
 _NAN = math.nan
 
 
@@ -218,7 +217,6 @@ def run_mlp(cfg: dict, width: int, device="auto", threads=None, log=print,
 
     c = cfg["mlp"]
     dev = resolve_device(device)
-    _DEVICE["used"] = str(dev)
     d, n = mlp_data(cfg, data)
     spec = MLPSpec(in_dim=d["x"].shape[1], hidden=(width,) * int(c["depth"]), out_dim=NUM_CLASSES)
     seeds = [int(s) for s in cfg["seeds"]]
@@ -236,9 +234,13 @@ def run_mlp(cfg: dict, width: int, device="auto", threads=None, log=print,
         for r in h.itertuples(index=False)])
 
 
+def job_trains(cfg: dict, job: str) -> bool:
+    """Only the MLP jobs train with torch; linear and random features are numpy solves."""
+    return job.startswith("mlp_h")
+
+
 def run(cfg: dict, job: str, device: str = "auto", threads: int | None = None, log=print,
         **_) -> pd.DataFrame:
-    _DEVICE["used"] = "cpu"
     if job == "linear":
         return run_linear(cfg, log)
     if job == "random_features":
@@ -246,10 +248,6 @@ def run(cfg: dict, job: str, device: str = "auto", threads: int | None = None, l
     if job.startswith("mlp_h") and job[5:].isdigit() and int(job[5:]) in cfg["mlp"]["widths"]:
         return run_mlp(cfg, int(job[5:]), device=device, threads=threads, log=log)
     raise ValueError(f"unknown {NAME} job {job!r}; expected one of {jobs(cfg)}")
-
-
-def last_device() -> str:
-    return _DEVICE["used"]
 
 
 def aggregate(frames: list[pd.DataFrame], cfg: dict) -> pd.DataFrame:

@@ -69,8 +69,6 @@ RUN_SCHEMA = Schema(name="lottery_ticket.runs", columns={**_COLUMNS, "mask": "st
                     nullable=_NULLABLE)
 METRICS_SCHEMA = Schema(name="lottery_ticket.metrics", columns=_COLUMNS, nullable=_NULLABLE)
 
-_DEVICE = {"used": "cpu"}
-
 
 # ----------------------------------------------------------------------------- config and data
 
@@ -196,7 +194,6 @@ def run(cfg: dict, job: str, device: str = "auto", threads: int | None = None, l
         **_) -> pd.DataFrame:
     network, k = parse_job(cfg, job)
     dev = resolve_device(device)
-    _DEVICE["used"] = str(dev)
     spec = spec_of(cfg, network)
     if NUM_LAYERS != spec.num_layers:
         raise ValueError(f"network {network}: lottery_ticket tables have {NUM_LAYERS} layers")
@@ -247,10 +244,6 @@ def run(cfg: dict, job: str, device: str = "auto", threads: int | None = None, l
             + f"; ticket stop step {np.mean(stats['stop_step'][:S]):.0f} ({res.wall_s:.1f}s)")
     df = pd.concat(rows, ignore_index=True)
     return df.astype({c: "int64" for c, t in RUN_SCHEMA.columns.items() if t == "int"})
-
-
-def last_device() -> str:
-    return _DEVICE["used"]
 
 
 def retrain_row(row, cfg: dict, device: str = "cpu") -> dict[str, float]:

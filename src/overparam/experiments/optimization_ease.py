@@ -32,8 +32,6 @@ RUN_SCHEMA = Schema(
 METRICS_SCHEMA = Schema(name="optimization_ease.metrics", columns=RUN_SCHEMA.columns,
                         nullable=RUN_SCHEMA.nullable)
 
-_DEVICE = {"used": "cpu"}
-
 
 def jobs(cfg: dict) -> list[str]:
     return [f"w{w}" for w in cfg["widths"]]
@@ -63,7 +61,6 @@ def run(cfg: dict, job: str, device: str = "auto", threads: int | None = None, l
     if width not in cfg["widths"]:
         raise ValueError(f"job {job!r}: width {width} is not in optimization_ease.widths")
     dev = resolve_device(device)
-    _DEVICE["used"] = str(dev)
     depth = int(cfg.get("depth", 1))
     spec = MLPSpec(in_dim=cfg["d"], hidden=(width,) * depth, out_dim=1)
     seeds = [int(s) for s in cfg["seeds"]]
@@ -82,10 +79,6 @@ def run(cfg: dict, job: str, device: str = "auto", threads: int | None = None, l
         "step": h["step"].astype("int64"), "train_loss": h["train_loss"].astype(float),
         "test_loss": h["test_loss"].astype(float), "diverged": h["diverged"].astype(bool),
     })
-
-
-def last_device() -> str:
-    return _DEVICE["used"]
 
 
 def aggregate(frames: list[pd.DataFrame], cfg: dict) -> pd.DataFrame:
