@@ -20,9 +20,18 @@ OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 CLAIMS_SCHEMA = Schema(
     name="claims",
     columns={
-        "claim": "str", "experiment": "str", "source": "str", "statement": "str", "metric": "str",
-        "value": "float", "comparison": "str", "threshold": "float", "holds": "bool",
-        "figure": "str", "scale": "str", "note": "str",
+        "claim": "str",
+        "experiment": "str",
+        "source": "str",
+        "statement": "str",
+        "metric": "str",
+        "value": "float",
+        "comparison": "str",
+        "threshold": "float",
+        "holds": "bool",
+        "figure": "str",
+        "scale": "str",
+        "note": "str",
     },
     nullable=frozenset({"value"}),
 )
@@ -61,14 +70,31 @@ class Claim:
         return d
 
 
-def make_claim(spec: dict, *, claim: str, experiment: str, value: float, figure: str, scale: str,
-               note: str = "") -> Claim:
+def make_claim(
+    spec: dict,
+    *,
+    claim: str,
+    experiment: str,
+    value: float,
+    figure: str,
+    scale: str,
+    note: str = "",
+) -> Claim:
     """Build a Claim from its config entry ``spec`` = {source, statement, metric, comparison,
     threshold}: the numbers and their provenance live in config, not in code."""
-    return Claim(claim=f"{experiment}.{claim}", experiment=experiment, source=spec["source"],
-                 statement=spec["statement"], metric=spec["metric"], value=value,
-                 comparison=spec["comparison"], threshold=float(spec["threshold"]), figure=figure,
-                 scale=scale, note=note)
+    return Claim(
+        claim=f"{experiment}.{claim}",
+        experiment=experiment,
+        source=spec["source"],
+        statement=spec["statement"],
+        metric=spec["metric"],
+        value=value,
+        comparison=spec["comparison"],
+        threshold=float(spec["threshold"]),
+        figure=figure,
+        scale=scale,
+        note=note,
+    )
 
 
 def claims_frame(claims: list[Claim]) -> pd.DataFrame:

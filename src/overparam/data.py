@@ -8,9 +8,45 @@ legacy global generator itself from ``args.seed`` -- we restore that state after
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
+
+from .io import atomic_path
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset a job reads, generated offline by a workflow rule (``rule``) and cached as a
+    file. The workflow maps it to its path from ``wildcards()``; the job receives the path in
+    ``RunContext.inputs`` under the name of the spec field that holds the dataset."""
+
+    rule: ClassVar[str]
+
+    def wildcards(self) -> dict[str, str]:
+        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class MNIST1D(Dataset):
+    """MNIST-1D as ``mnist1d(num_samples, train_split, seed)`` makes it."""
+
+    rule: ClassVar[str] = "mnist1d"
+    num_samples: int
+    train_split: float
+    seed: int
+
+    @property
+    def n_train(self) -> int:
+        return int(round(self.num_samples * self.train_split))
+
+    def load(self, path: str | Path | None = None) -> dict[str, np.ndarray]:
+        """The cached file at ``path`` (what the pipeline passes), else generated here."""
+        if path is not None:
+            return load_npz(path)
+        return mnist1d(self.num_samples, self.train_split, self.seed)
 
 
 # ----------------------------------------------------------------------------- Gaussian designs
@@ -60,7 +96,9 @@ def excess_risk(beta_hat: np.ndarray, beta: np.ndarray, eigs: np.ndarray) -> flo
 # ----------------------------------------------------------------------------- MNIST-1D
 
 
-def mnist1d(num_samples: int = 5000, train_split: float = 0.8, seed: int = 42) -> dict[str, np.ndarray]:
+def mnist1d(
+    num_samples: int = 5000, train_split: float = 0.8, seed: int = 42
+) -> dict[str, np.ndarray]:
     """MNIST-1D generated procedurally by the ``mnist1d`` package (never downloaded).
 
     Returns float32 ``x`` (n_train, 40), int64 ``y``, and ``x_test``, ``y_test``.
@@ -90,30 +128,17 @@ def mnist1d(num_samples: int = 5000, train_split: float = 0.8, seed: int = 42) -
     }
 
 
-def save_npz(path, arrays: dict[str, np.ndarray]) -> None:
-    """Atomic write of a dict of arrays (temp file + rename)."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Atomic write of a dict of arrays."""
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]
 
 
 def load_npz(path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as f:
             return {k: f[k] for k in f.files}
-    except Exception as e:  # noqa: BLE001 -- re-raised with the file named
+    except Exception as e:
         raise ValueError(f"cannot read dataset file {path}: {e}") from e
 
 

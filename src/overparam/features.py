@@ -39,8 +39,9 @@ class RandomFeatures:
         return transform(self, x, num)
 
 
-def draw(kind: str, in_dim: int, num_features: int, rng: np.random.Generator,
-         bandwidth: float = 1.0) -> RandomFeatures:
+def draw(
+    kind: str, in_dim: int, num_features: int, rng: np.random.Generator, bandwidth: float = 1.0
+) -> RandomFeatures:
     """Draw a random feature map with ``num_features`` features from ``rng``."""
     if kind not in KINDS:
         raise ValueError(f"unknown random-feature kind {kind!r}; choose from {KINDS}")

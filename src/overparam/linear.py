@@ -101,5 +101,9 @@ def min_norm_diag_gaussian(
         excess += float(np.sum(eigs[s] * d * d))
         norm2 += float(bh @ bh)
     train_mse = float(np.mean((K @ a - y) ** 2))
-    return MinNormFit(excess_risk=excess, train_mse=train_mse, norm=float(np.sqrt(norm2)),
-                      null_risk=float(np.sum(eigs * beta * beta)))
+    return MinNormFit(
+        excess_risk=excess,
+        train_mse=train_mse,
+        norm=float(np.sqrt(norm2)),
+        null_risk=float(np.sum(eigs * beta * beta)),
+    )

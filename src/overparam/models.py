@@ -22,8 +22,8 @@ zero during training is the trainer's job (see ``overparam.train``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -57,7 +57,9 @@ class MLPSpec:
         if any(d <= 0 for d in dims):
             raise ValueError(f"MLP layer sizes must be positive, got {dims}")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; choose from {sorted(ACTIVATIONS)}")
+            raise ValueError(
+                f"unknown activation {self.activation!r}; choose from {sorted(ACTIVATIONS)}"
+            )
         if self.parametrization not in PARAMETRIZATIONS:
             raise ValueError(
                 f"unknown parametrization {self.parametrization!r}; choose from {PARAMETRIZATIONS}"
@@ -180,6 +182,7 @@ def mlp_forward(
             ht = torch.baddbmm(b.unsqueeze(-1), w, ht, beta=bs, alpha=ws)
         if i < last:
             ht = act(ht)
+    assert ht is not None  # the last layer always writes ht
     return ht.transpose(1, 2)
 
 

@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+from .io import atomic_path
 
 PALETTE = "colorblind"
 
 
 def style() -> None:
     sns.set_theme(context="paper", style="whitegrid", palette=PALETTE, font_scale=1.1)
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 160, "axes.titleweight": "bold",
-                         "legend.frameon": False, "svg.hashsalt": "overparam",
-                         "pdf.fonttype": 42})
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 160,
+            "axes.titleweight": "bold",
+            "legend.frameon": False,
+            "svg.hashsalt": "overparam",
+            "pdf.fonttype": 42,
+        }
+    )
 
 
 def subplots(ncols: int, nrows: int = 1, width: float = 4.6, height: float = 3.6, **kw):
     style()
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
-                             squeeze=False, layout="constrained", **kw)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(width * ncols, height * nrows),
+        squeeze=False,
+        layout="constrained",
+        **kw,
+    )
     return fig, axes.ravel()
 
 
@@ -42,11 +56,7 @@ def plain_log_ticks(ax, axis: str = "both") -> None:
 
 def save(fig, png, pdf=None) -> None:
     """Save png (and pdf) atomically: a half-written figure never has the final name."""
-    for path in [p for p in (png, pdf) if p is not None]:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, metadata={"CreationDate": None} if path.suffix == ".pdf" else None)
-        os.replace(tmp, path)
+    for path in [Path(p) for p in (png, pdf) if p is not None]:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, metadata={"CreationDate": None} if path.suffix == ".pdf" else None)
     plt.close(fig)
-

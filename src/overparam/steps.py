@@ -1,6 +1,10 @@
-"""The pipeline's steps as plain functions of paths and config (the workflow scripts call
-these; tests call them directly). Each step reads tables, calls an experiment module, and
-writes its outputs atomically."""
+"""The pipeline's steps as plain functions of paths and config. The workflow scripts call
+these with the paths their rules name; tests call them directly. Each step reads tables, calls
+an experiment (``overparam.experiments.get``), and writes its outputs atomically.
+
+Logging convention: every step and every experiment reports through a ``log(msg)`` callable
+(``logging_to`` makes one that writes time-stamped lines into the rule's log file).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,25 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from . import experiments, tables
 from .claims import CLAIMS_SCHEMA, claims_frame, to_markdown
+from .experiments.base import CheckContext, Log, RunContext
+from .io import atomic_write_text
+
+PathLike = str | Path
 
 
 @contextlib.contextmanager
-def logging_to(path):
-    """Send this step's stdout and stderr to the rule's log file (line-buffered), and also
-    keep them on the console when it is a terminal."""
+def logging_to(path: PathLike | None) -> Iterator[Log]:
+    """Send this step's stdout and stderr to the rule's log file (line-buffered), and yield a
+    ``log(msg)`` that writes time-stamped lines there. A failing step's traceback goes into
+    the log too: Snakemake shows failed jobs' logs."""
     if path is None:
         yield print
         return
@@ -29,92 +40,232 @@ def logging_to(path):
     with open(path, "w", buffering=1) as f:
         old_out, old_err = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = f
-        try:
-            def log(msg: str) -> None:
-                stamp = time.strftime("%H:%M:%S")
-                print(f"{stamp} {msg}", file=f, flush=True)
 
+        def log(msg: str) -> None:
+            print(f"{time.strftime('%H:%M:%S')} {msg}", file=f, flush=True)
+
+        try:
             yield log
         except BaseException:
-            # the traceback goes into the log too: Snakemake shows failed jobs' logs, and an
-            # empty log for a failed step says nothing
             traceback.print_exc(file=f)
             raise
         finally:
             sys.stdout, sys.stderr = old_out, old_err
 
 
-def run_job(exp: str, cfg: dict, job: str, out, device: str = "auto", threads: int = 1,
-            log=print) -> pd.DataFrame:
-    mod = experiments.load(exp)
-    # the device a job computes on: resolved once here for jobs that train with torch; the
-    # others (closed forms, numpy solvers) run on the CPU whatever the config says
-    trains = getattr(mod, "job_trains", lambda cfg, job: getattr(mod, "TRAINS", False))(cfg, job)
-    if trains:
+def run_job(
+    exp: str,
+    cfg: Mapping[str, Any],
+    job_id: str,
+    out: PathLike,
+    *,
+    device: str = "auto",
+    threads: int = 1,
+    inputs: Mapping[str, PathLike] | None = None,
+    repo: PathLike | None = None,
+    log: Log = print,
+) -> pd.DataFrame:
+    """Run job ``job_id`` of experiment ``exp`` (config section ``cfg``) and write its table.
+    ``inputs`` maps the spec's dataset fields to their files; ``repo`` is the checkout whose
+    commit the provenance records."""
+    e = experiments.get(exp)
+    jobs = e.jobs(cfg)
+    if job_id not in jobs:
+        raise KeyError(f"{exp} has no job {job_id!r}; its jobs: {list(jobs)}")
+    job = jobs[job_id]
+    # jobs that train with torch compute on the configured device; the others (closed forms,
+    # numpy solvers) on the CPU whatever the config says
+    if job.trains:
         from .train import resolve_device  # torch only where a step needs it
 
-        dev = resolve_device(device)
+        dev = str(resolve_device(device))
     else:
         dev = "cpu"
+    ctx = RunContext(
+        device=dev, threads=threads, inputs={k: Path(v) for k, v in (inputs or {}).items()}, log=log
+    )
     t0 = time.perf_counter()
-    log(f"[{exp}/{job}] start (device={dev}, threads={threads})")
-    df = mod.run(cfg, job, device=dev, threads=threads, log=log)
+    log(f"[{exp}/{job_id}] start (device={dev}, threads={threads}): {job}")
+    df = e.run(job, ctx)
     wall = time.perf_counter() - t0
-    tables.write_table(df, out, mod.RUN_SCHEMA,
-                       tables.provenance(cfg, seeds=cfg.get("seeds"), device=str(dev), wall_s=wall,
-                                         experiment=exp, job=job))
-    log(f"[{exp}/{job}] done: {len(df)} rows in {wall:.1f}s -> {out}")
+    params = job.params()
+    tables.write_table(
+        df,
+        out,
+        e.run_schema,
+        tables.provenance(
+            params,
+            seeds=params.get("seeds"),
+            device=dev,
+            wall_s=wall,
+            repo=repo,
+            experiment=exp,
+            job=job_id,
+        ),
+    )
+    log(f"[{exp}/{job_id}] done: {len(df)} rows in {wall:.1f}s -> {out}")
     return df
 
 
-def aggregate(exp: str, cfg: dict, run_paths: list, out, provenance_out, log=print) -> pd.DataFrame:
-    mod = experiments.load(exp)
-    frames = [tables.read_table(p, mod.RUN_SCHEMA) for p in run_paths]
-    metrics = mod.aggregate(frames, cfg)
+def aggregate(
+    exp: str,
+    cfg: Mapping[str, Any],
+    run_paths: Sequence[PathLike],
+    out: PathLike,
+    provenance_out: PathLike,
+    repo: PathLike | None = None,
+    log: Log = print,
+) -> pd.DataFrame:
+    e = experiments.get(exp)
+    frames = [tables.read_table(p, e.run_schema) for p in run_paths]
+    metrics = e.aggregate(frames, cfg)
     runs = {Path(p).stem: tables.read_provenance(p) for p in run_paths}
-    prov = tables.provenance(cfg, seeds=cfg.get("seeds"), experiment=exp,
-                             device=sorted({str(r.get("device")) for r in runs.values()}),
-                             wall_s=sum(float(r.get("wall_s") or 0) for r in runs.values()))
-    prov["runs"] = {k: {"wall_s": v.get("wall_s"), "device": v.get("device"),
-                        "config_hash": v.get("config_hash")} for k, v in runs.items()}
-    tables.write_table(metrics, out, mod.METRICS_SCHEMA, prov)
-    tables.atomic_write_text(provenance_out, json.dumps(prov, indent=2, sort_keys=True, default=str))
+    prov = tables.provenance(
+        cfg,
+        seeds=cfg.get("seeds"),
+        experiment=exp,
+        repo=repo,
+        device=sorted({str(r.get("device")) for r in runs.values()}),
+        wall_s=sum(float(r.get("wall_s") or 0) for r in runs.values()),
+    )
+    prov["runs"] = {
+        k: {
+            "wall_s": v.get("wall_s"),
+            "device": v.get("device"),
+            "config_hash": v.get("config_hash"),
+        }
+        for k, v in runs.items()
+    }
+    tables.write_table(metrics, out, e.metrics_schema, prov)
+    atomic_write_text(provenance_out, json.dumps(prov, indent=2, sort_keys=True, default=str))
     log(f"[{exp}] aggregated {len(frames)} run tables -> {len(metrics)} rows")
     return metrics
 
 
-def figure(exp: str, cfg: dict, metrics_path, png, pdf, log=print) -> None:
-    mod = experiments.load(exp)
-    mod.plot(tables.read_table(metrics_path, mod.METRICS_SCHEMA), cfg, png, pdf)
+def figure(
+    exp: str,
+    cfg: Mapping[str, Any],
+    metrics_path: PathLike,
+    png: PathLike,
+    pdf: PathLike,
+    log: Log = print,
+) -> None:
+    e = experiments.get(exp)
+    e.plot(tables.read_table(metrics_path, e.metrics_schema), cfg, Path(png), Path(pdf))
     log(f"[{exp}] figure -> {png}, {pdf}")
 
 
-def check(exp: str, cfg: dict, metrics_path, out, scale: str, log=print) -> pd.DataFrame:
-    mod = experiments.load(exp)
-    claims = mod.check(tables.read_table(metrics_path, mod.METRICS_SCHEMA), cfg, scale)
+def check(
+    exp: str,
+    cfg: Mapping[str, Any],
+    metrics_path: PathLike,
+    out: PathLike,
+    scale: str,
+    figure: str,
+    log: Log = print,
+) -> pd.DataFrame:
+    """Check ``exp``'s claims on its metrics; ``figure`` is the figure the claims table names."""
+    e = experiments.get(exp)
+    claims = e.check(
+        tables.read_table(metrics_path, e.metrics_schema),
+        cfg,
+        CheckContext(scale=scale, figure=str(figure)),
+    )
     df = claims_frame(claims)
     tables.write_table(df, out, CLAIMS_SCHEMA, {"experiment": exp, "scale": scale})
     for c in claims:
-        log(f"[{exp}] {c.claim}: {c.metric} = {c.value:.4g} ({c.comparison} {c.threshold:g}) "
-            f"-> {'holds' if c.holds else 'DOES NOT HOLD'}")
+        log(
+            f"[{exp}] {c.claim}: {c.metric} = {c.value:.4g} ({c.comparison} {c.threshold:g}) "
+            f"-> {'holds' if c.holds else 'DOES NOT HOLD'}"
+        )
     return df
 
 
-def collect_claims(claim_paths: list, figure_paths: list, parquet_out, markdown_out, manifest_out,
-                   log=print) -> pd.DataFrame:
+# ----------------------------------------------------------------------------- job benchmarks
+
+JOBS_SCHEMA = tables.Schema(
+    name="benchmarks.jobs",
+    columns={
+        "rule": "str",
+        "experiment": "str",
+        "job": "str",
+        "seconds": "float",
+        "cpu_seconds": "float",
+        "max_rss_mb": "float",
+        "mean_load": "float",
+    },
+    nullable=frozenset({"cpu_seconds", "max_rss_mb", "mean_load"}),
+)
+
+
+def collect_benchmarks(
+    paths: Sequence[PathLike], labels: Sequence[Sequence[str]], out: PathLike, log: Log = print
+) -> pd.DataFrame:
+    """Snakemake's ``benchmark:`` files (one TSV per job) -> one table with a row per job:
+    ``labels[i]`` = (rule, experiment, job) of ``paths[i]``."""
+    if len(paths) != len(labels):
+        raise ValueError(f"{len(paths)} benchmark files but {len(labels)} labels")
+    rows = []
+    for path, (rule, exp, job) in zip(paths, labels):
+        b = pd.read_csv(path, sep="\t").iloc[-1]  # one line per --benchmark-repeats; the last
+        rows.append(
+            {
+                "rule": rule,
+                "experiment": exp,
+                "job": job,
+                "seconds": float(b["s"]),
+                "cpu_seconds": _num(b.get("cpu_time")),
+                "max_rss_mb": _num(b.get("max_rss")),
+                "mean_load": _num(b.get("mean_load")),
+            }
+        )
+    df = pd.DataFrame(rows, columns=list(JOBS_SCHEMA.columns))
+    df = df.astype({c: "float64" for c in ("seconds", "cpu_seconds", "max_rss_mb", "mean_load")})
+    tables.write_table(df, out, JOBS_SCHEMA, {"kind": "snakemake job benchmarks"})
+    log(f"{len(df)} job benchmarks -> {out} ({df['seconds'].sum():.0f} s of jobs)")
+    return df
+
+
+def _num(v: Any) -> float:
+    """Snakemake writes '-' where it could not measure."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+# ----------------------------------------------------------------------------- all claims
+
+
+def collect_claims(
+    claim_paths: Sequence[PathLike],
+    figure_paths: Sequence[PathLike],
+    parquet_out: PathLike,
+    markdown_out: PathLike,
+    manifest_out: PathLike,
+    benchmarks: PathLike | None = None,
+    log: Log = print,
+) -> pd.DataFrame:
     df = pd.concat([tables.read_table(p, CLAIMS_SCHEMA) for p in claim_paths], ignore_index=True)
     tables.write_table(df, parquet_out, CLAIMS_SCHEMA, {"kind": "all claims"})
-    tables.atomic_write_text(markdown_out, to_markdown(df))
+    atomic_write_text(markdown_out, to_markdown(df))
     lines = ["# overparam manifest: figure -> claims (verdict)", ""]
-    for fig in sorted(figure_paths):
+    for fig in sorted(map(str, figure_paths)):
         lines.append(fig)
-        if str(fig).endswith(".png"):
-            for r in df[df["figure"] == str(fig)].itertuples(index=False):
+        if fig.endswith(".png"):
+            for r in df[df["figure"] == fig].itertuples(index=False):
                 val = "NaN" if r.value != r.value else f"{r.value:.4g}"
-                lines.append(f"  {r.claim}: {'holds' if r.holds else 'DOES NOT HOLD'} "
-                             f"({r.metric} = {val}, needs {r.comparison} {r.threshold:g})")
+                lines.append(
+                    f"  {r.claim}: {'holds' if r.holds else 'DOES NOT HOLD'} "
+                    f"({r.metric} = {val}, needs {r.comparison} {r.threshold:g})"
+                )
     held = int(df["holds"].sum())
     lines += ["", f"{held}/{len(df)} claims hold"]
-    tables.atomic_write_text(manifest_out, "\n".join(lines) + "\n")
+    if benchmarks is not None:
+        b = tables.read_table(benchmarks, JOBS_SCHEMA)
+        per = b.groupby("experiment", sort=False).agg(jobs=("job", "size"), s=("seconds", "sum"))
+        lines += ["", f"time spent in jobs ({benchmarks}):"]
+        lines += [f"  {e}: {int(r.jobs)} jobs, {r.s:.0f} s" for e, r in per.iterrows()]
+    atomic_write_text(manifest_out, "\n".join(lines) + "\n")
     log(f"{held}/{len(df)} claims hold -> {parquet_out}, {markdown_out}, {manifest_out}")
     return df

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +20,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .io import atomic_path
+
 PROVENANCE_KEY = b"overparam.provenance"
 
 KINDS = {
     "int": lambda s: pd.api.types.is_integer_dtype(s.dtype),
-    "float": lambda s: pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype),
+    "float": lambda s: (
+        pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype)
+    ),
     "bool": lambda s: pd.api.types.is_bool_dtype(s.dtype),
     "str": lambda s: pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype),
 }
@@ -50,8 +52,10 @@ class Schema:
     def validate(self, df: pd.DataFrame, where: str) -> None:
         missing = [c for c in self.columns if c not in df.columns]
         if missing:
-            raise TableError(f"{where}: table '{self.name}' is missing column(s) {missing}; "
-                             f"expected columns {list(self.columns)}")
+            raise TableError(
+                f"{where}: table '{self.name}' is missing column(s) {missing}; "
+                f"expected columns {list(self.columns)}"
+            )
         extra = [c for c in df.columns if c not in self.columns]
         if extra and not self.extra_ok:
             raise TableError(f"{where}: table '{self.name}' has unexpected column(s) {extra}")
@@ -62,35 +66,15 @@ class Schema:
             if len(s) and s.isna().all() and col in self.nullable:
                 continue  # an all-NaN nullable column has no meaningful dtype
             if not KINDS[kind](s):
-                raise TableError(f"{where}: column '{col}' of table '{self.name}' should be {kind}, "
-                                 f"found dtype {s.dtype}")
+                raise TableError(
+                    f"{where}: column '{col}' of table '{self.name}' should be {kind}, "
+                    f"found dtype {s.dtype}"
+                )
             if col not in self.nullable and s.isna().any():
-                raise TableError(f"{where}: column '{col}' of table '{self.name}' has "
-                                 f"{int(s.isna().sum())} missing value(s) but is not nullable")
-
-
-def _atomic_path(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    return tmp
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    path = Path(path)
-    tmp = _atomic_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
+                raise TableError(
+                    f"{where}: column '{col}' of table '{self.name}' has "
+                    f"{int(s.isna().sum())} missing value(s) but is not nullable"
+                )
 
 
 def write_table(df: pd.DataFrame, path, schema: Schema, provenance: dict | None = None) -> None:
@@ -103,20 +87,17 @@ def write_table(df: pd.DataFrame, path, schema: Schema, provenance: dict | None 
         table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
     except (pa.ArrowException, ValueError, TypeError) as e:  # e.g. ints and strings in one column
         col = next((c for c in df.columns if _unstorable(df[c])), "?")
-        raise TableError(f"{path}: cannot store column '{col}' of table '{schema.name}' as "
-                         f"parquet ({type(e).__name__}: {e})") from e
+        raise TableError(
+            f"{path}: cannot store column '{col}' of table '{schema.name}' as "
+            f"parquet ({type(e).__name__}: {e})"
+        ) from e
     meta = dict(table.schema.metadata or {})
     meta[PROVENANCE_KEY] = json.dumps(
-        {"schema": schema.name, **(provenance or {})}, sort_keys=True, default=str).encode()
+        {"schema": schema.name, **(provenance or {})}, sort_keys=True, default=str
+    ).encode()
     table = table.replace_schema_metadata(meta)
-    tmp = _atomic_path(path)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _unstorable(s: pd.Series) -> bool:
@@ -135,9 +116,11 @@ def read_table(path, schema: Schema | None = None) -> pd.DataFrame:
         raise TableError(f"{path}: table file does not exist")
     try:
         df = pq.read_table(path).to_pandas()
-    except Exception as e:  # noqa: BLE001 -- arrow raises many kinds; name the file
-        raise TableError(f"{path}: not a readable parquet table ({type(e).__name__}: {e}); "
-                         f"delete it and rebuild it with `snakemake {path} figures/all`") from e
+    except Exception as e:
+        raise TableError(
+            f"{path}: not a readable parquet table ({type(e).__name__}: {e}); "
+            f"delete it and rebuild it with `snakemake {path} figures/all`"
+        ) from e
     if schema is not None:
         schema.validate(df, str(path))
     return df
@@ -160,13 +143,25 @@ def config_hash(cfg) -> str:
 
 def git_commit(cwd=None) -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, timeout=10, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
         sha = out.stdout.strip()
         if not sha:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10, check=False).stdout
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
         return sha + ("+dirty" if dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -176,7 +171,16 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("overparam", "torch", "numpy", "scipy", "pandas", "pyarrow", "snakemake", "mnist1d"):
+    for pkg in (
+        "overparam",
+        "torch",
+        "numpy",
+        "scipy",
+        "pandas",
+        "pyarrow",
+        "snakemake",
+        "mnist1d",
+    ):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -184,12 +188,23 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def provenance(cfg, seeds=None, device: str = "cpu", wall_s: float | None = None, **extra) -> dict:
+def provenance(
+    cfg,
+    seeds=None,
+    device: str | list[str] = "cpu",
+    wall_s: float | None = None,
+    repo=None,
+    **extra,
+) -> dict:
+    """What a table was made from: the config (and its hash), seeds, the commit of the checkout
+    ``repo`` (default: the current directory's), the library that ran (its folder), package
+    versions, device and wall time."""
     return {
         "config_hash": config_hash(cfg),
         "config": cfg,
         "seeds": list(seeds) if seeds is not None else None,
-        "git_commit": git_commit(),
+        "git_commit": git_commit(repo),
+        "library": str(Path(__file__).resolve().parent),
         "versions": package_versions(),
         "device": device,
         "wall_s": wall_s,

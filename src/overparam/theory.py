@@ -56,11 +56,21 @@ def bartlett_quantities(eigs, n: int, b: float = 1.0) -> dict[str, float]:
     Benign overfitting needs r_0 = o(n), k*/n -> 0 and n/R_{k*} -> 0."""
     r, R = effective_ranks(eigs)
     k = critical_index(eigs, n, b)
-    out = {"r0": float(r[0]), "r0_over_n": float(r[0] / n), "k_star": math.nan,
-           "k_star_over_n": math.nan, "R_k_star": math.nan, "n_over_R_k_star": math.nan}
+    out = {
+        "r0": float(r[0]),
+        "r0_over_n": float(r[0] / n),
+        "k_star": math.nan,
+        "k_star_over_n": math.nan,
+        "R_k_star": math.nan,
+        "n_over_R_k_star": math.nan,
+    }
     if k is not None:
-        out.update(k_star=float(k), k_star_over_n=k / n, R_k_star=float(R[k]),
-                   n_over_R_k_star=float(n / R[k]))
+        out.update(
+            k_star=float(k),
+            k_star_over_n=k / n,
+            R_k_star=float(R[k]),
+            n_over_R_k_star=float(n / R[k]),
+        )
     return out
 
 

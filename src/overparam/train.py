@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -130,7 +130,7 @@ class TrainResult:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" -> cuda if available else cpu; "cuda" without CUDA is a ValueError."""
+    """ "auto" -> cuda if available else cpu; "cuda" without CUDA is a ValueError."""
     if isinstance(device, torch.device):
         dev = device
     elif device == "auto":
@@ -173,7 +173,7 @@ def _as_tensor(a, name: str) -> torch.Tensor:
         return a.detach()
     try:
         return torch.as_tensor(np.asarray(a))
-    except Exception as e:  # noqa: BLE001 -- re-raised with the key named
+    except Exception as e:
         raise ValueError(f"data[{name!r}] is not an array: {e}") from e
 
 
@@ -184,7 +184,9 @@ def _prepare_targets(y: torch.Tensor, n: int, spec: MLPSpec, loss: str, name: st
     if is_int and y.dim() == 1:
         lo, hi = (int(y.min()), int(y.max())) if n else (0, 0)
         if lo < 0 or hi >= spec.out_dim:
-            raise ValueError(f"data[{name!r}] has labels in [{lo}, {hi}], out_dim is {spec.out_dim}")
+            raise ValueError(
+                f"data[{name!r}] has labels in [{lo}, {hi}], out_dim is {spec.out_dim}"
+            )
         labels = y.long()
         if loss == "ce":
             return labels, labels
@@ -195,25 +197,33 @@ def _prepare_targets(y: torch.Tensor, n: int, spec: MLPSpec, loss: str, name: st
     if y.dim() == 1:
         y = y[:, None]
     if y.shape[1:] != (spec.out_dim,):
-        raise ValueError(f"data[{name!r}] has shape {tuple(y.shape)}, expected ({n}, {spec.out_dim})")
+        raise ValueError(
+            f"data[{name!r}] has shape {tuple(y.shape)}, expected ({n}, {spec.out_dim})"
+        )
     return y, None
 
 
 def _prepare_data(data, spec: MLPSpec, loss: str, device, dtype) -> _Data:
     for key in ("x", "y"):
         if key not in data:
-            raise ValueError(f"data needs keys 'x' and 'y' (and optionally 'x_test', 'y_test'); missing {key!r}")
+            raise ValueError(
+                f"data needs keys 'x' and 'y' (and optionally 'x_test', 'y_test'); missing {key!r}"
+            )
     if ("x_test" in data) != ("y_test" in data):
         raise ValueError("data needs both 'x_test' and 'y_test' or neither")
-    out = {}
+    out: dict[str, torch.Tensor | None] = {}
     for split in ("", "_test"):
         if "x" + split not in data:
             out.update({"x" + split: None, "y" + split: None, "labels" + split: None})
             continue
         x = _as_tensor(data["x" + split], "x" + split)
         if x.dim() != 2 or x.shape[1] != spec.in_dim:
-            raise ValueError(f"data['x{split}'] has shape {tuple(x.shape)}, expected (n, {spec.in_dim})")
-        y, labels = _prepare_targets(_as_tensor(data["y" + split], "y" + split), x.shape[0], spec, loss, "y" + split)
+            raise ValueError(
+                f"data['x{split}'] has shape {tuple(x.shape)}, expected (n, {spec.in_dim})"
+            )
+        y, labels = _prepare_targets(
+            _as_tensor(data["y" + split], "y" + split), x.shape[0], spec, loss, "y" + split
+        )
         if loss == "mse":
             y = y.to(device=device, dtype=dtype)
         else:
@@ -221,7 +231,9 @@ def _prepare_data(data, spec: MLPSpec, loss: str, device, dtype) -> _Data:
         out["x" + split] = x.to(device=device, dtype=dtype).contiguous()
         out["y" + split] = y.contiguous()
         out["labels" + split] = None if labels is None else labels.to(device)
-    if out["x"].shape[0] == 0:
+    x_train = out["x"]
+    assert x_train is not None  # required above
+    if x_train.shape[0] == 0:
         raise ValueError("no training samples")
     return _Data(**out)
 
@@ -262,11 +274,15 @@ def evaluate(spec: MLPSpec, params: Sequence[torch.Tensor], x, y, loss: str, lab
         b = logits.shape[1]
         if loss == "ce":
             yy = y[a : a + chunk].expand(K, b)
-            per = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yy.reshape(-1), reduction="none")
+            per = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), yy.reshape(-1), reduction="none"
+            )
             loss_sum += per.view(K, b).sum(1, dtype=torch.float64)
         else:
             yy = y[a : a + chunk]
-            loss_sum += (logits - yy).square().reshape(K, -1).sum(1, dtype=torch.float64) / yy.shape[1]
+            loss_sum += (logits - yy).square().reshape(K, -1).sum(
+                1, dtype=torch.float64
+            ) / yy.shape[1]
         if labels is not None:
             correct += (logits.argmax(-1) == labels[a : a + chunk]).sum(1)
     acc = None if labels is None else (correct.double() / n)
@@ -384,7 +400,9 @@ def train_ensemble(
         raise ValueError(f"expected {len(shapes)} param tensors for {spec}, got {len(params)}")
     for i, (p, s) in enumerate(zip(params, shapes)):
         if tuple(p.shape) != (K, *s):
-            raise ValueError(f"params[{i}] has shape {tuple(p.shape)}, expected {(K, *s)} for K={K} seeds")
+            raise ValueError(
+                f"params[{i}] has shape {tuple(p.shape)}, expected {(K, *s)} for K={K} seeds"
+            )
     lr_values = cfg.lr if isinstance(cfg.lr, tuple) else (cfg.lr,) * K
     if len(lr_values) != K:
         raise ValueError(f"cfg.lr has {len(lr_values)} values for {K} members")

@@ -1,0 +1,165 @@
+"""The contract every experiment follows.
+
+An experiment is a subclass of :class:`Experiment` in its own folder
+``overparam/experiments/<name>/`` (``__init__.py`` defines the class; ``schema.yaml`` beside it
+is the schema of its config section). It turns its config section into typed job specs, runs
+one job, aggregates the jobs' tables, checks its claims and draws its figure:
+
+    jobs(cfg)                -> {job_id: JobSpec}      one Snakemake job per spec
+    run(job, ctx)            -> DataFrame               one run table (``run_schema``)
+    aggregate(frames, cfg)   -> DataFrame               the metrics table (``metrics_schema``)
+    check(metrics, cfg, ctx) -> list[Claim]
+    plot(metrics, cfg, png, pdf)
+    problems(cfg)            -> messages for settings the schema cannot reject
+
+A :class:`JobSpec` is a frozen dataclass holding everything its job computes from: the swept
+value (a width, a rewind step, ...), the seeds and the settings it shares with the
+experiment's other jobs. The workflow tracks a job by its spec's fields, so adding a width adds
+one job and changing a shared setting re-runs exactly the jobs that read it. The job id is
+derived from the spec (``JobSpec.id``), never parsed back.
+
+The ``__init__`` of an experiment must stay light (no torch, no matplotlib at import time): the
+Snakemake head process imports it to plan the DAG. Import heavy modules inside ``run``,
+``check`` and ``plot``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+import yaml
+
+from ..data import Dataset
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..claims import Claim
+    from ..tables import Schema
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job's parameters. Subclasses add typed fields and name the job (``id``)."""
+
+    trains: ClassVar[bool] = False  # trains with torch: threads, a GPU where there is one
+
+    @property
+    def id(self) -> str:
+        raise NotImplementedError(f"{type(self).__name__} must define the property `id`")
+
+    def params(self) -> dict[str, Any]:
+        """The spec as plain data (tuples -> lists, nested dataclasses -> dicts)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def inputs(self) -> dict[str, Dataset]:
+        """The datasets this job reads: its fields that are :class:`Dataset` s."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if isinstance(getattr(self, f.name), Dataset)
+        }
+
+
+def _plain(v: Any) -> Any:
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        v = dataclasses.asdict(v)
+    return json.loads(json.dumps(v, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the workflow gives a running job besides its spec."""
+
+    device: str = "cpu"  # resolved: "cpu" or "cuda" (never "auto")
+    threads: int = 1
+    inputs: Mapping[str, Path] = field(default_factory=dict)  # spec field name -> file
+    log: Log = print
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What the workflow gives a claims check: the run's scale and the figure (path) that
+    shows the claims."""
+
+    scale: str
+    figure: str
+
+
+J = TypeVar("J", bound=JobSpec)
+
+
+class Experiment(ABC, Generic[J]):
+    """Base class of an experiment; see the module docstring. Subclasses set ``name`` (the
+    config section, the results folder and the figure's name) and ``sort_by`` (the metrics
+    table's row order), and implement the abstract methods. ``J`` is the experiment's job
+    spec type (a union where it has several kinds of job)."""
+
+    name: ClassVar[str]
+    sort_by: ClassVar[tuple[str, ...]] = ()
+
+    # ------------------------------------------------------------------ planning (light)
+
+    @abstractmethod
+    def specs(self, cfg: Mapping[str, Any]) -> Iterable[J]:
+        """The experiment's jobs, in order."""
+
+    def jobs(self, cfg: Mapping[str, Any]) -> dict[str, J]:
+        out: dict[str, J] = {}
+        for spec in self.specs(cfg):
+            if spec.id in out:
+                raise ValueError(f"{self.name}: two jobs share the id {spec.id!r}")
+            out[spec.id] = spec
+        return out
+
+    def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
+        """Messages (each naming its config key) for settings the JSON schema cannot reject."""
+        return iter(())
+
+    @classmethod
+    def schema_fragment(cls) -> dict[str, Any]:
+        """The JSON schema of this experiment's config section (``schema.yaml`` beside it)."""
+        import inspect
+
+        path = Path(inspect.getfile(cls)).with_name("schema.yaml")
+        with open(path) as f:
+            return dict(yaml.safe_load(f))
+
+    # ------------------------------------------------------------------ tables
+
+    @property
+    @abstractmethod
+    def run_schema(self) -> Schema: ...
+
+    @property
+    def metrics_schema(self) -> Schema:
+        return self.run_schema
+
+    # ------------------------------------------------------------------ steps
+
+    @abstractmethod
+    def run(self, job: J, ctx: RunContext) -> pd.DataFrame:
+        """Run one job (a spec from ``jobs``) and return its table."""
+
+    def aggregate(self, frames: list[pd.DataFrame], cfg: Mapping[str, Any]) -> pd.DataFrame:
+        """All run tables as one, rows ordered by ``sort_by``."""
+        import pandas as pd
+
+        df = pd.concat(frames, ignore_index=True)
+        return df.sort_values(list(self.sort_by), ignore_index=True) if self.sort_by else df
+
+    @abstractmethod
+    def check(
+        self, metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext
+    ) -> list[Claim]: ...
+
+    @abstractmethod
+    def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None: ...

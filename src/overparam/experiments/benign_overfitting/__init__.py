@@ -1,0 +1,140 @@
+"""Benign overfitting in linear regression (Bartlett, Long, Lugosi & Tsigler 2020).
+
+The min-norm interpolator's excess risk vanishes as n grows exactly when the covariance has
+high effective rank: r_0 = o(n), k*/n -> 0 and n/R_{k*} -> 0. We sweep n for three covariance
+families -- one benign, two not -- plus the fixed-size reference demo, and compute every
+excess risk exactly from the spectrum (no test sample).
+
+Jobs: ``demo`` and one per family (its name). Each job's table has one row per (n, seed).
+Modules: ``run`` (spectra and fits), ``claims``, ``figure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ...claims import Claim
+from ...tables import Schema
+from .. import CheckContext, Experiment, JobSpec, RunContext, register
+
+RUN_SCHEMA = Schema(
+    name="benign_overfitting.runs",
+    columns={
+        "family": "str",
+        "spectrum": "str",
+        "n": "int",
+        "p": "int",
+        "seed": "int",
+        "noise_var": "float",
+        "train_mse": "float",
+        "excess_risk": "float",
+        "test_mse": "float",
+        "null_mse": "float",
+        "norm": "float",
+        "r0": "float",
+        "r0_over_n": "float",
+        "k_star": "float",
+        "k_star_over_n": "float",
+        "R_k_star": "float",
+        "n_over_R_k_star": "float",
+        "theory_excess_risk": "float",
+        "theory_excess_risk_finite_n": "float",
+    },
+    nullable=frozenset(
+        {
+            "k_star",
+            "k_star_over_n",
+            "R_k_star",
+            "n_over_R_k_star",
+            "theory_excess_risk",
+            "theory_excess_risk_finite_n",
+        }
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SweepJob(JobSpec):
+    """One covariance family (``spec``: its config entry, or the demo's fixed spectrum) fitted
+    at every n of ``sweep_n`` for every seed. ``name`` is the job id and the ``family``
+    column."""
+
+    name: str
+    spec: Mapping[str, Any]
+    sweep_n: tuple[int, ...]
+    seeds: tuple[int, ...]
+    noise_sd: float
+    bartlett_b: float
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+
+@register
+class BenignOverfitting(Experiment[SweepJob]):
+    name = "benign_overfitting"
+    sort_by = ("family", "n", "seed")
+
+    @property
+    def run_schema(self) -> Schema:
+        return RUN_SCHEMA
+
+    def specs(self, cfg: Mapping[str, Any]) -> Iterator[SweepJob]:
+        seeds = tuple(int(s) for s in cfg["seeds"])
+        b = float(cfg["bartlett_b"])
+        d = cfg["demo"]
+        demo = {
+            "spectrum": "fixed_spiked",
+            "signal_dims": d["signal_dims"],
+            "p": d["p"],
+            "signal_eig": d["signal_eig"],
+            "bulk_eig": d["bulk_eig"],
+            "signal_norm2": float(d["signal_dims"]),
+        }  # beta = 1 on each signal coordinate
+        yield SweepJob("demo", demo, (int(d["n"]),), seeds, float(d["noise_sd"]), b)
+        sweep = tuple(int(n) for n in cfg["sweep_n"])
+        for name, fam in cfg["families"].items():
+            yield SweepJob(name, dict(fam), sweep, seeds, float(cfg["noise_sd"]), b)
+
+    def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
+        d = cfg["demo"]
+        if d["p"] <= d["n"]:
+            yield (
+                f"config key 'benign_overfitting.demo.p': p={d['p']} must exceed n={d['n']} "
+                "for min-norm interpolation"
+            )
+        if d["signal_dims"] >= d["p"]:
+            yield (
+                f"config key 'benign_overfitting.demo.signal_dims': {d['signal_dims']} must be "
+                f"smaller than p={d['p']}"
+            )
+        for name, fam in cfg["families"].items():
+            if fam["spectrum"] == "spiked" and fam["benign"] and fam["bulk_trace_exponent"] >= 1:
+                yield (
+                    f"config key 'benign_overfitting.families.{name}.bulk_trace_exponent': "
+                    f"{fam['bulk_trace_exponent']} >= 1 makes r_0 grow like n, so the family "
+                    "cannot be benign; use a value < 1 or set benign: false"
+                )
+
+    def run(self, job: SweepJob, ctx: RunContext) -> pd.DataFrame:
+        from .run import run
+
+        return run(job, ctx)
+
+    def check(
+        self, metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext
+    ) -> list[Claim]:
+        from .claims import check
+
+        return check(metrics, cfg, ctx)
+
+    def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
+        from .figure import plot
+
+        plot(metrics, cfg, png, pdf)

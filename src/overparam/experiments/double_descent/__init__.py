@@ -1,0 +1,220 @@
+"""Double descent: test error peaks where the model can first interpolate the training set,
+then falls again as the model grows (Belkin, Hsu, Ma & Mandal 2019; Nakkiran et al. 2019).
+
+Three panels, each a job (the MLP panel one job per width), each a module with its run,
+summary, claims and drawing:
+
+- ``linear`` (``linear.py``): isotropic Gaussian linear regression, gamma = p/n swept from 0.1
+  to 10; min-norm and optimally tuned ridge against their asymptotic risks.
+- ``random_features`` (``random_features.py``): min-norm regression of one-hot MNIST-1D labels
+  on N random features, N from n/10 to 10 n (Belkin et al. 2019, Fig. 2).
+- ``mlp_h<width>`` (``mlp.py``): the MNIST-1D double-descent notebook, MLP 40-h-h-10 with label
+  noise, SGD; the seeds of a width trained as one batched ensemble.
+
+``common`` holds the run table and what the panels share, ``claims`` and ``figure`` collect the
+panels' claims and drawings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from ...claims import Claim
+from ...data import MNIST1D
+from ...tables import Schema
+from .. import CheckContext, Experiment, JobSpec, RunContext, register
+from .common import METRICS_SCHEMA, RUN_SCHEMA
+
+__all__ = [
+    "METRICS_SCHEMA",
+    "RUN_SCHEMA",
+    "DoubleDescent",
+    "LinearJob",
+    "MLPJob",
+    "RandomFeaturesJob",
+]
+
+
+@dataclass(frozen=True)
+class LinearJob(JobSpec):
+    """The linear panel: n samples, p = gamma n over a log grid of gammas, ``num_seeds`` draws
+    of (X, beta direction, noise) per gamma."""
+
+    n: int
+    snr_r2: float
+    noise_sd: float
+    gamma_min: float
+    gamma_max: float
+    num_gammas: int
+    num_seeds: int
+
+    @property
+    def id(self) -> str:
+        return "linear"
+
+
+@dataclass(frozen=True)
+class RandomFeaturesJob(JobSpec):
+    """The random-features panel: N = ratio n features over a log grid of ratios, ``num_seeds``
+    feature draws, on the first n_train / n_test samples of ``data``."""
+
+    data: MNIST1D
+    kind: str
+    bandwidth: float
+    n_train: int
+    n_test: int
+    ratio_min: float
+    ratio_max: float
+    num_ratios: int
+    num_seeds: int
+    label_noise: float
+    noise_seed: int
+
+    @property
+    def id(self) -> str:
+        return "random_features"
+
+
+@dataclass(frozen=True)
+class MLPJob(JobSpec):
+    """One MLP width, all seeds (one batched ensemble); data and SGD shared by all widths."""
+
+    trains: ClassVar[bool] = True
+    data: MNIST1D
+    width: int
+    seeds: tuple[int, ...]
+    depth: int
+    n_train: int  # 0 = the whole training split
+    epochs: int
+    lr: float
+    momentum: float
+    batch_size: int
+    eval_every: int
+    label_noise: float
+    noise_seed: int
+
+    @property
+    def id(self) -> str:
+        return f"mlp_h{self.width}"
+
+
+def dataset(cfg: Mapping[str, Any]) -> MNIST1D:
+    """The MNIST-1D the random-features and MLP panels read (config key ``data``)."""
+    d = cfg["data"]
+    return MNIST1D(
+        num_samples=int(d["num_samples"]), train_split=float(d["train_split"]), seed=int(d["seed"])
+    )
+
+
+@register
+class DoubleDescent(Experiment[LinearJob | RandomFeaturesJob | MLPJob]):
+    name = "double_descent"
+    sort_by = ("panel", "estimator", "width", "seed", "epoch")
+
+    @property
+    def run_schema(self) -> Schema:
+        return RUN_SCHEMA
+
+    @property
+    def metrics_schema(self) -> Schema:
+        return METRICS_SCHEMA
+
+    def specs(self, cfg: Mapping[str, Any]) -> Iterator[LinearJob | RandomFeaturesJob | MLPJob]:
+        lc, rc, mc = cfg["linear"], cfg["random_features"], cfg["mlp"]
+        data = dataset(cfg)
+        yield LinearJob(
+            n=int(lc["n"]),
+            snr_r2=float(lc["snr_r2"]),
+            noise_sd=float(lc["noise_sd"]),
+            gamma_min=float(lc["gamma_min"]),
+            gamma_max=float(lc["gamma_max"]),
+            num_gammas=int(lc["num_gammas"]),
+            num_seeds=int(lc["num_seeds"]),
+        )
+        yield RandomFeaturesJob(
+            data=data,
+            kind=rc["kind"],
+            bandwidth=float(rc.get("bandwidth", 1.0)),
+            n_train=int(rc["n_train"]),
+            n_test=int(rc["n_test"]),
+            ratio_min=float(rc["ratio_min"]),
+            ratio_max=float(rc["ratio_max"]),
+            num_ratios=int(rc["num_ratios"]),
+            num_seeds=int(rc["num_seeds"]),
+            label_noise=float(rc.get("label_noise", 0.0)),
+            noise_seed=int(rc.get("noise_seed", 0)),
+        )
+        for w in mc["widths"]:
+            yield MLPJob(
+                data=data,
+                width=int(w),
+                seeds=tuple(int(s) for s in cfg["seeds"]),
+                depth=int(mc.get("depth", 2)),
+                n_train=int(mc.get("n_train", 0)),
+                epochs=int(mc["epochs"]),
+                lr=float(mc["lr"]),
+                momentum=float(mc.get("momentum", 0.9)),
+                batch_size=int(mc["batch_size"]),
+                eval_every=int(mc.get("eval_every", 25)),
+                label_noise=float(mc["label_noise"]),
+                noise_seed=int(mc.get("noise_seed", 0)),
+            )
+
+    def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
+        data = dataset(cfg)
+        n_train = data.n_train
+        n_test = data.num_samples - n_train
+        for key, lo, hi in (
+            ("linear", "gamma_min", "gamma_max"),
+            ("random_features", "ratio_min", "ratio_max"),
+        ):
+            c = cfg[key]
+            if not c[lo] < 1 < c[hi]:
+                yield (
+                    f"config key 'double_descent.{key}': need {lo} < 1 < {hi} to cross the "
+                    f"interpolation threshold, got {c[lo]} and {c[hi]}"
+                )
+        rf = cfg["random_features"]
+        if rf["n_train"] > n_train or rf["n_test"] > n_test:
+            yield (
+                f"config key 'double_descent.random_features': n_train={rf['n_train']} / "
+                f"n_test={rf['n_test']} exceed the dataset's {n_train} / {n_test} samples"
+            )
+        mlp_n = cfg["mlp"].get("n_train", 0)
+        if mlp_n > n_train:
+            yield (
+                f"config key 'double_descent.mlp.n_train': {mlp_n} exceeds the "
+                f"dataset's {n_train} training samples"
+            )
+
+    def run(self, job: LinearJob | RandomFeaturesJob | MLPJob, ctx: RunContext) -> pd.DataFrame:
+        if isinstance(job, LinearJob):
+            from .linear import run_linear
+
+            return run_linear(job, ctx)
+        if isinstance(job, RandomFeaturesJob):
+            from .random_features import run_random_features
+
+            return run_random_features(job, ctx)
+        if isinstance(job, MLPJob):
+            from .mlp import run_mlp
+
+            return run_mlp(job, ctx)
+        raise TypeError(f"{self.name}: not a job of this experiment: {job!r}")
+
+    def check(
+        self, metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext
+    ) -> list[Claim]:
+        from .claims import check
+
+        return check(metrics, cfg, ctx)
+
+    def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
+        from .figure import plot
+
+        plot(metrics, cfg, png, pdf)

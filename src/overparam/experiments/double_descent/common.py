@@ -1,0 +1,94 @@
+"""What the three panels of double_descent share: the run table, its rows, the size grid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ...tables import Schema
+
+NAME = "double_descent"
+NUM_CLASSES = 10
+NAN = math.nan
+
+RUN_SCHEMA = Schema(
+    name="double_descent.runs",
+    columns={
+        "panel": "str",  # linear | random_features | mlp
+        "estimator": "str",  # min_norm | optimal_ridge | sgd
+        "seed": "int",
+        "n_train": "int",
+        "width": "int",  # swept size: p (linear), N features (random_features), h (mlp)
+        "num_params": "int",  # trainable parameters (random_features: N per output x 10)
+        "gamma": "float",  # width / n_train: p/n or N/n; NaN for mlp
+        "params_per_sample": "float",  # num_params / n_train
+        "ridge_lambda": "float",  # penalty in (1/n)||y - Xb||^2 + lam ||b||^2; 0 for min-norm / mlp
+        "label_noise": "float",  # fraction of training labels redrawn at random
+        "epoch": "int",  # mlp: recorded epoch; closed-form fits: 0
+        "train_mse": "float",
+        "test_mse": "float",  # linear: excess + sigma^2 (exact); random_features: test sample
+        "excess_risk": "float",  # linear only: E[(x^T(b_hat - b))^2], exact
+        "theory_excess_risk": "float",  # linear only: Hastie (min_norm) / optimal-ridge closed form
+        "norm": "float",  # ||b_hat|| (Frobenius for the 10 outputs); NaN for mlp
+        "train_error": "float",  # 0-1 error on the (noisy) training labels
+        "test_error": "float",  # 0-1 error on the clean test labels
+        "train_loss": "float",  # mlp: cross-entropy
+        "test_loss": "float",
+        "diverged": "bool",
+    },
+    nullable=frozenset(
+        {
+            "gamma",
+            "train_mse",
+            "test_mse",
+            "excess_risk",
+            "theory_excess_risk",
+            "norm",
+            "train_error",
+            "test_error",
+            "train_loss",
+            "test_loss",
+        }
+    ),
+)
+METRICS_SCHEMA = Schema(
+    name="double_descent.metrics", columns=RUN_SCHEMA.columns, nullable=RUN_SCHEMA.nullable
+)
+
+# A claim of one panel before it meets its config entry: (claim key, value, note).
+PanelClaim = tuple[str, float, str]
+
+
+def log_grid(lo: float, hi: float, num: int) -> np.ndarray:
+    """``num`` log-spaced values from lo to hi (an odd num with lo * hi = 1 contains 1)."""
+    return np.geomspace(lo, hi, num)
+
+
+def sizes(n: int, lo: float, hi: float, num: int) -> np.ndarray:
+    """Distinct integer sizes round(ratio * n) >= 1 over a log grid of ratios."""
+    return np.unique(np.maximum(1, np.rint(log_grid(lo, hi, num) * n).astype(int)))
+
+
+def factor_from(x: float, ref: float) -> float:
+    """max(x/ref, ref/x): 1 when equal; NaN when undefined."""
+    if not (x > 0 and ref > 0):
+        return NAN
+    return float(max(x / ref, ref / x))
+
+
+def run_row(**kw) -> dict:
+    """One row of the run table: the given columns, the others NaN / their neutral value."""
+    base = {c: NAN for c in RUN_SCHEMA.nullable}
+    base.update(ridge_lambda=0.0, epoch=0, diverged=False, label_noise=0.0)
+    base.update(kw)
+    return base
+
+
+def run_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows (from ``run_row``) as a table with the run schema's columns, in order, and dtypes."""
+    df = pd.DataFrame(rows, columns=list(RUN_SCHEMA.columns))
+    ints = {c: "int64" for c, k in RUN_SCHEMA.columns.items() if k == "int"}
+    floats = {c: "float64" for c, k in RUN_SCHEMA.columns.items() if k == "float"}
+    return df.astype({**ints, **floats, "diverged": "bool"})

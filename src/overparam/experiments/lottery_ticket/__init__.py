@@ -1,0 +1,168 @@
+"""Lottery tickets on MNIST-1D: iterative magnitude pruning (IMP) with rewinding, and its
+controls (Frankle & Carbin 2019; late rewinding: Frankle, Dziugaite, Roy & Carbin 2020).
+
+The engine is ``overparam.lottery`` (the rounds, rewinding, the controls, early stopping on a
+validation split); this experiment maps the config to its calls and its output to tables.
+Each job trains one network with one rewind step k for all seeds: round 0 the dense network,
+rounds 1..``rounds`` a ticket, a reinit and a random-pruning control per seed.
+
+Every row of a run table carries its member's weight mask (``mask``: bit-packed bytes, see
+``overparam.prune.Mask.pack``) and its ``init_seed``/``rewind_step``, so any ticket can be
+re-trained from the table alone: ``run.retrain_row`` does it (tests check that it reproduces
+the run). The metrics table is the run tables without the masks.
+
+Jobs: ``<network>_rewind<k>`` for every network and rewind step in the config.
+Modules: ``run`` (data, the job, retraining), ``claims``, ``figure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from ...claims import Claim
+from ...data import MNIST1D
+from ...tables import Schema
+from .. import CheckContext, Experiment, JobSpec, RunContext, register
+
+VARIANTS = ("dense", "ticket", "reinit", "random")  # the metrics table's order within a round
+NUM_LAYERS = 3  # both reference networks have two hidden layers (the schema enforces it)
+
+_COLUMNS = {
+    "network": "str", "hidden": "str", "rewind_step": "int", "pruning": "str", "round": "int",
+    "variant": "str", "seed": "int", "init_seed": "int", "remaining_frac": "float",
+    **{f"remaining_frac_layer{i}": "float" for i in range(1, NUM_LAYERS + 1)},
+    "kept_weights": "int", "stop_step": "int", "total_steps": "int", "val_loss_at_stop": "float",
+    "test_acc_at_stop": "float", "max_test_acc": "float", "final_test_acc": "float",
+    "final_train_acc": "float", "diverged": "bool",
+}  # fmt: skip
+_NULLABLE = frozenset(
+    {"val_loss_at_stop", "test_acc_at_stop", "max_test_acc", "final_test_acc", "final_train_acc"}
+)
+RUN_SCHEMA = Schema(
+    name="lottery_ticket.runs", columns={**_COLUMNS, "mask": "str"}, nullable=_NULLABLE
+)
+METRICS_SCHEMA = Schema(name="lottery_ticket.metrics", columns=_COLUMNS, nullable=_NULLABLE)
+
+
+@dataclass(frozen=True)
+class TicketJob(JobSpec):
+    """One network and rewind step, all seeds and rounds: the data, the pruning schedule and
+    the training shared by all jobs."""
+
+    trains: ClassVar[bool] = True
+    network: str
+    hidden: tuple[int, ...]
+    rewind_step: int
+    seeds: tuple[int, ...]
+    data: MNIST1D
+    val_size: int
+    rounds: int
+    prune_rate: float
+    prune_rate_output: float
+    pruning: str
+    optimizer: str
+    lr: float
+    momentum: float
+    batch_size: int
+    epochs: int
+    eval_every_steps: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.network}_rewind{self.rewind_step}"
+
+
+@register
+class LotteryTicket(Experiment[TicketJob]):
+    name = "lottery_ticket"
+    sort_by = ("network", "rewind_step", "round", "variant", "seed")  # variant: VARIANTS order
+
+    @property
+    def run_schema(self) -> Schema:
+        return RUN_SCHEMA
+
+    @property
+    def metrics_schema(self) -> Schema:
+        return METRICS_SCHEMA
+
+    def specs(self, cfg: Mapping[str, Any]) -> Iterator[TicketJob]:
+        d = cfg["data"]
+        data = MNIST1D(
+            num_samples=int(d["num_samples"]),
+            train_split=float(d["train_split"]),
+            seed=int(d["seed"]),
+        )
+        for net, hidden in cfg["networks"].items():
+            for k in cfg["rewind_steps"]:
+                yield TicketJob(
+                    network=net,
+                    hidden=tuple(int(h) for h in hidden),
+                    rewind_step=int(k),
+                    seeds=tuple(int(s) for s in cfg["seeds"]),
+                    data=data,
+                    val_size=int(cfg["val_size"]),
+                    rounds=int(cfg["rounds"]),
+                    prune_rate=float(cfg["prune_rate"]),
+                    prune_rate_output=float(cfg["prune_rate_output"]),
+                    pruning=cfg.get("pruning", "layerwise"),
+                    optimizer=cfg.get("optimizer", "adam"),
+                    lr=float(cfg["lr"]),
+                    momentum=float(cfg.get("momentum", 0.0)),
+                    batch_size=int(cfg["batch_size"]),
+                    epochs=int(cfg["epochs"]),
+                    eval_every_steps=int(cfg["eval_every_steps"]),
+                )
+
+    def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
+        n_train = int(cfg["data"]["num_samples"] * cfg["data"]["train_split"])
+        if not 0 < cfg["val_size"] < n_train:
+            yield (
+                f"config key 'lottery_ticket.val_size': {cfg['val_size']} must be smaller than "
+                f"the {n_train} MNIST-1D training samples it is carved from"
+            )
+        else:
+            n_fit = n_train - cfg["val_size"]
+            total = cfg["epochs"] * -(-n_fit // min(cfg["batch_size"], n_fit))
+            for k in cfg["rewind_steps"]:
+                if k > total:
+                    yield (
+                        f"config key 'lottery_ticket.rewind_steps': step {k} is beyond the "
+                        f"{total} optimizer steps of a run"
+                    )
+        a, b = cfg["claims_setup"]["early_stop_remaining"]
+        if a > b:
+            yield (
+                f"config key 'lottery_ticket.claims_setup.early_stop_remaining': [{a}, {b}] "
+                "must be [low, high]"
+            )
+
+    def run(self, job: TicketJob, ctx: RunContext) -> pd.DataFrame:
+        from .run import run
+
+        return run(job, ctx)
+
+    def aggregate(self, frames: list[pd.DataFrame], cfg: Mapping[str, Any]) -> pd.DataFrame:
+        """The run tables without their masks, ordered by network, rewind step, round,
+        variant (dense, ticket, reinit, random) and seed."""
+        df = pd.concat(frames, ignore_index=True).drop(columns=["mask"])
+        order = {v: i for i, v in enumerate(VARIANTS)}
+        df = df.assign(_v=df["variant"].map(order))
+        by = ["_v" if c == "variant" else c for c in self.sort_by]
+        return df.sort_values(by, ignore_index=True).drop(columns="_v")
+
+    def check(
+        self, metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext
+    ) -> list[Claim]:
+        from .claims import check
+
+        return check(metrics, cfg, ctx)
+
+    def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
+        from .figure import plot
+
+        plot(metrics, cfg, png, pdf)
