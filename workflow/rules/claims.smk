@@ -1,4 +1,5 @@
-# All experiments -> results/claims.parquet, results/claims.md and the manifest figures/all.
+# All experiments -> results/claims.parquet, results/claims.md, the job benchmarks table and
+# the manifest figures/all.
 
 
 rule all:
@@ -7,19 +8,41 @@ rule all:
         "figures/all",
 
 
+rule benchmarks:
+    input:
+        [path for path, _ in job_benchmarks()],
+    output:
+        "results/benchmarks/jobs.parquet",
+    log:
+        "logs/benchmarks.log",
+    benchmark:
+        "results/benchmarks/jobs/benchmarks.tsv"
+    conda:
+        "../envs/overparam.yaml"
+    params:
+        labels=[list(label) for _, label in job_benchmarks()],
+    message:
+        "collect the time and memory of every job"
+    script:
+        "../scripts/benchmarks.py"
+
+
 rule claims:
     input:
-        claims=expand("results/{exp}/claims.parquet", exp=EXPERIMENTS),
-        figures=expand("figures/{exp}.{ext}", exp=EXPERIMENTS, ext=["png", "pdf"]),
+        claims=expand(rules.check.output[0], exp=EXPERIMENTS),
+        figures=expand(rules.figure.output, exp=EXPERIMENTS),
+        benchmarks=rules.benchmarks.output[0],
     output:
         parquet="results/claims.parquet",
         markdown="results/claims.md",
         manifest="figures/all",
-    params:
-        scale=config["scale"],
     log:
         "logs/claims.log",
+    benchmark:
+        "results/benchmarks/jobs/claims.tsv"
     conda:
         "../envs/overparam.yaml"
+    message:
+        "collect every experiment's claims and write the manifest"
     script:
         "../scripts/claims.py"

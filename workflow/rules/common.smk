@@ -1,51 +1,104 @@
-# Config validation (before any job starts) and the list of experiments.
+# Config validation (before any job starts), the experiments and their jobs.
+import json
+import re
 import sys
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # run from a clone without install too
+# This checkout's library, installed or not (the scripts do the same for every job).
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
+import overparam
 from overparam import experiments as _experiments
 from overparam.config import ConfigError, validate as _validate_config
 
+_LIBRARY = Path(workflow.basedir, "src", "overparam").resolve()
+if Path(overparam.__file__).resolve().parent != _LIBRARY:
+    raise WorkflowError(
+        f"imported overparam from {Path(overparam.__file__).parent}, not from this "
+        f"checkout's {_LIBRARY}"
+    )
+
 try:
-    _validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+    _validate_config(config, Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 except ConfigError as e:
     raise WorkflowError(str(e)) from None
 
-# An experiment runs when its section is in the config.
-EXPERIMENTS = [e for e in _experiments.EXPERIMENTS if e in config]
-MODULES = {e: _experiments.load(e) for e in EXPERIMENTS}
+# An experiment runs when its section is in the config, in the config's order.
+EXPERIMENTS = [e for e in config if e in _experiments.names()]
+# {experiment: {job id: JobSpec}}: every job of the DAG and the parameters it computes from
+JOBS = {e: _experiments.get(e).jobs(config[e]) for e in EXPERIMENTS}
+RUN_TABLE = "results/{exp}/runs/{job}.parquet"
+BENCHMARKS = "results/benchmarks/jobs/{exp}/{step}.tsv"
+
+
+def _alternatives(names):
+    """A regex matching exactly these names (or nothing)."""
+    return "|".join(re.escape(n) for n in sorted(set(names))) or "(?!)"
+
+
+def _jobs_where(trains):
+    return {(e, j) for e in EXPERIMENTS for j, s in JOBS[e].items() if s.trains == trains}
+
+
+# Jobs that train with torch run in rule `train` (threads, a GPU where there is one), the
+# others in rule `solve`. Both write RUN_TABLE; wildcard constraints tell them apart.
+TRAIN_JOBS, SOLVE_JOBS = _jobs_where(True), _jobs_where(False)
+TRAIN_EXP, TRAIN_JOB = _alternatives(e for e, _ in TRAIN_JOBS), _alternatives(
+    j for _, j in TRAIN_JOBS
+)
+SOLVE_EXP, SOLVE_JOB = _alternatives(e for e, _ in SOLVE_JOBS), _alternatives(
+    j for _, j in SOLVE_JOBS
+)
+for _e, _j in sorted(SOLVE_JOBS):
+    if re.fullmatch(TRAIN_EXP, _e) and re.fullmatch(TRAIN_JOB, _j):
+        raise WorkflowError(
+            f"job id {_j!r} of {_e} (no training) is also the id of a training job of another "
+            "experiment; the workflow tells train and solve jobs apart by id: rename one"
+        )
 
 
 wildcard_constraints:
-    exp="|".join(EXPERIMENTS) or "none",
+    exp=_alternatives(EXPERIMENTS),
     job=r"[A-Za-z0-9_.-]+",
 
 
-def canonical(d):
-    """Keys sorted at every level: Snakemake compares params by their repr, so reordering keys
-    in the YAML must not look like a change."""
-    import json
-
-    return json.loads(json.dumps(d, sort_keys=True))
+def job_spec(wildcards):
+    return JOBS[wildcards.exp][wildcards.job]
 
 
-def run_params(exp):
-    """An experiment's config without its claims and thread count: editing a threshold
-    re-checks, changing threads re-uses finished results; neither re-trains."""
-    return canonical({k: v for k, v in config[exp].items() if k not in ("claims", "threads")})
+def _job_param(key):
+    """One field of a job's spec as 'key=value': Snakemake re-runs a job whose params changed
+    and names the changed ones in its reason ('before: lr=0.01 now: lr=0.02')."""
+
+    def value(wildcards):
+        params = job_spec(wildcards).params()
+        return f"{key}={json.dumps(params[key], sort_keys=True)}" if key in params else None
+
+    return value
 
 
-def job_threads(exp):
-    """Cores a job reserves = torch threads it uses: the experiment's `threads`, else the global."""
-    return config[exp].get("threads", config["threads"]) if trains(exp) else 1
+# params of the run rules: every field of every spec, named p_<field>
+JOB_PARAMS = {
+    f"p_{k}": _job_param(k)
+    for k in sorted({k for e in JOBS.values() for s in e.values() for k in s.params()})
+}
 
 
-def trains(exp):
-    return getattr(MODULES[exp], "TRAINS", False)
+def section_params(exp, without=("claims", "threads")):
+    """An experiment's config section without its claims and thread count, keys sorted
+    (Snakemake compares params by repr: reordering YAML keys must not look like a change)."""
+    return json.loads(
+        json.dumps({k: v for k, v in config[exp].items() if k not in without}, sort_keys=True)
+    )
 
 
-def uses_gpu(exp):
-    if not trains(exp) or config["device"] == "cpu":
+def job_threads(wildcards):
+    """Cores a training job reserves = torch threads it uses: the experiment's `threads`,
+    else the global one."""
+    return config[wildcards.exp].get("threads", config["threads"])
+
+
+def uses_gpu():
+    if config["device"] == "cpu":
         return 0
     if config["device"] == "cuda":
         return 1
@@ -55,10 +108,33 @@ def uses_gpu(exp):
 
 
 def job_inputs(wildcards):
-    """Files a job reads (e.g. a cached dataset), from the experiment module's `inputs`."""
-    return getattr(MODULES[wildcards.exp], "inputs", lambda cfg: [])(config[wildcards.exp])
+    """The dataset files a job reads, by the name of the spec field that holds each dataset."""
+    return {k: dataset_path(ds) for k, ds in job_spec(wildcards).inputs().items()}
 
 
 def run_tables(wildcards):
-    jobs = MODULES[wildcards.exp].jobs(config[wildcards.exp])
-    return expand("results/{exp}/runs/{job}.parquet", exp=wildcards.exp, job=jobs)
+    return expand(RUN_TABLE, exp=wildcards.exp, job=JOBS[wildcards.exp])
+
+
+def job_benchmarks():
+    """Every benchmark file of the DAG with its (rule, experiment, job) label."""
+    out = []
+    for e in EXPERIMENTS:
+        for j, s in JOBS[e].items():
+            step = "train" if s.trains else "solve"
+            out.append((expand(BENCHMARKS, exp=e, step=f"{step}_{j}")[0], (step, e, j)))
+        for step in ("aggregate", "figure", "check"):
+            out.append((expand(BENCHMARKS, exp=e, step=step)[0], (step, e, "")))
+    datasets = {ds for e in JOBS.values() for s in e.values() for ds in s.inputs().values()}
+    for ds in sorted(datasets, key=repr):
+        out.append((dataset_benchmark(ds), (ds.rule, "data", Path(dataset_path(ds)).stem)))
+    return out
+
+
+def dataset_path(ds):
+    """The file of a dataset spec (overparam.data.Dataset): its rule's output."""
+    return expand(getattr(rules, ds.rule).output[0], **ds.wildcards())[0]
+
+
+def dataset_benchmark(ds):
+    return expand(getattr(rules, ds.rule).benchmark, **ds.wildcards())[0]

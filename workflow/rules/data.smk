@@ -6,11 +6,15 @@ rule mnist1d:
         "results/data/mnist1d_n{num_samples}_split{train_split}_seed{seed}.npz",
     log:
         "logs/data/mnist1d_n{num_samples}_split{train_split}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/jobs/data/mnist1d_n{num_samples}_split{train_split}_seed{seed}.tsv"
     wildcard_constraints:
         num_samples=r"\d+",
         train_split=r"0\.\d+",
         seed=r"\d+",
     conda:
         "../envs/overparam.yaml"
+    message:
+        "MNIST-1D: {wildcards.num_samples} samples, split {wildcards.train_split}, seed {wildcards.seed}"
     script:
         "../scripts/mnist1d.py"

@@ -1,22 +1,52 @@
-# The four steps every experiment goes through. What differs between experiments lives in
-# src/overparam/experiments/<exp>.py (jobs, run, aggregate, plot, check), selected by {exp}.
+# The steps every experiment goes through: train or solve each job -> aggregate -> figure and
+# check. What differs between experiments lives in src/overparam/experiments/<exp>/.
 
 
-rule run:
+rule train:
     input:
-        job_inputs,
+        unpack(job_inputs),
     output:
-        "results/{exp}/runs/{job}.parquet",
-    params:
-        cfg=lambda w: run_params(w.exp),
-        device=config["device"],
+        RUN_TABLE,
     log:
         "logs/{exp}/run_{job}.log",
-    threads: lambda w: job_threads(w.exp)
-    resources:
-        gpu=lambda w: uses_gpu(w.exp),
+    benchmark:
+        expand(BENCHMARKS, step="train_{job}", allow_missing=True)[0]
+    wildcard_constraints:
+        exp=TRAIN_EXP,
+        job=TRAIN_JOB,
     conda:
         "../envs/overparam.yaml"
+    threads: job_threads
+    resources:
+        gpu=uses_gpu(),
+    params:
+        **JOB_PARAMS,
+        device=config["device"],
+    message:
+        "{wildcards.exp}: train job {wildcards.job}"
+    script:
+        "../scripts/run.py"
+
+
+rule solve:
+    input:
+        unpack(job_inputs),
+    output:
+        RUN_TABLE,
+    log:
+        "logs/{exp}/run_{job}.log",
+    benchmark:
+        expand(BENCHMARKS, step="solve_{job}", allow_missing=True)[0]
+    wildcard_constraints:
+        exp=SOLVE_EXP,
+        job=SOLVE_JOB,
+    conda:
+        "../envs/overparam.yaml"
+    params:
+        **JOB_PARAMS,
+        device="cpu",
+    message:
+        "{wildcards.exp}: solve job {wildcards.job}"
     script:
         "../scripts/run.py"
 
@@ -27,43 +57,56 @@ rule aggregate:
     output:
         metrics="results/{exp}/metrics.parquet",
         provenance="results/{exp}/provenance.json",
-    params:
-        cfg=lambda w: run_params(w.exp),
     log:
         "logs/{exp}/aggregate.log",
+    benchmark:
+        expand(BENCHMARKS, step="aggregate", allow_missing=True)[0]
     conda:
         "../envs/overparam.yaml"
+    params:
+        cfg=lambda w: section_params(w.exp),
+    message:
+        "{wildcards.exp}: aggregate the run tables"
     script:
         "../scripts/aggregate.py"
 
 
 rule figure:
     input:
-        "results/{exp}/metrics.parquet",
+        rules.aggregate.output.metrics,
     output:
         png=report("figures/{exp}.png", caption="../report/figure.rst", category="Figures"),
         pdf="figures/{exp}.pdf",
-    params:
-        cfg=lambda w: canonical(config[w.exp]),
     log:
         "logs/{exp}/figure.log",
+    benchmark:
+        expand(BENCHMARKS, step="figure", allow_missing=True)[0]
     conda:
         "../envs/overparam.yaml"
+    params:
+        cfg=lambda w: section_params(w.exp, without=()),
+    message:
+        "{wildcards.exp}: draw the figure"
     script:
         "../scripts/figure.py"
 
 
 rule check:
     input:
-        "results/{exp}/metrics.parquet",
+        rules.aggregate.output.metrics,
     output:
         "results/{exp}/claims.parquet",
-    params:
-        cfg=lambda w: canonical(config[w.exp]),
-        scale=config["scale"],
     log:
         "logs/{exp}/check.log",
+    benchmark:
+        expand(BENCHMARKS, step="check", allow_missing=True)[0]
     conda:
         "../envs/overparam.yaml"
+    params:
+        cfg=lambda w: section_params(w.exp, without=()),
+        scale=config["scale"],
+        figure=lambda w: expand(rules.figure.output.png, exp=w.exp)[0],
+    message:
+        "{wildcards.exp}: check the claims"
     script:
         "../scripts/check.py"

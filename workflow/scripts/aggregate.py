@@ -1,12 +1,21 @@
 """Snakemake script: one experiment's run tables -> metrics.parquet + provenance.json."""
+
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+ROOT = Path(snakemake.scriptdir).resolve().parents[1]  # this checkout: run its library
+sys.path.insert(0, str(ROOT / "src"))
 
-from overparam.steps import aggregate, logging_to
+from overparam.steps import aggregate, logging_to  # noqa: E402
 
-sm = snakemake  # noqa: F821 -- injected by Snakemake
+sm = snakemake
 with logging_to(sm.log[0]) as log:
-    aggregate(sm.wildcards.exp, sm.params.cfg, list(sm.input), sm.output.metrics,
-              sm.output.provenance, log=log)
+    aggregate(
+        sm.wildcards.exp,
+        sm.params.cfg,
+        list(sm.input),
+        sm.output.metrics,
+        sm.output.provenance,
+        repo=ROOT,
+        log=log,
+    )

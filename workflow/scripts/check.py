@@ -1,11 +1,21 @@
-"""Snakemake script: metrics.parquet -> results/{exp}/claims.parquet."""
+"""Snakemake script: metrics.parquet -> the experiment's claims table."""
+
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+ROOT = Path(snakemake.scriptdir).resolve().parents[1]  # this checkout: run its library
+sys.path.insert(0, str(ROOT / "src"))
 
-from overparam.steps import check, logging_to
+from overparam.steps import check, logging_to  # noqa: E402
 
-sm = snakemake  # noqa: F821 -- injected by Snakemake
+sm = snakemake
 with logging_to(sm.log[0]) as log:
-    check(sm.wildcards.exp, sm.params.cfg, sm.input[0], sm.output[0], sm.params.scale, log=log)
+    check(
+        sm.wildcards.exp,
+        sm.params.cfg,
+        sm.input[0],
+        sm.output[0],
+        sm.params.scale,
+        sm.params.figure,
+        log=log,
+    )

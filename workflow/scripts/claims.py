@@ -1,12 +1,21 @@
-"""Snakemake script: every experiment's claims -> results/claims.{parquet,md}, figures/all."""
+"""Snakemake script: every experiment's claims -> claims.parquet, claims.md, the manifest."""
+
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+ROOT = Path(snakemake.scriptdir).resolve().parents[1]  # this checkout: run its library
+sys.path.insert(0, str(ROOT / "src"))
 
-from overparam.steps import collect_claims, logging_to
+from overparam.steps import collect_claims, logging_to  # noqa: E402
 
-sm = snakemake  # noqa: F821 -- injected by Snakemake
+sm = snakemake
 with logging_to(sm.log[0]) as log:
-    collect_claims(list(sm.input.claims), list(sm.input.figures), sm.output.parquet,
-                   sm.output.markdown, sm.output.manifest, log=log)
+    collect_claims(
+        list(sm.input.claims),
+        list(sm.input.figures),
+        sm.output.parquet,
+        sm.output.markdown,
+        sm.output.manifest,
+        benchmarks=sm.input.benchmarks,
+        log=log,
+    )
