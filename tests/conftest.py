@@ -7,16 +7,32 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / ".test" / "config.yaml"
+BASE_SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
-def snakemake(workdir, *args, check=True, timeout=900, configfile=TEST_CONFIG):
-    """Run the real workflow (subprocess) in ``workdir`` with the tiny test config."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", *args]
+def snakemake(workdir, *args, check=True, timeout=900, configfile=TEST_CONFIG, repo=ROOT):
+    """Run the workflow of checkout ``repo`` (subprocess) in ``workdir`` with the tiny test
+    config."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(Path(repo) / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        *args,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and out.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({out.returncode}):\n"
-                             f"{out.stdout[-4000:]}\n{out.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({out.returncode}):\n"
+            f"{out.stdout[-4000:]}\n{out.stderr[-6000:]}"
+        )
     return out
 
 

@@ -7,6 +7,8 @@ import yaml
 
 from overparam.config import ConfigError, validate
 
+from .conftest import BASE_SCHEMA
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -16,7 +18,7 @@ def load(name="config/config.yaml"):
 
 @pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml", ".test/config.yaml"])
 def test_shipped_configs_are_valid(name):
-    cfg = validate(load(name))
+    cfg = validate(load(name), BASE_SCHEMA)
     assert cfg["benign_overfitting"]["families"]["spiked_bulk"]["signal_norm2"] == 1.0  # default
 
 
@@ -24,7 +26,7 @@ def test_defaults_are_filled():
     cfg = load()
     del cfg["threads"]
     del cfg["optimization_ease"]["momentum"]
-    validate(cfg)
+    validate(cfg, BASE_SCHEMA)
     assert cfg["threads"] == 2 and cfg["optimization_ease"]["momentum"] == 0.0
 
 
@@ -32,7 +34,7 @@ def bad(mutate):
     cfg = copy.deepcopy(load())
     mutate(cfg)
     with pytest.raises(ConfigError) as e:
-        validate(cfg)
+        validate(cfg, BASE_SCHEMA)
     return str(e.value)
 
 
@@ -80,3 +82,34 @@ def test_semantic_checks():
 def test_claim_needs_threshold():
     msg = bad(lambda c: c["optimization_ease"]["claims"]["epochs_decrease"].pop("threshold"))
     assert "threshold" in msg
+
+
+def test_scale_is_one_of_the_named_scales():
+    msg = bad(lambda c: c.__setitem__("scale", "huge"))
+    assert "config key 'scale': 'huge' is not one of the allowed values" in msg
+    assert "'custom'" in msg
+
+
+def test_command_line_strings_are_read_as_yaml_where_the_schema_wants_numbers():
+    """`snakemake --config 'optimization_ease={lr: 0.02, widths: [8, 16]}'` passes the nested
+    values as strings."""
+    cfg = load()
+    cfg["optimization_ease"].update(lr="0.02", widths=["8", "16"], epochs="30")
+    cfg["double_descent"]["linear"]["gamma_max"] = "5"
+    validate(cfg, BASE_SCHEMA)
+    oe = cfg["optimization_ease"]
+    assert oe["lr"] == 0.02 and oe["widths"] == [8, 16] and oe["epochs"] == 30
+    assert cfg["double_descent"]["linear"]["gamma_max"] == 5
+    assert cfg["scale"] == "quick"  # strings the schema wants stay strings
+
+
+def test_command_line_string_that_is_no_number_still_names_the_key():
+    msg = bad(lambda c: c["optimization_ease"].__setitem__("lr", "0.0.2"))
+    assert "config key 'optimization_ease.lr': '0.0.2' should be of type number" in msg
+
+
+def test_each_experiment_adds_its_own_problems():
+    msg = bad(lambda c: c["lottery_ticket"].__setitem__("val_size", 10**6))
+    assert "config key 'lottery_ticket.val_size'" in msg
+    msg = bad(lambda c: c["double_descent"]["linear"].__setitem__("gamma_max", 0.9))
+    assert "config key 'double_descent.linear'" in msg

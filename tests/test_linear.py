@@ -44,8 +44,13 @@ def test_chunked_min_norm_equals_dense_solution():
     # rebuild the same design with the same seed streams
     starts = list(range(0, p, chunk))
     ch = np.random.SeedSequence(7).spawn(len(starts) + 1)
-    x = np.concatenate([np.random.default_rng(ch[j]).standard_normal((n, min(chunk, p - s)))
-                        for j, s in enumerate(starts)], axis=1) * np.sqrt(eigs)
+    x = np.concatenate(
+        [
+            np.random.default_rng(ch[j]).standard_normal((n, min(chunk, p - s)))
+            for j, s in enumerate(starts)
+        ],
+        axis=1,
+    ) * np.sqrt(eigs)
     y = x @ beta + 0.5 * np.random.default_rng(ch[-1]).standard_normal(n)
     b = np.linalg.pinv(x) @ y
     assert fit.excess_risk == pytest.approx(excess_risk(b, beta, eigs), rel=1e-8)
@@ -61,8 +66,10 @@ def test_isotropic_monte_carlo_matches_exact_finite_n_risk():
     n, p, s2 = 50, 150, 0.25
     beta = np.zeros(p)
     beta[0] = 1.0
-    risks = [linear.min_norm_diag_gaussian(n, np.ones(p), beta, np.sqrt(s2), seed=s).excess_risk
-             for s in range(200)]
+    risks = [
+        linear.min_norm_diag_gaussian(n, np.ones(p), beta, np.sqrt(s2), seed=s).excess_risk
+        for s in range(200)
+    ]
     expect = theory.isotropic_min_norm_risk_finite(n, p, 1.0, s2)
     assert np.mean(risks) == pytest.approx(expect, rel=0.03)
 

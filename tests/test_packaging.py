@@ -1,4 +1,5 @@
 """pyproject.toml and environment.yml must pin the same packages to the same versions."""
+
 import re
 import tomllib
 from pathlib import Path

@@ -1,6 +1,6 @@
 """End-to-end: the real Snakemake DAG on the tiny .test config, asserting on values."""
+
 import numpy as np
-import pandas as pd
 import pytest
 
 from overparam import tables
@@ -29,26 +29,44 @@ def test_single_figure_builds_only_what_it_needs(tmp_path):
 
 
 def test_outputs_exist(pipeline_run):
-    for f in ["figures/all", "results/claims.parquet", "results/claims.md",
-              "figures/benign_overfitting.png", "figures/benign_overfitting.pdf",
-              "figures/optimization_ease.png", "figures/optimization_ease.pdf",
-              "results/benign_overfitting/provenance.json"]:
+    for f in [
+        "figures/all",
+        "results/claims.parquet",
+        "results/claims.md",
+        "figures/benign_overfitting.png",
+        "figures/benign_overfitting.pdf",
+        "figures/optimization_ease.png",
+        "figures/optimization_ease.pdf",
+        "results/benign_overfitting/provenance.json",
+    ]:
         assert (pipeline_run / f).stat().st_size > 0, f
 
 
 def test_claims_table(pipeline_run):
     df = tables.read_table(pipeline_run / "results/claims.parquet", CLAIMS_SCHEMA)
-    assert set(df["experiment"]) == {"benign_overfitting", "optimization_ease", "double_descent",
-                                     "lottery_ticket"}
+    assert set(df["experiment"]) == {
+        "benign_overfitting",
+        "optimization_ease",
+        "double_descent",
+        "lottery_ticket",
+    }
     assert (df["scale"] == "test").all()
     assert df["claim"].is_unique
     by = df.set_index("claim")
     # benign overfitting reproduces even at this tiny scale (n <= 400, 3 seeds)
-    for c in ["demo_interpolates", "demo_beats_null", "spiked_bulk.slope", "spiked_bulk.vanishes",
-              "isotropic.does_not_vanish", "power_decay.does_not_vanish"]:
+    for c in [
+        "demo_interpolates",
+        "demo_beats_null",
+        "spiked_bulk.slope",
+        "spiked_bulk.vanishes",
+        "isotropic.does_not_vanish",
+        "power_decay.does_not_vanish",
+    ]:
         assert by.loc[f"benign_overfitting.{c}", "holds"], by.loc[f"benign_overfitting.{c}"]
     assert by.loc["benign_overfitting.spiked_bulk.slope", "value"] < -0.3
-    assert by.loc["benign_overfitting.isotropic.does_not_vanish", "value"] == pytest.approx(1.5, rel=0.15)
+    assert by.loc["benign_overfitting.isotropic.does_not_vanish", "value"] == pytest.approx(
+        1.5, rel=0.15
+    )
     manifest = (pipeline_run / "figures/all").read_text()
     assert "figures/benign_overfitting.png" in manifest
     assert f"{int(df['holds'].sum())}/{len(df)} claims hold" in manifest
@@ -57,8 +75,9 @@ def test_claims_table(pipeline_run):
 
 
 def test_benign_tables(pipeline_run):
-    m = tables.read_table(pipeline_run / "results/benign_overfitting/metrics.parquet",
-                          bo.METRICS_SCHEMA)
+    m = tables.read_table(
+        pipeline_run / "results/benign_overfitting/metrics.parquet", bo.METRICS_SCHEMA
+    )
     assert set(m["family"]) == {"demo", "spiked_bulk", "isotropic", "power_decay"}
     assert len(m) == 3 * (1 + 3 * 4)  # seeds x (demo + families x n)
     assert (m["train_mse"] < 1e-8).all()  # every fit interpolates
@@ -71,8 +90,9 @@ def test_benign_tables(pipeline_run):
 
 
 def test_optimization_tables(pipeline_run):
-    m = tables.read_table(pipeline_run / "results/optimization_ease/metrics.parquet",
-                          oe.METRICS_SCHEMA)
+    m = tables.read_table(
+        pipeline_run / "results/optimization_ease/metrics.parquet", oe.METRICS_SCHEMA
+    )
     assert sorted(m["width"].unique()) == [10, 100]
     assert sorted(m["seed"].unique()) == [0, 1]
     assert not m["diverged"].any()
@@ -85,4 +105,3 @@ def test_optimization_tables(pipeline_run):
 def test_rerun_is_a_noop(pipeline_run):
     out = snakemake(pipeline_run, "-n", "figures/all")
     assert "Nothing to be done" in out.stdout + out.stderr
-

@@ -1,4 +1,5 @@
 """End-to-end: the double_descent target on the tiny .test config, asserting on its tables."""
+
 import numpy as np
 import pytest
 
@@ -19,13 +20,18 @@ def test_figure_needs_linear_rf_and_one_job_per_width(tmp_path):
 
 @pytest.fixture(scope="module")
 def metrics(pipeline_run):
-    return tables.read_table(pipeline_run / "results/double_descent/metrics.parquet",
-                             dd.METRICS_SCHEMA)
+    return tables.read_table(
+        pipeline_run / "results/double_descent/metrics.parquet", dd.METRICS_SCHEMA
+    )
 
 
 def test_outputs(pipeline_run):
-    for f in ["figures/double_descent.png", "figures/double_descent.pdf",
-              "results/double_descent/provenance.json", "results/double_descent/claims.parquet"]:
+    for f in [
+        "figures/double_descent.png",
+        "figures/double_descent.pdf",
+        "results/double_descent/provenance.json",
+        "results/double_descent/claims.parquet",
+    ]:
         assert (pipeline_run / f).stat().st_size > 0, f
 
 
@@ -83,8 +89,13 @@ def test_claims_rows(pipeline_run):
     d = df[df["experiment"] == "double_descent"].set_index("claim")
     assert len(d) == 10
     # the linear and random-feature claims hold even at this size
-    for c in ["linear_peak_at_one", "optimal_ridge_monotone", "rf_error_peak", "rf_norm_peak",
-              "rf_second_descent"]:
+    for c in [
+        "linear_peak_at_one",
+        "optimal_ridge_monotone",
+        "rf_error_peak",
+        "rf_norm_peak",
+        "rf_second_descent",
+    ]:
         assert d.loc[f"double_descent.{c}", "holds"], d.loc[f"double_descent.{c}"]
     assert d.loc["double_descent.linear_peak_at_one", "value"] == 1.0
     assert d.loc["double_descent.rf_error_peak", "value"] == 1.0

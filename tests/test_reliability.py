@@ -4,6 +4,7 @@ Kill and resume, determinism, bad config, divergence, corrupted intermediates an
 parameter-tracked reruns. The pipelines here run only a small optimization_ease section
 (the Snakefile runs only the experiments whose section is in the config), written to tmp_path.
 """
+
 import copy
 import io
 import os
@@ -30,15 +31,30 @@ from .conftest import ROOT, TEST_CONFIG, job_counts, snakemake
 
 pytestmark = pytest.mark.e2e
 
-_CLAIM = {"source": "test", "statement": "s", "metric": "violations", "comparison": "<=",
-          "threshold": 0}
+_CLAIM = {
+    "source": "test",
+    "statement": "s",
+    "metric": "violations",
+    "comparison": "<=",
+    "threshold": 0,
+}
 # Two widths, one thread each. 500 epochs of 10 steps: each training job lasts a second or
 # more, long enough to be killed in the middle.
 MINIMAL = {
-    "scale": "test", "device": "cpu", "threads": 1,
+    "scale": "test",
+    "device": "cpu",
+    "threads": 1,
     "optimization_ease": {
-        "n": 100, "d": 10, "widths": [16, 64], "seeds": [0, 1], "lr": 0.01, "batch_size": 10,
-        "epochs": 500, "eval_every": 50, "loss_threshold": 0.05, "loss_floor": 1.0e-8,
+        "n": 100,
+        "d": 10,
+        "widths": [16, 64],
+        "seeds": [0, 1],
+        "lr": 0.01,
+        "batch_size": 10,
+        "epochs": 500,
+        "eval_every": 50,
+        "loss_threshold": 0.05,
+        "loss_floor": 1.0e-8,
         "claims": {"epochs_decrease": dict(_CLAIM), "final_loss_decreases": dict(_CLAIM)},
     },
 }
@@ -99,14 +115,15 @@ def reference_run(tmp_path_factory, minimal_config) -> Path:
 def test_two_runs_from_scratch_give_identical_tables(reference_run, minimal_config, tmp_path):
     run_pipeline(tmp_path, minimal_config, "figures/all")
     a, b = result_tables(reference_run), result_tables(tmp_path)
-    assert set(a) == set(b) and len(a) == 2 + 2 + 1 + 2  # runs, metrics + claims, all claims, md + manifest
+    assert (
+        set(a) == set(b) and len(a) == 2 + 2 + 1 + 2
+    )  # runs, metrics + claims, all claims, md + manifest
     for name in a:
         assert a[name] == b[name], f"{name} differs between two runs of the same config"
     pa = tables.read_provenance(reference_run / "results/optimization_ease/metrics.parquet")
     pb = tables.read_provenance(tmp_path / "results/optimization_ease/metrics.parquet")
     assert pa["config_hash"] == pb["config_hash"]
-    m = tables.read_table(tmp_path / "results/optimization_ease/metrics.parquet",
-                          oe.METRICS_SCHEMA)
+    m = tables.read_table(tmp_path / "results/optimization_ease/metrics.parquet", oe.METRICS_SCHEMA)
     assert len(m) == 2 * 2 * 11 and not m["diverged"].any()  # widths x seeds x recorded epochs
 
 
@@ -117,10 +134,23 @@ def _kill_when_second_job_trains(wd: Path, cfg_path: Path, timeout: float = 240.
     """Start `snakemake figures/all` with one core (jobs one after the other) and SIGKILL its
     process group once one run table is written and the next job's log shows training.
     Returns the name of the job killed in the middle."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(wd),
-           "--configfile", str(cfg_path), "--cores", "1", "figures/all"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(wd),
+        "--configfile",
+        str(cfg_path),
+        "--cores",
+        "1",
+        "figures/all",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
@@ -163,21 +193,47 @@ def test_killed_run_resumes_and_matches_uninterrupted(reference_run, minimal_con
 # ----------------------------------------------------------------------------- bad config
 
 BAD = [
-    ("optimization_ease.widht", [10], r"'optimization_ease': unknown key\(s\) \['widht'\]; allowed keys: \[.*'widths'"),
+    (
+        "optimization_ease.widht",
+        [10],
+        r"'optimization_ease': unknown key\(s\) \['widht'\]; allowed keys: \[.*'widths'",
+    ),
     ("optimization_ease.lr", "fast", r"'optimization_ease\.lr': 'fast' should be of type number"),
     ("optimization_ease.n", -5, r"'optimization_ease\.n': -5 is out of range \(must be >= 1\)"),
-    ("optimization_ease.widths", [], r"'optimization_ease\.widths': list must have at least 2 item"),
+    (
+        "optimization_ease.widths",
+        [],
+        r"'optimization_ease\.widths': list must have at least 2 item",
+    ),
     # a fraction outside [0, 1): momentum is the bounded fraction this config has
-    ("optimization_ease.momentum", 1.5, r"'optimization_ease\.momentum': 1\.5 is out of range \(must be < 1\)"),
+    (
+        "optimization_ease.momentum",
+        1.5,
+        r"'optimization_ease\.momentum': 1\.5 is out of range \(must be < 1\)",
+    ),
     ("threads", "two", r"'threads': 'two' should be of type integer"),
-    pytest.param("device", "cuda", r"'device': 'cuda' was requested but no CUDA.*allowed values: auto, cpu, cuda",
-                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="machine has CUDA")),
+    pytest.param(
+        "device",
+        "cuda",
+        r"'device': 'cuda' was requested but no CUDA.*allowed values: auto, cpu, cuda",
+        marks=pytest.mark.skipif(torch.cuda.is_available(), reason="machine has CUDA"),
+    ),
 ]
 
 
-@pytest.mark.parametrize("key,value,message", BAD, ids=[
-    "unknown_key", "wrong_type", "negative_size", "empty_widths", "fraction_above_1",
-    "threads_type", "cuda_without_gpu"])
+@pytest.mark.parametrize(
+    "key,value,message",
+    BAD,
+    ids=[
+        "unknown_key",
+        "wrong_type",
+        "negative_size",
+        "empty_widths",
+        "fraction_above_1",
+        "threads_type",
+        "cuda_without_gpu",
+    ],
+)
 def test_bad_config_is_one_clear_error_before_any_job(tmp_path, key, value, message):
     cfg = write_config(tmp_path / "bad.yaml", with_value(MINIMAL, key, value))
     wd = tmp_path / "wd"
@@ -197,8 +253,7 @@ def test_diverged_runs_are_rows_and_claims_say_so(tmp_path):
     cfg = with_value(MINIMAL, "optimization_ease.lr", 100.0)  # SGD blows up at once
     cfg = with_value(cfg, "optimization_ease.epochs", 20)
     run_pipeline(tmp_path, write_config(tmp_path / "div.yaml", cfg), "figures/all")
-    m = tables.read_table(tmp_path / "results/optimization_ease/metrics.parquet",
-                          oe.METRICS_SCHEMA)
+    m = tables.read_table(tmp_path / "results/optimization_ease/metrics.parquet", oe.METRICS_SCHEMA)
     assert m["diverged"].any()
     runs = m.groupby(["width", "seed"])
     assert runs.ngroups == 4  # every (width, seed) has rows: none dropped
@@ -208,7 +263,9 @@ def test_diverged_runs_are_rows_and_claims_say_so(tmp_path):
     for name in ("epochs_decrease", "final_loss_decreases"):
         row = c.loc[f"optimization_ease.{name}"]
         assert np.isnan(row["value"]) and not row["holds"]
-        assert "4 of 4 runs diverged (width, seed): (16, 0), (16, 1), (64, 0), (64, 1)" in row["note"]
+        assert (
+            "4 of 4 runs diverged (width, seed): (16, 0), (16, 1), (64, 0), (64, 1)" in row["note"]
+        )
     assert (tmp_path / "figures/optimization_ease.png").stat().st_size > 0
     assert "DOES NOT HOLD (violations = NaN" in (tmp_path / "figures/all").read_text()
 
@@ -241,8 +298,9 @@ def test_foreign_run_table_names_file_and_column(reference_copy, minimal_config)
     out = run_pipeline(reference_copy, minimal_config, "figures/all", check=False)
     text = out.stdout + out.stderr
     assert out.returncode != 0
-    assert (f"{RUNS}/w16.parquet: table 'optimization_ease.runs' is missing column(s) "
-            "['test_loss']") in text, text[-3000:]
+    assert (
+        f"{RUNS}/w16.parquet: table 'optimization_ease.runs' is missing column(s) ['test_loss']"
+    ) in text, text[-3000:]
 
 
 def test_deleting_one_run_table_reruns_only_that_job(reference_copy, minimal_config):
@@ -252,8 +310,11 @@ def test_deleting_one_run_table_reruns_only_that_job(reference_copy, minimal_con
     out = run_pipeline(reference_copy, minimal_config, "-n", "figures/all")
     assert "Nothing to be done" in out.stdout + out.stderr
     # ... naming it as a target re-runs that one job and everything downstream of it
-    plan = job_counts(run_pipeline(reference_copy, minimal_config, "-n", f"{RUNS}/w64.parquet",
-                                   "figures/all").stdout)
+    plan = job_counts(
+        run_pipeline(
+            reference_copy, minimal_config, "-n", f"{RUNS}/w64.parquet", "figures/all"
+        ).stdout
+    )
     assert plan == {"aggregate": 1, "check": 1, "claims": 1, "figure": 1, "run": 1, "total": 5}
 
 
@@ -267,8 +328,11 @@ def test_corrupted_table_deleted_is_regenerated(reference_copy, minimal_config):
     advice = f"delete it and rebuild it with `snakemake {RUNS}/w16.parquet figures/all`"
     assert advice in out.stdout + out.stderr
     p.unlink()
-    plan = job_counts(run_pipeline(reference_copy, minimal_config, "-n", f"{RUNS}/w16.parquet",
-                                   "figures/all").stdout)
+    plan = job_counts(
+        run_pipeline(
+            reference_copy, minimal_config, "-n", f"{RUNS}/w16.parquet", "figures/all"
+        ).stdout
+    )
     assert plan == {"aggregate": 1, "check": 1, "claims": 1, "figure": 1, "run": 1, "total": 5}
 
 
@@ -285,13 +349,20 @@ def test_changing_one_experiment_reruns_only_its_jobs(pipeline_run, tmp_path):
     plan = _dry_run_with(pipeline_run, tmp_path, "optimization_ease.lr", 0.02)
     n_oe = len(yaml.safe_load(TEST_CONFIG.read_text())["optimization_ease"]["widths"])
     # the optimization_ease runs only; benign_overfitting's 4 runs and steps are kept
-    assert plan == {"aggregate": 1, "check": 1, "claims": 1, "figure": 1, "run": n_oe,
-                    "total": n_oe + 4}
+    assert plan == {
+        "aggregate": 1,
+        "check": 1,
+        "claims": 1,
+        "figure": 1,
+        "run": n_oe,
+        "total": n_oe + 4,
+    }
 
 
 def test_changing_a_threshold_rechecks_without_training(pipeline_run, tmp_path):
-    plan = _dry_run_with(pipeline_run, tmp_path,
-                         "benign_overfitting.claims.benign_slope.threshold", -0.3)
+    plan = _dry_run_with(
+        pipeline_run, tmp_path, "benign_overfitting.claims.benign_slope.threshold", -0.3
+    )
     # the figure draws from the same section (benign_overfitting's shows a threshold), so
     # it is redrawn; no run or aggregate job
     assert plan == {"check": 1, "claims": 1, "figure": 1, "total": 3}
@@ -301,6 +372,8 @@ def test_reordered_config_is_a_noop(pipeline_run, tmp_path):
     cfg = yaml.safe_load(TEST_CONFIG.read_text())
     path = tmp_path / "same.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=True))  # same values, keys in another order
-    assert list(yaml.safe_load(path.read_text())["optimization_ease"]) != list(cfg["optimization_ease"])
+    assert list(yaml.safe_load(path.read_text())["optimization_ease"]) != list(
+        cfg["optimization_ease"]
+    )
     out = snakemake(pipeline_run, "-n", "figures/all", configfile=path)
     assert "Nothing to be done" in out.stdout + out.stderr

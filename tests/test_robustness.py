@@ -2,6 +2,7 @@
 of the shipped configs, fraction-like keys are bounded, random mutations of a valid config
 fail only with ConfigError, random frames round-trip or fail only with TableError, and
 optimization_ease reports diverged runs instead of skipping them."""
+
 import copy
 import re
 from pathlib import Path
@@ -14,11 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from overparam import config, tables
-from overparam.experiments import optimization_ease as oe
+from overparam.experiments import CheckContext, get
+
+from .conftest import BASE_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [ROOT / "config/config.yaml", ROOT / "config/paper.yaml", ROOT / ".test/config.yaml"]
-SCHEMA = config.load_schema()
+SCHEMA = config.load_schema(BASE_SCHEMA)
+OE = get("optimization_ease")
+CTX = CheckContext(scale="test", figure="figures/optimization_ease.png")
 
 
 # ----------------------------------------------------------------------------- schema coverage
@@ -52,7 +57,9 @@ def _child(node: dict, key) -> dict | None:
 
 def undeclared_keys(cfg, node=SCHEMA, path="") -> list[str]:
     out = []
-    items = cfg.items() if isinstance(cfg, dict) else enumerate(cfg) if isinstance(cfg, list) else []
+    items = (
+        cfg.items() if isinstance(cfg, dict) else enumerate(cfg) if isinstance(cfg, list) else []
+    )
     for k, v in items:
         sub = _child(node, k)
         where = f"{path}[{k}]" if isinstance(k, int) else (f"{path}.{k}" if path else k)
@@ -63,17 +70,20 @@ def undeclared_keys(cfg, node=SCHEMA, path="") -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name if p.parent.name == "config" else ".test"
-                                                for p in CONFIGS])
+@pytest.mark.parametrize(
+    "path", CONFIGS, ids=[p.name if p.parent.name == "config" else ".test" for p in CONFIGS]
+)
 def test_schema_declares_every_key_of_the_shipped_configs(path):
     cfg = yaml.safe_load(path.read_text())
     assert undeclared_keys(cfg) == []
-    config.validate(copy.deepcopy(cfg) | {"device": "cpu"})
+    config.validate(copy.deepcopy(cfg) | {"device": "cpu"}, BASE_SCHEMA)
 
 
 def test_coverage_walker_finds_undeclared_keys():
-    cfg = {"optimization_ease": {"widths": [1, 2], "claims": {"epochs_decrease": {"foo": 1}}},
-           "nope": 1}
+    cfg = {
+        "optimization_ease": {"widths": [1, 2], "claims": {"epochs_decrease": {"foo": 1}}},
+        "nope": 1,
+    }
     assert undeclared_keys(cfg) == ["optimization_ease.claims.epochs_decrease.foo", "nope"]
 
 
@@ -121,9 +131,13 @@ def unbounded_fractions(node=SCHEMA, path="$") -> list[str]:
 
 def test_fraction_keys_are_bounded_to_unit_interval():
     assert unbounded_fractions() == []
-    bad = {"properties": {"label_noise": {"type": "array", "items": {"type": "number", "minimum": 0}},
-                          "drop_fraction": {"type": "number", "minimum": 0, "maximum": 1},
-                          "vanishing_fraction": {"type": "object"}}}
+    bad = {
+        "properties": {
+            "label_noise": {"type": "array", "items": {"type": "number", "minimum": 0}},
+            "drop_fraction": {"type": "number", "minimum": 0, "maximum": 1},
+            "vanishing_fraction": {"type": "object"},
+        }
+    }
     assert unbounded_fractions(bad) == ["$.label_noise"]
 
 
@@ -133,7 +147,9 @@ VALID = yaml.safe_load((ROOT / ".test/config.yaml").read_text()) | {"device": "c
 
 
 def _paths(cfg, prefix=()):
-    items = cfg.items() if isinstance(cfg, dict) else enumerate(cfg) if isinstance(cfg, list) else []
+    items = (
+        cfg.items() if isinstance(cfg, dict) else enumerate(cfg) if isinstance(cfg, list) else []
+    )
     for k, v in items:
         yield prefix + (k,)
         yield from _paths(v, prefix + (k,))
@@ -141,16 +157,25 @@ def _paths(cfg, prefix=()):
 
 PATHS = list(_paths(VALID))
 VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-10, 10**6), st.floats(), st.text(max_size=6),
-    st.lists(st.integers(-3, 3), max_size=3), st.lists(st.floats(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 10**6),
+    st.floats(),
+    st.text(max_size=6),
+    st.lists(st.integers(-3, 3), max_size=3),
+    st.lists(st.floats(), max_size=2),
     st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
     st.sampled_from(["cuda", "cpu", "auto", "spiked", "<=", "sgd", "adam", ""]),
 )
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.sampled_from(PATHS), op=st.sampled_from(["set", "delete", "add"]), value=VALUES,
-       extra=st.text(min_size=1, max_size=8))
+@given(
+    path=st.sampled_from(PATHS),
+    op=st.sampled_from(["set", "delete", "add"]),
+    value=VALUES,
+    extra=st.text(min_size=1, max_size=8),
+)
 def test_mutated_config_is_accepted_or_names_a_key(path, op, value, extra):
     cfg = copy.deepcopy(VALID)
     parent = cfg
@@ -164,7 +189,7 @@ def test_mutated_config_is_accepted_or_names_a_key(path, op, value, extra):
     elif isinstance(parent, dict):
         parent[extra] = value
     try:
-        config.validate(cfg)
+        config.validate(cfg, BASE_SCHEMA)
     except config.ConfigError as e:
         assert re.search(r"config key '[^']+'", str(e)), str(e)
 
@@ -173,17 +198,26 @@ def test_integer_keys_reject_floats():
     # YAML `widths: [10.0, 100]` would name a job w10.0; integers must be written as integers
     cfg = copy.deepcopy(VALID)
     cfg["optimization_ease"]["widths"] = [10.0, 100]
-    with pytest.raises(config.ConfigError, match=r"'optimization_ease\.widths\[0\]': 10\.0 should be of type integer"):
-        config.validate(cfg)
+    with pytest.raises(
+        config.ConfigError,
+        match=r"'optimization_ease\.widths\[0\]': 10\.0 should be of type integer",
+    ):
+        config.validate(cfg, BASE_SCHEMA)
 
 
 # ----------------------------------------------------------------------------- table fuzzing
 
-TSCHEMA = tables.Schema(name="fuzz", columns={"width": "int", "loss": "float", "ok": "bool",
-                                              "name": "str"}, nullable=frozenset({"loss", "name"}))
+TSCHEMA = tables.Schema(
+    name="fuzz",
+    columns={"width": "int", "loss": "float", "ok": "bool", "name": "str"},
+    nullable=frozenset({"loss", "name"}),
+)
 CELLS = {
-    "int": st.integers(-2**62, 2**62), "float": st.floats(), "bool": st.booleans(),
-    "str": st.text(max_size=4), "none": st.none(),
+    "int": st.integers(-(2**62), 2**62),
+    "float": st.floats(),
+    "bool": st.booleans(),
+    "str": st.text(max_size=4),
+    "none": st.none(),
     "mixed": st.one_of(st.integers(-5, 5), st.text(max_size=2), st.none(), st.floats()),
 }
 
@@ -191,18 +225,29 @@ CELLS = {
 @st.composite
 def frames(draw):
     n = draw(st.integers(0, 4))
-    cols = draw(st.lists(st.sampled_from(["width", "loss", "ok", "name", "extra"]), min_size=1,
-                         max_size=5, unique=True))
+    cols = draw(
+        st.lists(
+            st.sampled_from(["width", "loss", "ok", "name", "extra"]),
+            min_size=1,
+            max_size=5,
+            unique=True,
+        )
+    )
     data = {}
     for c in cols:
         kind = draw(st.sampled_from(list(CELLS)))
-        data[c] = pd.Series(draw(st.lists(CELLS[kind], min_size=n, max_size=n)),
-                            dtype=object if kind in ("mixed", "none") else None)
+        data[c] = pd.Series(
+            draw(st.lists(CELLS[kind], min_size=n, max_size=n)),
+            dtype=object if kind in ("mixed", "none") else None,
+        )
     return pd.DataFrame(data)
 
 
-@settings(max_examples=120, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(df=frames())
 def test_random_frames_round_trip_or_raise_table_error(tmp_path, df):
     p = tmp_path / "f.parquet"
@@ -220,8 +265,14 @@ def test_random_frames_round_trip_or_raise_table_error(tmp_path, df):
 
 
 def test_mixed_object_column_is_a_table_error(tmp_path):
-    df = pd.DataFrame({"width": [1, 2], "loss": [0.1, 0.2], "ok": [True, False],
-                       "name": pd.Series(["a", 3], dtype=object)})
+    df = pd.DataFrame(
+        {
+            "width": [1, 2],
+            "loss": [0.1, 0.2],
+            "ok": [True, False],
+            "name": pd.Series(["a", 3], dtype=object),
+        }
+    )
     with pytest.raises(tables.TableError, match=r"m\.parquet: cannot store column"):
         tables.write_table(df, tmp_path / "m.parquet", TSCHEMA)
     assert not list(tmp_path.iterdir())
@@ -237,32 +288,60 @@ def _metrics(diverged_run=None) -> pd.DataFrame:
             for e in (0, 10, 20):
                 loss = base / (1 + e)
                 div = diverged_run == (w, s) and e > 0
-                rows.append({"width": w, "depth": 1, "num_params": 3 * w, "seed": s, "epoch": e,
-                             "step": 10 * e, "train_loss": np.nan if div else loss,
-                             "test_loss": np.nan if div else loss, "diverged": div})
+                rows.append(
+                    {
+                        "width": w,
+                        "depth": 1,
+                        "num_params": 3 * w,
+                        "seed": s,
+                        "epoch": e,
+                        "step": 10 * e,
+                        "train_loss": np.nan if div else loss,
+                        "test_loss": np.nan if div else loss,
+                        "diverged": div,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-CFG = {"loss_threshold": 0.05, "loss_floor": 1e-8, "lr": 0.01, "n": 10, "d": 2,
-       "claims": {"epochs_decrease": {"source": "s", "statement": "s", "metric": "m",
-                                      "comparison": "<=", "threshold": 0},
-                  "final_loss_decreases": {"source": "s", "statement": "s", "metric": "m",
-                                           "comparison": "<=", "threshold": 0}}}
+CFG = {
+    "loss_threshold": 0.05,
+    "loss_floor": 1e-8,
+    "lr": 0.01,
+    "n": 10,
+    "d": 2,
+    "claims": {
+        "epochs_decrease": {
+            "source": "s",
+            "statement": "s",
+            "metric": "m",
+            "comparison": "<=",
+            "threshold": 0,
+        },
+        "final_loss_decreases": {
+            "source": "s",
+            "statement": "s",
+            "metric": "m",
+            "comparison": "<=",
+            "threshold": 0,
+        },
+    },
+}
 
 
 def test_check_without_divergence_holds():
-    claims = oe.check(_metrics(), CFG, "test")
+    claims = OE.check(_metrics(), CFG, CTX)
     assert [c.value for c in claims] == [0, 0] and all(c.holds for c in claims)
     assert all("diverged" not in c.note for c in claims)
 
 
 def test_one_diverged_seed_makes_claims_nan_and_is_named(tmp_path):
     m = _metrics(diverged_run=(100, 1))
-    claims = oe.check(m, CFG, "test")
+    claims = OE.check(m, CFG, CTX)
     for c in claims:
         assert np.isnan(c.value) and not c.holds
         assert c.note.startswith("1 of 6 runs diverged (width, seed): (100, 1); ")
-    oe.plot(m, CFG, tmp_path / "f.png", tmp_path / "f.pdf")  # NaN losses do not crash the figure
+    OE.plot(m, CFG, tmp_path / "f.png", tmp_path / "f.pdf")  # NaN losses do not crash the figure
     assert (tmp_path / "f.png").stat().st_size > 0
 
 
@@ -270,5 +349,5 @@ def test_all_diverged_figure_still_draws(tmp_path):
     m = _metrics()
     m = m.assign(diverged=m["epoch"] > 0)
     m.loc[m["diverged"], ["train_loss", "test_loss"]] = np.nan
-    oe.plot(m, CFG, tmp_path / "f.png", None)
+    OE.plot(m, CFG, tmp_path / "f.png", None)
     assert (tmp_path / "f.png").stat().st_size > 0

@@ -4,13 +4,17 @@ import pytest
 
 from overparam import claims, tables
 
-SCHEMA = tables.Schema(name="t", columns={"width": "int", "loss": "float", "ok": "bool",
-                                          "name": "str"}, nullable=frozenset({"loss"}))
+SCHEMA = tables.Schema(
+    name="t",
+    columns={"width": "int", "loss": "float", "ok": "bool", "name": "str"},
+    nullable=frozenset({"loss"}),
+)
 
 
 def frame():
-    return pd.DataFrame({"width": [1, 2], "loss": [0.5, np.nan], "ok": [True, False],
-                         "name": ["a", "b"]})
+    return pd.DataFrame(
+        {"width": [1, 2], "loss": [0.5, np.nan], "ok": [True, False], "name": ["a", "b"]}
+    )
 
 
 def test_roundtrip_with_provenance(tmp_path):
@@ -28,8 +32,9 @@ def test_roundtrip_with_provenance(tmp_path):
 def test_missing_column_names_file_and_column(tmp_path):
     p = tmp_path / "t.parquet"
     tables.write_table(frame(), p, SCHEMA)
-    other = tables.Schema(name="t2", columns={**SCHEMA.columns, "epoch": "int"},
-                          nullable=SCHEMA.nullable)
+    other = tables.Schema(
+        name="t2", columns={**SCHEMA.columns, "epoch": "int"}, nullable=SCHEMA.nullable
+    )
     with pytest.raises(tables.TableError, match=r"t\.parquet.*missing column.*epoch"):
         tables.read_table(p, other)
 
@@ -61,8 +66,13 @@ def test_config_hash_is_order_independent():
 
 
 def spec(comparison="<=", threshold=0.5):
-    return {"source": "paper", "statement": "s", "metric": "m", "comparison": comparison,
-            "threshold": threshold}
+    return {
+        "source": "paper",
+        "statement": "s",
+        "metric": "m",
+        "comparison": comparison,
+        "threshold": threshold,
+    }
 
 
 def test_claims_verdicts_and_nan():

@@ -184,7 +184,9 @@ def test_diverging_member_is_isolated(optimizer):
         solo_cfg = TrainConfig(**{**cfg.__dict__, "lr": base})
         solo = train_ensemble(spec, init_mlp_ensemble(spec, [seeds[k]]), data, solo_cfg, [seeds[k]])
         assert_params_close([p[k : k + 1] for p in res.params], solo.params)
-        np.testing.assert_allclose(hk.train_loss.to_numpy(), solo.history.train_loss.to_numpy(), rtol=1e-5)
+        np.testing.assert_allclose(
+            hk.train_loss.to_numpy(), solo.history.train_loss.to_numpy(), rtol=1e-5
+        )
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -225,7 +227,9 @@ def _torch_reference(spec, params_k, data, cfg, seed, masks_k=None):
             lin.weight.copy_(params_k[2 * i])
             lin.bias.copy_(params_k[2 * i + 1])
     if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        opt = torch.optim.SGD(
+            net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
     else:
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
                                weight_decay=cfg.weight_decay)  # fmt: skip
@@ -253,7 +257,11 @@ def _torch_reference(spec, params_k, data, cfg, seed, masks_k=None):
 def test_optimizer_matches_torch_optim(optimizer, momentum, wd, lr, loss):
     """Also checks the closed-form loss gradients against autograd of F.cross_entropy / F.mse_loss."""
     mse = loss == "mse"
-    spec, data, seeds = spec_for(mse), toy_data(n=100, mse=mse), [7, 8]  # 100 = 6 x 16 + 4: partial batch
+    spec, data, seeds = (
+        spec_for(mse),
+        toy_data(n=100, mse=mse),
+        [7, 8],
+    )  # 100 = 6 x 16 + 4: partial batch
     cfg = TrainConfig(epochs=3, batch_size=16, lr=lr, optimizer=optimizer, momentum=momentum,
                       weight_decay=wd, loss=loss)  # fmt: skip
     params = init_mlp_ensemble(spec, seeds)
@@ -287,7 +295,9 @@ def test_checkpoints_equal_params_at_step():
     spec, data, seeds = spec_for(), toy_data(n=48), [1, 2]  # 48 / 16 = 3 steps per epoch
     params = init_mlp_ensemble(spec, seeds)
     base = dict(batch_size=16, lr=0.05, momentum=0.9)
-    res = train_ensemble(spec, params, data, TrainConfig(epochs=3, checkpoint_steps=(0, 3, 6), **base), seeds)
+    res = train_ensemble(
+        spec, params, data, TrainConfig(epochs=3, checkpoint_steps=(0, 3, 6), **base), seeds
+    )
     assert sorted(res.checkpoints) == [0, 3, 6]
     assert all(torch.equal(c, p) for c, p in zip(res.checkpoints[0], params))
     for epochs, step in ((1, 3), (2, 6)):
@@ -295,7 +305,9 @@ def test_checkpoints_equal_params_at_step():
         assert all(torch.equal(c, p) for c, p in zip(res.checkpoints[step], short.params))
     assert res.history.step.max() == 9
     with pytest.raises(ValueError, match="beyond"):
-        train_ensemble(spec, params, data, TrainConfig(epochs=1, checkpoint_steps=(4,), **base), seeds)
+        train_ensemble(
+            spec, params, data, TrainConfig(epochs=1, checkpoint_steps=(4,), **base), seeds
+        )
 
 
 def test_stop_train_loss_freezes_members():
@@ -327,7 +339,9 @@ def test_numpy_data_and_float64():
     spec, seeds = spec_for(), [0, 1]
     data = {k: v.numpy() for k, v in toy_data().items()}
     cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05)
-    res = train_ensemble(spec, init_mlp_ensemble(spec, seeds, dtype=torch.float64), data, cfg, seeds)
+    res = train_ensemble(
+        spec, init_mlp_ensemble(spec, seeds, dtype=torch.float64), data, cfg, seeds
+    )
     assert res.params[0].dtype == torch.float64
     res32 = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds)
     assert_params_close([p.float() for p in res.params], res32.params, rtol=1e-4, atol=1e-5)
@@ -356,16 +370,32 @@ def test_bad_input_is_a_clear_error():
     spec, data, seeds = spec_for(), toy_data(), [0, 1]
     params = init_mlp_ensemble(spec, seeds)
     with pytest.raises(ValueError, match="2 members"):
-        train_ensemble(spec, params, data, TrainConfig(epochs=1, batch_size=8, lr=(0.1, 0.1, 0.1)), seeds)
+        train_ensemble(
+            spec, params, data, TrainConfig(epochs=1, batch_size=8, lr=(0.1, 0.1, 0.1)), seeds
+        )
     with pytest.raises(ValueError, match="optimizer"):
         TrainConfig(epochs=1, batch_size=8, lr=0.1, optimizer="lbfgs")
     with pytest.raises(ValueError, match="shape"):
-        train_ensemble(spec, params, {**data, "x": data["x"][:, :5]}, TrainConfig(epochs=1, batch_size=8, lr=0.1), seeds)
+        train_ensemble(
+            spec,
+            params,
+            {**data, "x": data["x"][:, :5]},
+            TrainConfig(epochs=1, batch_size=8, lr=0.1),
+            seeds,
+        )
     with pytest.raises(ValueError, match="labels"):
-        train_ensemble(spec, params, {**data, "y": data["y"] + 3}, TrainConfig(epochs=1, batch_size=8, lr=0.1), seeds)
+        train_ensemble(
+            spec,
+            params,
+            {**data, "y": data["y"] + 3},
+            TrainConfig(epochs=1, batch_size=8, lr=0.1),
+            seeds,
+        )
     with pytest.raises(ValueError, match="binary"):
         masks = [torch.full_like(params[0], 0.5)] + [None] * (len(params) - 1)
-        train_ensemble(spec, params, data, TrainConfig(epochs=1, batch_size=8, lr=0.1), seeds, masks=masks)
+        train_ensemble(
+            spec, params, data, TrainConfig(epochs=1, batch_size=8, lr=0.1), seeds, masks=masks
+        )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")

@@ -1,0 +1,98 @@
+"""The pipeline steps as functions (no Snakemake): device resolution, provenance, benchmarks."""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from overparam import steps, tables
+from overparam.experiments import Experiment, JobSpec
+
+
+@dataclass(frozen=True)
+class _Net(JobSpec):
+    trains: ClassVar[bool] = True
+    width: int
+
+    @property
+    def id(self):
+        return f"net{self.width}"
+
+
+@dataclass(frozen=True)
+class _Solve(JobSpec):
+    seeds: tuple[int, ...]
+
+    @property
+    def id(self):
+        return "solve"
+
+
+class _Stub(Experiment):
+    name = "stub"
+    run_schema = tables.Schema(name="stub", columns={"x": "float"})
+    seen: dict = {}
+
+    def specs(self, cfg):
+        return [_Net(8), _Solve((3, 4))]
+
+    def run(self, job, ctx):
+        self.seen[job.id] = (job, ctx.device, ctx.threads)
+        return pd.DataFrame({"x": [1.0]})
+
+    check = plot = None  # type: ignore[assignment]
+
+
+@pytest.fixture
+def stub(monkeypatch):
+    e = _Stub()
+    monkeypatch.setitem(steps.experiments._REGISTRY, "stub", e)
+    return e
+
+
+def test_run_job_passes_the_spec_and_resolves_the_device_only_for_training(tmp_path, stub):
+    for job in ("net8", "solve"):
+        steps.run_job(
+            "stub",
+            {},
+            job,
+            tmp_path / f"{job}.parquet",
+            device="auto",
+            threads=2,
+            log=lambda m: None,
+        )
+    expect = "cuda" if torch.cuda.is_available() else "cpu"
+    assert stub.seen["net8"] == (_Net(8), expect, 2)
+    assert stub.seen["solve"][:2] == (_Solve((3, 4)), "cpu")
+    net = tables.read_provenance(tmp_path / "net8.parquet")
+    assert net["device"] == expect and net["config"] == {"width": 8}
+    solve = tables.read_provenance(tmp_path / "solve.parquet")
+    assert solve["device"] == "cpu" and solve["seeds"] == [3, 4]
+    assert solve["library"].endswith("overparam") and solve["job"] == "solve"
+
+
+def test_unknown_job_names_the_jobs(tmp_path, stub):
+    with pytest.raises(KeyError, match=r"stub has no job 'net9'; its jobs: \['net8', 'solve'\]"):
+        steps.run_job("stub", {}, "net9", tmp_path / "x.parquet", log=lambda m: None)
+
+
+def test_collect_benchmarks(tmp_path):
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    a.write_text(header + "12.5\t0:00:12\t300.2\t1\t1\t1\t0\t0\t95.0\t11.9\n")
+    b.write_text(header + "0.4\t0:00:00\t-\t-\t-\t-\t-\t-\t-\t-\n")
+    df = steps.collect_benchmarks(
+        [a, b],
+        [("train", "e", "w8"), ("figure", "e", "")],
+        tmp_path / "jobs.parquet",
+        log=lambda m: None,
+    )
+    assert df["seconds"].tolist() == [12.5, 0.4]
+    assert df.loc[0, "max_rss_mb"] == 300.2 and np.isnan(df.loc[1, "max_rss_mb"])
+    back = tables.read_table(tmp_path / "jobs.parquet", steps.JOBS_SCHEMA)
+    assert back["rule"].tolist() == ["train", "figure"]
+    with pytest.raises(ValueError, match="2 benchmark files but 1 labels"):
+        steps.collect_benchmarks([a, b], [("x", "e", "")], tmp_path / "j.parquet")
