@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -66,7 +65,9 @@ def gemm_flops_per_sample(spec: MLPSpec) -> int:
     return 2 * sum(macs) * 2 + 2 * sum(macs[1:])
 
 
-def loop_nn(spec: MLPSpec, data: dict, cfg: TrainConfig, seed: int, dev: torch.device) -> tuple[int, float]:
+def loop_nn(
+    spec: MLPSpec, data: dict, cfg: TrainConfig, seed: int, dev: torch.device
+) -> tuple[int, float]:
     """One plain torch.nn model: (member-samples, seconds of optimizer steps)."""
     layers: list[torch.nn.Module] = []
     for i, (a, b) in enumerate(zip(spec.dims[:-1], spec.dims[1:])):
@@ -97,7 +98,9 @@ def loop_nn(spec: MLPSpec, data: dict, cfg: TrainConfig, seed: int, dev: torch.d
 
 def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[dict]:
     spec = MLPSpec(40, (width, width), 10)
-    cfg = TrainConfig(epochs=epochs, batch_size=128, lr=LR, momentum=MOMENTUM, eval_every=epochs, threads=threads)
+    cfg = TrainConfig(
+        epochs=epochs, batch_size=128, lr=LR, momentum=MOMENTUM, eval_every=epochs, threads=threads
+    )
     seeds = list(range(k))
     # warm up every path once (allocator, MKL/cuBLAS handles) on a small subset
     small = {key: v[:512] for key, v in data.items()}
@@ -110,7 +113,9 @@ def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[d
     for _ in range(repeats):  # best of `repeats` per mode: the machine may be shared
         runs = []
         res = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds, device=dev)
-        runs.append(dict(mode="batched", k=k, samples=res.samples_per_s * res.train_s, seconds=res.train_s))
+        runs.append(
+            dict(mode="batched", k=k, samples=res.samples_per_s * res.train_s, seconds=res.train_s)
+        )
         samples = seconds = 0.0
         for s in seeds[:k_loop]:
             r = train_ensemble(spec, init_mlp_ensemble(spec, [s]), data, cfg, [s], device=dev)
@@ -151,14 +156,18 @@ def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="1 epoch, loops over 4 seeds, smaller peak test")
+    ap.add_argument(
+        "--quick", action="store_true", help="1 epoch, loops over 4 seeds, smaller peak test"
+    )
     ap.add_argument("--out", default="results/benchmarks/train_throughput.parquet")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--widths", type=int, nargs="+", default=[32, 128, 512, 1024])
     ap.add_argument("--k", type=int, default=16, help="ensemble size")
     ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--repeats", type=int, default=None, help="best of N per mode (default 1 quick, 2 full)")
+    ap.add_argument(
+        "--repeats", type=int, default=None, help="best of N per mode (default 1 quick, 2 full)"
+    )
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()
@@ -171,7 +180,9 @@ def main(argv=None) -> int:
     repeats = args.repeats or (1 if args.quick else 2)
     sizes, reps = ([2048], 5) if args.quick else ([2048, 4096], 5)
     peak = matmul_peak_gflops(dev, sizes, reps)
-    print(f"device {dev}, torch {torch.__version__}, {threads} threads: float32 matmul peak {peak:.1f} GFLOP/s")
+    print(
+        f"device {dev}, torch {torch.__version__}, {threads} threads: float32 matmul peak {peak:.1f} GFLOP/s"
+    )
     data = mnist1d(num_samples=5000, train_split=0.8, seed=0)  # 4000 train samples
 
     rows = []
