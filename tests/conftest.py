@@ -1,4 +1,3 @@
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,12 +56,3 @@ def pipeline_run(tmp_path_factory):
     wd = tmp_path_factory.mktemp("pipeline")
     snakemake(wd, "figures/all")
     return wd
-
-
-@pytest.fixture
-def fresh_workdir(tmp_path):
-    return tmp_path
-
-
-def copy_tree(src, dst):
-    shutil.copytree(src, dst, dirs_exist_ok=True)

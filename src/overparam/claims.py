@@ -65,7 +65,7 @@ class Claim:
         d["value"] = float("nan") if self.value is None else float(self.value)
         d["threshold"] = float(self.threshold)
         d["holds"] = self.holds
-        if d["value"] != d["value"] and not d["note"]:
+        if math.isnan(d["value"]) and not d["note"]:
             d["note"] = "metric could not be computed (NaN)"
         return d
 
@@ -114,7 +114,7 @@ def to_markdown(df: pd.DataFrame) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in df.itertuples(index=False):
-        val = "NaN" if r.value != r.value else f"{r.value:.4g}"
+        val = "NaN" if math.isnan(r.value) else f"{r.value:.4g}"
         verdict = "yes" if r.holds else "**NO**"
         test = f"{r.metric} {r.comparison} {r.threshold:.4g}"
         cells = [r.claim, verdict, val, test, r.source, r.statement, r.note]

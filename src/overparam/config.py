@@ -168,9 +168,9 @@ def semantic_problems(config: Mapping[str, Any]) -> Iterator[str]:
     """One message per impossible setting (each naming its key): the device, then every
     experiment's own ``problems``."""
     if config.get("device") == "cuda":
-        import torch
+        from .device import cuda_visible
 
-        if not torch.cuda.is_available():
+        if not cuda_visible():
             yield (
                 "config key 'device': 'cuda' was requested but no CUDA device is available "
                 "on this machine (allowed values: auto, cpu, cuda; 'auto' falls back to cpu)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 import time
 import traceback
@@ -28,10 +29,11 @@ PathLike = str | Path
 
 
 @contextlib.contextmanager
-def logging_to(path: PathLike | None) -> Iterator[Log]:
+def logging_to(path: PathLike | None, rebuild: str | None = None) -> Iterator[Log]:
     """Send this step's stdout and stderr to the rule's log file (line-buffered), and yield a
     ``log(msg)`` that writes time-stamped lines there. A failing step's traceback goes into
-    the log too: Snakemake shows failed jobs' logs."""
+    the log too: Snakemake shows failed jobs' logs. A bad input table's error says how to
+    rebuild it: ``snakemake <table> <rebuild>`` (the workflow names its target)."""
     if path is None:
         yield print
         return
@@ -46,6 +48,13 @@ def logging_to(path: PathLike | None) -> Iterator[Log]:
 
         try:
             yield log
+        except tables.TableError as e:
+            if e.path is None or rebuild is None:
+                traceback.print_exc(file=f)
+                raise
+            hint = f"{e}; delete it and rebuild it with `snakemake {e.path} {rebuild}`"
+            print(f"TableError: {hint}", file=f)
+            raise tables.TableError(hint, e.path) from e
         except BaseException:
             traceback.print_exc(file=f)
             raise
@@ -254,7 +263,7 @@ def collect_claims(
         lines.append(fig)
         if fig.endswith(".png"):
             for r in df[df["figure"] == fig].itertuples(index=False):
-                val = "NaN" if r.value != r.value else f"{r.value:.4g}"
+                val = "NaN" if math.isnan(r.value) else f"{r.value:.4g}"
                 lines.append(
                     f"  {r.claim}: {'holds' if r.holds else 'DOES NOT HOLD'} "
                     f"({r.metric} = {val}, needs {r.comparison} {r.threshold:g})"

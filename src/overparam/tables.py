@@ -15,7 +15,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,7 +34,12 @@ KINDS = {
 
 
 class TableError(ValueError):
-    """A table does not match its schema, or cannot be read."""
+    """A table does not match its schema, or cannot be read. ``path`` is the file when the
+    error is about one (the workflow adds how to rebuild it)."""
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -113,16 +117,18 @@ def read_table(path, schema: Schema | None = None) -> pd.DataFrame:
     ``schema``, raises TableError naming the file and the problem."""
     path = Path(path)
     if not path.exists():
-        raise TableError(f"{path}: table file does not exist")
+        raise TableError(f"{path}: table file does not exist", path)
     try:
         df = pq.read_table(path).to_pandas()
     except Exception as e:
         raise TableError(
-            f"{path}: not a readable parquet table ({type(e).__name__}: {e}); "
-            f"delete it and rebuild it with `snakemake {path} figures/all`"
+            f"{path}: not a readable parquet table ({type(e).__name__}: {e})", path
         ) from e
     if schema is not None:
-        schema.validate(df, str(path))
+        try:
+            schema.validate(df, str(path))
+        except TableError as e:
+            raise TableError(str(e), path) from None
     return df
 
 
@@ -210,10 +216,3 @@ def provenance(
         "wall_s": wall_s,
         **extra,
     }
-
-
-def to_builtin(x):
-    """numpy scalars -> python scalars (for JSON)."""
-    if isinstance(x, np.generic):
-        return x.item()
-    return x

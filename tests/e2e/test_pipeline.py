@@ -5,10 +5,9 @@ import pytest
 
 from overparam import tables
 from overparam.claims import CLAIMS_SCHEMA
-from overparam.experiments import benign_overfitting as bo
-from overparam.experiments import optimization_ease as oe
+from overparam.experiments import get
 
-from .conftest import job_counts, snakemake
+from ..conftest import job_counts, snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -22,10 +21,14 @@ def test_lint_is_clean(tmp_path):
 
 def test_single_figure_builds_only_what_it_needs(tmp_path):
     one = job_counts(snakemake(tmp_path, "-n", "figures/benign_overfitting.png").stdout)
-    # demo + 3 families, one aggregate, one figure; no check, no manifest, no other experiment
-    assert one == {"run": 4, "aggregate": 1, "figure": 1, "total": 6}
+    # demo + 3 families (numpy: solve), one aggregate, one figure; no check, no manifest, no
+    # benchmarks table, no other experiment
+    assert one == {"solve": 4, "aggregate": 1, "figure": 1, "total": 6}
     full = job_counts(snakemake(tmp_path, "-n", "figures/all").stdout)
-    assert full["run"] == 4 + 2 + 5 + 2 and full["claims"] == 1 and full["check"] == 4
+    # solve: benign_overfitting's 4 + double_descent's linear and random_features;
+    # train: optimization_ease's 2 widths + double_descent's 3 MLP widths + lottery's 2 jobs
+    assert full["solve"] == 4 + 2 and full["train"] == 2 + 3 + 2
+    assert full["claims"] == 1 and full["check"] == 4 and full["benchmarks"] == 1
 
 
 def test_outputs_exist(pipeline_run):
@@ -33,6 +36,7 @@ def test_outputs_exist(pipeline_run):
         "figures/all",
         "results/claims.parquet",
         "results/claims.md",
+        "results/benchmarks/jobs.parquet",
         "figures/benign_overfitting.png",
         "figures/benign_overfitting.pdf",
         "figures/optimization_ease.png",
@@ -76,7 +80,8 @@ def test_claims_table(pipeline_run):
 
 def test_benign_tables(pipeline_run):
     m = tables.read_table(
-        pipeline_run / "results/benign_overfitting/metrics.parquet", bo.METRICS_SCHEMA
+        pipeline_run / "results/benign_overfitting/metrics.parquet",
+        get("benign_overfitting").metrics_schema,
     )
     assert set(m["family"]) == {"demo", "spiked_bulk", "isotropic", "power_decay"}
     assert len(m) == 3 * (1 + 3 * 4)  # seeds x (demo + families x n)
@@ -91,7 +96,8 @@ def test_benign_tables(pipeline_run):
 
 def test_optimization_tables(pipeline_run):
     m = tables.read_table(
-        pipeline_run / "results/optimization_ease/metrics.parquet", oe.METRICS_SCHEMA
+        pipeline_run / "results/optimization_ease/metrics.parquet",
+        get("optimization_ease").metrics_schema,
     )
     assert sorted(m["width"].unique()) == [10, 100]
     assert sorted(m["seed"].unique()) == [0, 1]

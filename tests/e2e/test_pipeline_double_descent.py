@@ -5,23 +5,27 @@ import pytest
 
 from overparam import tables
 from overparam.claims import CLAIMS_SCHEMA
-from overparam.experiments import double_descent as dd
+from overparam.experiments import get
+from overparam.experiments.double_descent.linear import linear_summary
+from overparam.experiments.double_descent.random_features import rf_summary
 
-from .conftest import job_counts, snakemake
+from ..conftest import job_counts, snakemake
 
 pytestmark = pytest.mark.e2e
 
 
 def test_figure_needs_linear_rf_and_one_job_per_width(tmp_path):
     one = job_counts(snakemake(tmp_path, "-n", "figures/double_descent.png").stdout)
-    # linear + random_features + 3 widths, the cached MNIST-1D, aggregate, figure
-    assert one == {"run": 5, "mnist1d": 1, "aggregate": 1, "figure": 1, "total": 8}
+    # linear + random_features (numpy: solve), 3 widths (torch: train), the cached MNIST-1D,
+    # aggregate, figure; no benchmarks table for a single figure
+    assert one == {"solve": 2, "train": 3, "mnist1d": 1, "aggregate": 1, "figure": 1, "total": 8}
 
 
 @pytest.fixture(scope="module")
 def metrics(pipeline_run):
     return tables.read_table(
-        pipeline_run / "results/double_descent/metrics.parquet", dd.METRICS_SCHEMA
+        pipeline_run / "results/double_descent/metrics.parquet",
+        get("double_descent").metrics_schema,
     )
 
 
@@ -47,12 +51,12 @@ def test_linear_table(metrics):
     ridge = lin[lin["estimator"] == "optimal_ridge"]
     np.testing.assert_allclose(ridge["ridge_lambda"], 0.25 * ridge["gamma"])  # sigma^2 gamma / r^2
     # optimal ridge is never worse on average than min-norm, and far better at gamma = 1
-    s = dd.linear_summary(metrics).pivot(index="gamma", columns="estimator", values="mean")
+    s = linear_summary(metrics).pivot(index="gamma", columns="estimator", values="mean")
     assert (s["optimal_ridge"] <= s["min_norm"] * 1.02).all()
     assert s.loc[1.0, "min_norm"] > 20 * s.loc[1.0, "optimal_ridge"]
     # for gamma >= 2 the mean min-norm risk is within 10% of Hastie et al.'s limit (below
     # gamma = 1 with p <= 25 the risk's spread is too large for 20 seeds to say the same)
-    t = dd.linear_summary(metrics)
+    t = linear_summary(metrics)
     t = t[(t["estimator"] == "min_norm") & (t["gamma"] >= 2)]
     assert len(t) == 8
     assert ((t["mean"] / t["theory_excess_risk"] - 1).abs() < 0.1).all()
@@ -63,7 +67,7 @@ def test_random_features_table(metrics):
     assert sorted(rf["seed"].unique()) == [0, 1, 2]
     assert rf["width"].min() == 10 and rf["width"].max() == 1000 and 100 in set(rf["width"])
     assert (rf.loc[rf["width"] > 100, "train_mse"] < 1e-10).all()  # interpolates past N = n
-    f = dd.rf_summary(metrics).set_index("width")
+    f = rf_summary(metrics).set_index("width")
     assert f["test_mse"].idxmax() == 100 and f["norm"].idxmax() == 100
     assert f.loc[1000, "test_mse"] < f.loc[100, "test_mse"]
 

@@ -2,20 +2,33 @@
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
-from overparam import prune, tables
+from overparam import tables
 from overparam.claims import CLAIMS_SCHEMA
-from overparam.experiments import lottery_ticket as lt
+from overparam.config import validate
+from overparam.experiments import get
+from overparam.experiments.lottery_ticket import VARIANTS
+from overparam.experiments.lottery_ticket import run as lt_run
+from overparam.prune import Mask
 
-from .conftest import TEST_CONFIG
+from ..conftest import BASE_SCHEMA, TEST_CONFIG
 
 pytestmark = pytest.mark.e2e
+
+EXP = get("lottery_ticket")
 
 
 @pytest.fixture(scope="module")
 def cfg():
-    return yaml.safe_load(TEST_CONFIG.read_text())["lottery_ticket"]
+    """The lottery_ticket section as the workflow sees it (validated, defaults filled in)."""
+    return validate(yaml.safe_load(TEST_CONFIG.read_text()), BASE_SCHEMA)["lottery_ticket"]
+
+
+@pytest.fixture(scope="module")
+def jobs(cfg):
+    return EXP.jobs(cfg)
 
 
 def test_outputs(pipeline_run):
@@ -32,7 +45,7 @@ def test_outputs(pipeline_run):
 
 def test_metrics_table(pipeline_run, cfg):
     m = tables.read_table(
-        pipeline_run / "results/lottery_ticket/metrics.parquet", lt.METRICS_SCHEMA
+        pipeline_run / "results/lottery_ticket/metrics.parquet", EXP.metrics_schema
     )
     S, R = len(cfg["seeds"]), cfg["rounds"]
     assert len(m) == len(cfg["rewind_steps"]) * (S + 3 * R * S)
@@ -49,22 +62,47 @@ def test_metrics_table(pipeline_run, cfg):
     assert (m["test_acc_at_stop"] > 0.15).all()  # every variant learns (chance is 0.1)
     assert (m.loc[m["variant"].isin(["dense", "ticket"]), "test_acc_at_stop"] > 0.25).all()
     assert (m["stop_step"] <= m["total_steps"]).all()
-    assert set(m["variant"]) == set(lt.VARIANTS)
+    assert set(m["variant"]) == set(VARIANTS)
 
 
-def test_run_tables_carry_masks(pipeline_run, cfg):
+def test_run_tables_carry_masks(pipeline_run, jobs):
     df = tables.read_table(
-        pipeline_run / "results/lottery_ticket/runs/mlp_rewind0.parquet", lt.RUN_SCHEMA
+        pipeline_run / "results/lottery_ticket/runs/mlp_rewind0.parquet", EXP.run_schema
     )
-    spec = lt.spec_of(cfg, "mlp")
+    spec = lt_run.spec_of(jobs["mlp_rewind0"])
     for r in df.itertuples():
-        masks = prune.unpack_mask(spec, r.mask)
-        frac, _ = prune.remaining(spec, masks)
+        frac, per_layer = Mask.unpack(spec, r.mask).remaining()
         assert frac[0] == pytest.approx(r.remaining_frac)
+        for i in range(per_layer.shape[1]):
+            assert per_layer[0, i] == pytest.approx(getattr(r, f"remaining_frac_layer{i + 1}"))
     # tickets are nested across rounds: round 2's mask lies inside round 1's
     t = df[(df["variant"] == "ticket") & (df["seed"] == 0)].set_index("round")
-    m1, m2 = (prune.unpack_mask(spec, t.loc[j, "mask"]) for j in (1, 2))
-    assert all(not (b & ~a).any() for a, b in zip(m1, m2) if a is not None)
+    m1, m2 = (Mask.unpack(spec, t.loc[j, "mask"]).weights for j in (1, 2))
+    assert len(m1) == len(m2) == 3
+    assert all(not (b & ~a).any() for a, b in zip(m1, m2))
+
+
+def test_a_ticket_retrains_from_its_row_alone(pipeline_run, jobs):
+    """A row of the pipeline's run table and the pipeline's cached MNIST-1D are enough to
+    re-train that member and get its statistics back."""
+    job = jobs["mlp_rewind20"]
+    df = tables.read_table(
+        pipeline_run / "results/lottery_ticket/runs/mlp_rewind20.parquet", EXP.run_schema
+    )
+    row = df[(df["variant"] == "ticket") & (df["round"] == 2) & (df["seed"] == 1)].iloc[0]
+    data = pipeline_run / "results/data/mnist1d_n1000_split0.8_seed42.npz"
+    assert data.exists()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the job ran (.test config: threads 1)
+    try:
+        again = lt_run.retrain_row(row, job, data)
+    finally:
+        torch.set_num_threads(threads)
+    assert again["stop_step"] == row["stop_step"]
+    assert again["total_steps"] == row["total_steps"]
+    for c in ("test_acc_at_stop", "final_test_acc", "final_train_acc", "max_test_acc"):
+        assert again[c] == pytest.approx(row[c], abs=1e-3), c  # <= 1 test sample of float noise
+    assert again["val_loss_at_stop"] == pytest.approx(row["val_loss_at_stop"], rel=1e-4)
 
 
 def test_claims_rows(pipeline_run):

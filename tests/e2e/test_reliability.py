@@ -2,7 +2,9 @@
 
 Kill and resume, determinism, bad config, divergence, corrupted intermediates and
 parameter-tracked reruns. The pipelines here run only a small optimization_ease section
-(the Snakefile runs only the experiments whose section is in the config), written to tmp_path.
+(the Snakefile runs only the experiments whose section is in the config), written to tmp_path;
+the dry runs after config edits plan against the shared full run of the .test config
+(``pipeline_run``).
 """
 
 import copy
@@ -25,9 +27,9 @@ import yaml
 
 from overparam import tables
 from overparam.claims import CLAIMS_SCHEMA
-from overparam.experiments import optimization_ease as oe
+from overparam.experiments import get
 
-from .conftest import ROOT, TEST_CONFIG, job_counts, snakemake
+from ..conftest import ROOT, TEST_CONFIG, job_counts, snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -59,6 +61,8 @@ MINIMAL = {
     },
 }
 RUNS = "results/optimization_ease/runs"
+BENCHMARKS = "results/benchmarks/jobs.parquet"
+OE_METRICS = get("optimization_ease").metrics_schema
 
 
 def write_config(path: Path, cfg: dict) -> Path:
@@ -86,10 +90,24 @@ def content(path: Path) -> bytes:
 
 
 def result_tables(wd: Path) -> dict[str, bytes]:
+    """Every table and text output of a run, byte for byte, except what measures time: of the
+    job benchmarks table only its (rule, experiment, job) rows, of the manifest everything but
+    the seconds each experiment's jobs took."""
     out = {str(p.relative_to(wd)): content(p) for p in sorted((wd / "results").rglob("*.parquet"))}
-    for f in ("results/claims.md", "figures/all"):
-        out[f] = (wd / f).read_bytes()
+    out[BENCHMARKS] = content_without_timings(wd / BENCHMARKS)
+    out["results/claims.md"] = (wd / "results/claims.md").read_bytes()
+    manifest = (wd / "figures/all").read_text()
+    assert "time spent in jobs" in manifest
+    out["figures/all"] = re.sub(r"(?m)^(  \S+: \d+ jobs), \d+ s$", r"\1", manifest).encode()
     return out
+
+
+def content_without_timings(path: Path) -> bytes:
+    """The job benchmarks table's rows (rule, experiment, job), in order."""
+    t = pq.read_table(path, columns=["rule", "experiment", "job"])
+    buf = io.BytesIO()
+    pq.write_table(t.replace_schema_metadata(None), buf)
+    return buf.getvalue()
 
 
 def run_pipeline(wd: Path, cfg_path: Path, *args, **kw):
@@ -115,15 +133,14 @@ def reference_run(tmp_path_factory, minimal_config) -> Path:
 def test_two_runs_from_scratch_give_identical_tables(reference_run, minimal_config, tmp_path):
     run_pipeline(tmp_path, minimal_config, "figures/all")
     a, b = result_tables(reference_run), result_tables(tmp_path)
-    assert (
-        set(a) == set(b) and len(a) == 2 + 2 + 1 + 2
-    )  # runs, metrics + claims, all claims, md + manifest
+    # runs, metrics + claims, all claims, job benchmarks, md + manifest
+    assert set(a) == set(b) and len(a) == 2 + 2 + 1 + 1 + 2
     for name in a:
         assert a[name] == b[name], f"{name} differs between two runs of the same config"
     pa = tables.read_provenance(reference_run / "results/optimization_ease/metrics.parquet")
     pb = tables.read_provenance(tmp_path / "results/optimization_ease/metrics.parquet")
     assert pa["config_hash"] == pb["config_hash"]
-    m = tables.read_table(tmp_path / "results/optimization_ease/metrics.parquet", oe.METRICS_SCHEMA)
+    m = tables.read_table(tmp_path / "results/optimization_ease/metrics.parquet", OE_METRICS)
     assert len(m) == 2 * 2 * 11 and not m["diverged"].any()  # widths x seeds x recorded epochs
 
 
@@ -181,7 +198,7 @@ def test_killed_run_resumes_and_matches_uninterrupted(reference_run, minimal_con
     # SIGKILL leaves Snakemake's lock behind: the README says to unlock, then re-run.
     run_pipeline(tmp_path, minimal_config, "--unlock")
     plan = job_counts(run_pipeline(tmp_path, minimal_config, "-n", "figures/all").stdout)
-    assert plan["run"] == 1  # only the killed job trains again; the finished one is kept
+    assert plan["train"] == 1  # only the killed job trains again; the finished one is kept
     run_pipeline(tmp_path, minimal_config, "figures/all")
     a, b = result_tables(reference_run), result_tables(tmp_path)
     assert set(a) == set(b)
@@ -242,7 +259,9 @@ def test_bad_config_is_one_clear_error_before_any_job(tmp_path, key, value, mess
     assert out.returncode != 0
     assert len(re.findall(message, text)) == 1, text
     assert text.count("config key '") == 1, text  # one error, for the one bad key
-    assert "rule run" not in text and "Traceback" not in text, text
+    assert "rule train" not in text and "rule solve" not in text, text
+    assert ": train job " not in text and ": solve job " not in text, text  # the rules' messages
+    assert "Traceback" not in text, text
     assert not (wd / "results").exists() and not (wd / "logs").exists()  # no job started
 
 
@@ -253,7 +272,7 @@ def test_diverged_runs_are_rows_and_claims_say_so(tmp_path):
     cfg = with_value(MINIMAL, "optimization_ease.lr", 100.0)  # SGD blows up at once
     cfg = with_value(cfg, "optimization_ease.epochs", 20)
     run_pipeline(tmp_path, write_config(tmp_path / "div.yaml", cfg), "figures/all")
-    m = tables.read_table(tmp_path / "results/optimization_ease/metrics.parquet", oe.METRICS_SCHEMA)
+    m = tables.read_table(tmp_path / "results/optimization_ease/metrics.parquet", OE_METRICS)
     assert m["diverged"].any()
     runs = m.groupby(["width", "seed"])
     assert runs.ngroups == 4  # every (width, seed) has rows: none dropped
@@ -315,7 +334,15 @@ def test_deleting_one_run_table_reruns_only_that_job(reference_copy, minimal_con
             reference_copy, minimal_config, "-n", f"{RUNS}/w64.parquet", "figures/all"
         ).stdout
     )
-    assert plan == {"aggregate": 1, "check": 1, "claims": 1, "figure": 1, "run": 1, "total": 5}
+    assert plan == {
+        "aggregate": 1,
+        "benchmarks": 1,
+        "check": 1,
+        "claims": 1,
+        "figure": 1,
+        "train": 1,
+        "total": 6,
+    }
 
 
 def test_corrupted_table_deleted_is_regenerated(reference_copy, minimal_config):
@@ -333,7 +360,15 @@ def test_corrupted_table_deleted_is_regenerated(reference_copy, minimal_config):
             reference_copy, minimal_config, "-n", f"{RUNS}/w16.parquet", "figures/all"
         ).stdout
     )
-    assert plan == {"aggregate": 1, "check": 1, "claims": 1, "figure": 1, "run": 1, "total": 5}
+    assert plan == {
+        "aggregate": 1,
+        "benchmarks": 1,
+        "check": 1,
+        "claims": 1,
+        "figure": 1,
+        "train": 1,
+        "total": 6,
+    }
 
 
 # ----------------------------------------------------------------------------- params tracked

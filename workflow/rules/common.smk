@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 import overparam
 from overparam import experiments as _experiments
 from overparam.config import ConfigError, validate as _validate_config
+from overparam.device import cuda_visible
 
 _LIBRARY = Path(workflow.basedir, "src", "overparam").resolve()
 if Path(overparam.__file__).resolve().parent != _LIBRARY:
@@ -102,9 +103,7 @@ def uses_gpu():
         return 0
     if config["device"] == "cuda":
         return 1
-    import torch
-
-    return int(torch.cuda.is_available())
+    return int(cuda_visible())
 
 
 def job_inputs(wildcards):

@@ -9,7 +9,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from overparam.steps import check, logging_to  # noqa: E402
 
 sm = snakemake
-with logging_to(sm.log[0]) as log:
+with logging_to(sm.log[0], rebuild="figures/all") as log:
     check(
         sm.wildcards.exp,
         sm.params.cfg,

@@ -6,6 +6,7 @@ ensemble. Train/test error is recorded every ``eval_every`` epochs (epoch-wise c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -136,7 +137,7 @@ def mlp_claims(metrics: pd.DataFrame, c: Mapping[str, Any]) -> list[PanelClaim]:
     fm = mlp_final(metrics)
     lm = mlp_landmarks(fm, float(c["interp_train_error"]))
     ref = c["reference"]
-    if lm["h_interp"] != lm["h_interp"]:
+    if math.isnan(lm["h_interp"]):
         fm_last = fm.sort_values("width").iloc[-1] if len(fm) else None
         lm_note = (
             f"no width reached mean train error <= {c['interp_train_error']:g} "
@@ -208,7 +209,7 @@ def draw_mlp(ax_mlp, ax_ep, ax_tr, metrics: pd.DataFrame, c: Mapping[str, Any]) 
     )
     ax_mlp.axhline(100, color="0.6", lw=0.8)
     lm = mlp_landmarks(fm, float(c["interp_train_error"]))
-    if lm["h_interp"] == lm["h_interp"]:
+    if not math.isnan(lm["h_interp"]):
         ax_mlp.axvline(
             lm["h_interp"],
             color="C1",

@@ -1,0 +1,42 @@
+"""Whether a CUDA GPU is there, answered without importing torch.
+
+The Snakemake head process plans the DAG (and reserves ``gpu`` resources for training jobs)
+without importing torch, which takes seconds and, on a GPU, initialises CUDA. A job that
+trains resolves its device with torch itself (``overparam.train.resolve_device``), which has
+the last word.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+
+def torch_cuda_build() -> str | None:
+    """The CUDA version torch was built for (None: a CPU build, or no torch), read from
+    ``torch/version.py``."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return None
+    version = Path(spec.origin).with_name("version.py")
+    if not version.exists():
+        return None
+    m = re.search(r"^cuda\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", version.read_text(), re.MULTILINE)
+    return m.group(1) if m else None
+
+
+def nvidia_gpus(dev: Path = Path("/dev")) -> int:
+    """NVIDIA devices this process may use: /dev/nvidia<N>, limited by CUDA_VISIBLE_DEVICES."""
+    n = sum(1 for p in dev.glob("nvidia*") if re.fullmatch(r"nvidia\d+", p.name))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [v for v in visible.split(",") if v.strip() not in ("", "-1")]
+        n = min(n, len(ids))
+    return n
+
+
+def cuda_visible() -> bool:
+    """Torch is a CUDA build and at least one NVIDIA GPU is visible."""
+    return torch_cuda_build() is not None and nvidia_gpus() > 0
