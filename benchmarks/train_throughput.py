@@ -20,16 +20,14 @@ every layer but the first (no gradient w.r.t. the data) -- a bit under 3x forwar
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pandas as pd
 import torch
 
 from overparam.data import mnist1d
+from overparam.io import atomic_path
 from overparam.models import MLPSpec, init_mlp_ensemble
 from overparam.train import TrainConfig, batch_generator, resolve_device, train_ensemble
 
@@ -141,19 +139,6 @@ def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[d
     return rows
 
 
-def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -208,7 +193,8 @@ def main(argv=None) -> int:
     cols = ["width", "k", "mode", "samples_per_s", "gflops", "peak_gflops", "frac_of_peak",
             "speedup_vs_loop", "device", "torch_version", "threads", "epochs", "batch_size", "repeats"]  # fmt: skip
     df = df[cols]
-    write_parquet_atomic(df, Path(args.out))
+    with atomic_path(args.out) as tmp:
+        df.to_parquet(tmp, index=False)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(df.drop(columns=["device", "torch_version", "threads", "epochs", "batch_size", "repeats"])
               .to_string(index=False, float_format=lambda v: f"{v:,.3g}"))  # fmt: skip

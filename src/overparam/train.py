@@ -336,20 +336,13 @@ def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], 
 # ----------------------------------------------------------------------------- the engine
 
 
-def _make_logger(log) -> Callable[[str], None]:
+def _make_logger(log: Callable[[str], None] | None) -> Callable[[str], None]:
+    """The project's logging convention: a ``log(msg)`` callable, or None for silence."""
     if log is None:
         return lambda s: None
-    if hasattr(log, "write"):
-
-        def write(s: str) -> None:
-            log.write(s + "\n")
-            if hasattr(log, "flush"):
-                log.flush()
-
-        return write
     if callable(log):
         return log
-    raise ValueError(f"log must be None, a callable or a file-like object, got {type(log)}")
+    raise ValueError(f"log must be None or a callable log(msg), got {type(log)}")
 
 
 def _prepare_masks(masks, params: list[torch.Tensor]) -> list[torch.Tensor | None]:

@@ -373,34 +373,86 @@ def test_corrupted_table_deleted_is_regenerated(reference_copy, minimal_config):
 
 # ----------------------------------------------------------------------------- params tracked
 
-
-def _dry_run_with(pipeline_run, tmp_path, key, value) -> dict[str, int]:
-    cfg = with_value(yaml.safe_load(TEST_CONFIG.read_text()), key, value)
-    path = write_config(tmp_path / "changed.yaml", cfg)
-    return job_counts(snakemake(pipeline_run, "-n", "figures/all", configfile=path).stdout)
+TEST_CFG = yaml.safe_load(TEST_CONFIG.read_text())
+DOWNSTREAM = {"aggregate": 1, "check": 1, "figure": 1, "benchmarks": 1, "claims": 1}
 
 
-def test_changing_one_experiment_reruns_only_its_jobs(pipeline_run, tmp_path):
-    plan = _dry_run_with(pipeline_run, tmp_path, "optimization_ease.lr", 0.02)
-    n_oe = len(yaml.safe_load(TEST_CONFIG.read_text())["optimization_ease"]["widths"])
-    # the optimization_ease runs only; benign_overfitting's 4 runs and steps are kept
-    assert plan == {
-        "aggregate": 1,
-        "check": 1,
-        "claims": 1,
-        "figure": 1,
-        "run": n_oe,
-        "total": n_oe + 4,
+def _dry_run_with(pipeline_run, tmp_path, key, value) -> tuple[dict[str, int], str]:
+    """The plan (job counts) and the dry run's output after setting ``key`` to ``value`` in a
+    copy of the .test config."""
+    path = write_config(tmp_path / "changed.yaml", with_value(TEST_CFG, key, value))
+    out = snakemake(pipeline_run, "-n", "figures/all", configfile=path).stdout
+    return job_counts(out), out
+
+
+def planned_jobs(out: str, rule: str) -> set[str]:
+    """'<experiment>/<job>' of every job of rule ``rule`` (train or solve) a dry run plans,
+    from the rules' messages."""
+    return set(re.findall(rf"(?m)^Job \d+: (\w+): {rule} job (\S+)$", out)) and {
+        f"{e}/{j}" for e, j in re.findall(rf"(?m)^Job \d+: (\w+): {rule} job (\S+)$", out)
     }
 
 
+def test_changing_one_experiment_reruns_only_its_jobs(pipeline_run, tmp_path):
+    plan, out = _dry_run_with(pipeline_run, tmp_path, "optimization_ease.lr", 0.02)
+    widths = TEST_CFG["optimization_ease"]["widths"]
+    # the optimization_ease training jobs only, and what reads them; the other experiments'
+    # jobs and steps are kept
+    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 5}
+    assert planned_jobs(out, "train") == {f"optimization_ease/w{w}" for w in widths}
+    # the reason names the field that changed, in each re-run job
+    assert out.count("before: 'lr=0.01' now: 'lr=0.02'") == len(widths)
+
+
 def test_changing_a_threshold_rechecks_without_training(pipeline_run, tmp_path):
-    plan = _dry_run_with(
+    plan, out = _dry_run_with(
         pipeline_run, tmp_path, "benign_overfitting.claims.benign_slope.threshold", -0.3
     )
     # the figure draws from the same section (benign_overfitting's shows a threshold), so
-    # it is redrawn; no run or aggregate job
-    assert plan == {"check": 1, "claims": 1, "figure": 1, "total": 3}
+    # it is redrawn; no train, solve or aggregate job (the job benchmarks table is collected
+    # again: the check and figure jobs write new benchmark files)
+    assert plan == {"check": 1, "claims": 1, "figure": 1, "benchmarks": 1, "total": 4}
+    # check and figure re-run because their params (the section) changed: before and now
+    assert "Params have changed since last execution" in out
+    assert "'threshold': -0.25}" in out and "'threshold': -0.3}" in out
+
+
+def test_adding_a_width_plans_one_new_training_job(pipeline_run, tmp_path):
+    """The real DAG: one more width of the double_descent MLP is one new `train` job (and the
+    steps that read it); the panels that do not depend on it (linear, random_features) and
+    the other widths are kept, the cached MNIST-1D is not regenerated."""
+    widths = TEST_CFG["double_descent"]["mlp"]["widths"]
+    new = 32
+    assert new not in widths
+    plan, out = _dry_run_with(pipeline_run, tmp_path, "double_descent.mlp.widths", [*widths, new])
+    assert plan == {**DOWNSTREAM, "train": 1, "total": 6}
+    assert planned_jobs(out, "train") == {f"double_descent/mlp_h{new}"}
+    assert f"Missing output files: results/double_descent/runs/mlp_h{new}.parquet" in out
+
+
+def test_changing_the_mlp_learning_rate_reruns_exactly_the_mlp_jobs(pipeline_run, tmp_path):
+    mlp = TEST_CFG["double_descent"]["mlp"]
+    lr = mlp["lr"]
+    plan, out = _dry_run_with(pipeline_run, tmp_path, "double_descent.mlp.lr", 2 * lr)
+    widths = mlp["widths"]
+    # every MLP width trains again; linear and random_features (solve) do not re-run
+    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 5}
+    assert "solve" not in plan
+    assert planned_jobs(out, "train") == {f"double_descent/mlp_h{w}" for w in widths}
+    assert out.count(f"before: 'lr={lr}' now: 'lr={2 * lr}'") == len(widths)
+
+
+def test_nested_override_on_the_command_line(pipeline_run):
+    """`--config 'optimization_ease={lr: 0.02}'` changes one key of the section (the rest of
+    it comes from the config file) and re-runs exactly the optimization_ease training jobs."""
+    out = snakemake(
+        pipeline_run, "-n", "figures/all", "--config", "optimization_ease={lr: 0.02}"
+    ).stdout
+    widths = TEST_CFG["optimization_ease"]["widths"]
+    plan = job_counts(out)
+    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 5}
+    assert planned_jobs(out, "train") == {f"optimization_ease/w{w}" for w in widths}
+    assert out.count("before: 'lr=0.01' now: 'lr=0.02'") == len(widths)
 
 
 def test_reordered_config_is_a_noop(pipeline_run, tmp_path):
