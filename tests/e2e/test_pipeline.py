@@ -1,13 +1,19 @@
 """End-to-end: the real Snakemake DAG on the tiny .test config, asserting on values."""
 
+import re
+
 import numpy as np
 import pytest
+import yaml
 
 from overparam import tables
 from overparam.claims import CLAIMS_SCHEMA
-from overparam.experiments import get
+from overparam.experiments import get, names
 
-from ..conftest import job_counts, snakemake
+from ..conftest import TEST_CONFIG, job_counts, snakemake
+
+# the MNIST-1D files the .test config's double_descent and lottery_ticket read
+MNIST1D_FILES = ("mnist1d_n4000_split0.25_seed42", "mnist1d_n1000_split0.8_seed42")
 
 pytestmark = pytest.mark.e2e
 
@@ -106,6 +112,34 @@ def test_optimization_tables(pipeline_run):
     first = m[m["epoch"] == 0].groupby("width")["train_loss"].median()
     assert (last < first).all()  # training made progress at every width
     assert last[100] < last[10]
+
+
+def test_benchmarks_table(pipeline_run):
+    """One row per job of the DAG (the benchmarks and claims jobs themselves excepted), named
+    by its rule, experiment and job id: train for the jobs whose spec trains, else solve."""
+    b = tables.read_table(pipeline_run / "results/benchmarks/jobs.parquet")
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    experiments = [e for e in cfg if e in names()]
+    expected = []
+    for e in experiments:
+        for job_id, spec in get(e).jobs(cfg[e]).items():
+            expected.append(("train" if spec.trains else "solve", e, job_id))
+        expected += [(step, e, "") for step in ("aggregate", "figure", "check")]
+    expected += [("mnist1d", "data", stem) for stem in sorted(MNIST1D_FILES)]
+    assert sorted(zip(b["rule"], b["experiment"], b["job"])) == sorted(expected)
+    assert b["rule"].value_counts().to_dict() == {
+        "solve": 6,
+        "train": 7,
+        "aggregate": 4,
+        "figure": 4,
+        "check": 4,
+        "mnist1d": 2,
+    }
+    assert (b["seconds"] > 0).all()
+    manifest = (pipeline_run / "figures/all").read_text()
+    for e in experiments:
+        n = int((b["experiment"] == e).sum())
+        assert re.search(rf"(?m)^  {e}: {n} jobs, \d+ s$", manifest), manifest
 
 
 def test_rerun_is_a_noop(pipeline_run):

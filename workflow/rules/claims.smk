@@ -20,7 +20,9 @@ rule benchmarks:
     conda:
         "../envs/overparam.yaml"
     params:
-        labels=[list(label) for _, label in job_benchmarks()],
+        # {file: (rule, experiment, job)}, sorted by file: reordering the config's keys
+        # must not look like a change of params
+        labels={path: list(label) for path, label in sorted(job_benchmarks())},
     message:
         "collect the time and memory of every job"
     script:

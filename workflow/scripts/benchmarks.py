@@ -10,4 +10,5 @@ from overparam.steps import collect_benchmarks, logging_to  # noqa: E402
 
 sm = snakemake
 with logging_to(sm.log[0]) as log:
-    collect_benchmarks(list(sm.input), sm.params.labels, sm.output[0], log=log)
+    labels = [sm.params.labels[str(path)] for path in sm.input]
+    collect_benchmarks(list(sm.input), labels, sm.output[0], log=log)
