@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [ROOT / "config/config.yaml", ROOT / "config/paper.yaml", ROOT / ".test/config.yaml"]
 SCHEMA = config.load_schema(BASE_SCHEMA)
 OE = get("optimization_ease")
-CTX = CheckContext(scale="test", figure="figures/optimization_ease.png")
+CTX = CheckContext(scale="test", figure="figures/optimization_ease.png", resamples=50)
 
 
 # ----------------------------------------------------------------------------- schema coverage

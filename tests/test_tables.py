@@ -77,9 +77,10 @@ def spec(comparison="<=", threshold=0.5):
 
 def test_claims_verdicts_and_nan():
     kw = dict(experiment="e", figure="figures/e.png", scale="test")
-    c_ok = claims.make_claim(spec(), claim="a", value=0.4, **kw)
-    c_no = claims.make_claim(spec(">"), claim="b", value=0.4, **kw)
-    c_nan = claims.make_claim(spec(), claim="c", value=float("nan"), **kw)
+    exact = claims.Estimate.exact
+    c_ok = claims.make_claim(spec(), claim="a", estimate=exact(0.4), **kw)
+    c_no = claims.make_claim(spec(">"), claim="b", estimate=exact(0.4), **kw)
+    c_nan = claims.make_claim(spec(), claim="c", estimate=exact(float("nan")), **kw)
     assert c_ok.holds and not c_no.holds and not c_nan.holds
     df = claims.claims_frame([c_ok, c_no, c_nan])
     claims.CLAIMS_SCHEMA.validate(df, "test")
@@ -87,4 +88,4 @@ def test_claims_verdicts_and_nan():
     assert df.loc[2, "note"] == "metric could not be computed (NaN)"
     assert df.loc[0, "claim"] == "e.a"
     md = claims.to_markdown(df)
-    assert "1 of 3 claims hold" in md and "**NO**" in md
+    assert "1 of 3 claims hold" in md and "**DOES NOT HOLD**" in md

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from . import experiments, tables
-from .claims import CLAIMS_SCHEMA, claims_frame, to_markdown
+from .claims import CLAIMS_SCHEMA, claims_frame, interval, summary, to_markdown, verdict
 from .experiments.base import CheckContext, Log, RunContext
 from .io import atomic_write_text
 
@@ -171,21 +171,27 @@ def check(
     out: PathLike,
     scale: str,
     figure: str,
+    bootstrap: Mapping[str, int] | None = None,
     log: Log = print,
 ) -> pd.DataFrame:
-    """Check ``exp``'s claims on its metrics; ``figure`` is the figure the claims table names."""
+    """Check ``exp``'s claims on its metrics; ``figure`` is the figure the claims table names,
+    ``bootstrap`` the config's {resamples, seed} of the claims' intervals."""
     e = experiments.get(exp)
-    claims = e.check(
-        tables.read_table(metrics_path, e.metrics_schema),
-        cfg,
-        CheckContext(scale=scale, figure=str(figure)),
+    b = dict(bootstrap or {})
+    ctx = CheckContext(
+        scale=scale,
+        figure=str(figure),
+        resamples=int(b.get("resamples", 1000)),
+        bootstrap_seed=int(b.get("seed", 0)),
     )
+    log(f"[{exp}] checking claims ({ctx.resamples} bootstrap resamples over seeds)")
+    claims = e.check(tables.read_table(metrics_path, e.metrics_schema), cfg, ctx)
     df = claims_frame(claims)
     tables.write_table(df, out, CLAIMS_SCHEMA, {"experiment": exp, "scale": scale})
-    for c in claims:
+    for r in df.itertuples(index=False):
         log(
-            f"[{exp}] {c.claim}: {c.metric} = {c.value:.4g} ({c.comparison} {c.threshold:g}) "
-            f"-> {'holds' if c.holds else 'DOES NOT HOLD'}"
+            f"[{exp}] {r.claim}: {r.metric} = {r.value:.4g} {interval(r)} "
+            f"({r.comparison} {r.threshold:g}) -> {verdict(r)}"
         )
     return df
 
@@ -265,11 +271,11 @@ def collect_claims(
             for r in df[df["figure"] == fig].itertuples(index=False):
                 val = "NaN" if math.isnan(r.value) else f"{r.value:.4g}"
                 lines.append(
-                    f"  {r.claim}: {'holds' if r.holds else 'DOES NOT HOLD'} "
-                    f"({r.metric} = {val}, needs {r.comparison} {r.threshold:g})"
+                    f"  {r.claim}: {verdict(r)} ({r.metric} = {val}, {interval(r)}, "
+                    f"needs {r.comparison} {r.threshold:g})"
                 )
     held = int(df["holds"].sum())
-    lines += ["", f"{held}/{len(df)} claims hold"]
+    lines += ["", summary(df)]
     if benchmarks is not None:
         b = tables.read_table(benchmarks, JOBS_SCHEMA)
         per = b.groupby("experiment", sort=False).agg(jobs=("job", "size"), s=("seconds", "sum"))
@@ -277,4 +283,39 @@ def collect_claims(
         lines += [f"  {e}: {int(r.jobs)} jobs, {r.s:.0f} s" for e, r in per.iterrows()]
     atomic_write_text(manifest_out, "\n".join(lines) + "\n")
     log(f"{held}/{len(df)} claims hold -> {parquet_out}, {markdown_out}, {manifest_out}")
+    log(summary(df))
     return df
+
+
+class ClaimsDoNotHold(RuntimeError):
+    """Strict mode: at least one claim does not hold."""
+
+
+def verdicts(claims_path: PathLike, parts: Sequence[PathLike] = (), update: str = "") -> str:
+    """The console's closing lines: how many claims of ``claims_path`` hold and which do not.
+    ``parts`` are the per-experiment claims files it is collected from: if one of them is
+    newer (a partial build re-checked an experiment), the summary says the table is stale and
+    how to ``update`` it (the workflow's command)."""
+    path = Path(claims_path)
+    if not path.exists():
+        return ""
+    mtime = path.stat().st_mtime
+    newer = [str(p) for p in parts if Path(p).exists() and Path(p).stat().st_mtime > mtime]
+    head = f"claims ({path}):"
+    if newer:
+        head = f"claims ({path}; older than {', '.join(newer)}; {update or 'rebuild it'}):"
+    return head + "\n" + summary(tables.read_table(path, CLAIMS_SCHEMA))
+
+
+def require_all_hold(claims_path: PathLike, out: PathLike, log: Log = print) -> None:
+    """Strict mode: raise :class:`ClaimsDoNotHold` naming every claim of ``claims_path`` that
+    does not hold; otherwise write ``out`` (the verdict, for Snakemake to track)."""
+    df = tables.read_table(claims_path, CLAIMS_SCHEMA)
+    text = summary(df)
+    if not df["holds"].all():
+        raise ClaimsDoNotHold(
+            f"strict mode: not every claim holds ({claims_path}; the tables, figures and "
+            f"claims files are kept)\n{text}"
+        )
+    atomic_write_text(out, text + "\n")
+    log(text)

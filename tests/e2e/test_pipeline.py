@@ -1,6 +1,7 @@
 """End-to-end: the real Snakemake DAG on the tiny .test config, asserting on values."""
 
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -79,9 +80,36 @@ def test_claims_table(pipeline_run):
     )
     manifest = (pipeline_run / "figures/all").read_text()
     assert "figures/benign_overfitting.png" in manifest
-    assert f"{int(df['holds'].sum())}/{len(df)} claims hold" in manifest
+    held, sure = int(df["holds"].sum()), int(df["confident"].sum())
+    assert f"{held} of {len(df)} claims hold ({sure} confidently" in manifest
     md = (pipeline_run / "results/claims.md").read_text()
     assert "benign_overfitting.spiked_bulk.slope" in md
+
+
+def test_every_claim_has_an_interval_over_its_seeds(pipeline_run):
+    df = tables.read_table(pipeline_run / "results/claims.parquet", CLAIMS_SCHEMA)
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    seeds = {
+        "benign_overfitting": len(cfg["benign_overfitting"]["seeds"]),
+        "optimization_ease": len(cfg["optimization_ease"]["seeds"]),
+        "lottery_ticket": len(cfg["lottery_ticket"]["seeds"]),
+    }
+    for r in df.itertuples():
+        if r.experiment in seeds:
+            assert r.n_seeds == seeds[r.experiment], r
+        assert r.n_seeds >= 2, r  # every claim of the test config is computed from seeds
+        if not np.isnan(r.value) and not np.isnan(r.ci_low):
+            assert r.ci_low <= r.value <= r.ci_high, r
+        assert r.confident <= r.holds, r
+    dd = df[df["experiment"] == "double_descent"].set_index("claim")
+    assert dd.loc["double_descent.linear_peak_at_one", "n_seeds"] == int(
+        cfg["double_descent"]["linear"]["num_seeds"]
+    )
+    assert dd.loc["double_descent.mlp_second_descent", "n_seeds"] == len(
+        cfg["double_descent"]["seeds"]
+    )
+    # the intervals are real: at least one claim has a non-degenerate one
+    assert (df["ci_high"] - df["ci_low"] > 0).any()
 
 
 def test_benign_tables(pipeline_run):
@@ -145,3 +173,41 @@ def test_benchmarks_table(pipeline_run):
 def test_rerun_is_a_noop(pipeline_run):
     out = snakemake(pipeline_run, "-n", "figures/all")
     assert "Nothing to be done" in out.stdout + out.stderr
+
+
+def test_default_target_is_figures_all(tmp_path):
+    counts = job_counts(snakemake(tmp_path, "-n").stdout)
+    assert counts["claims"] == 1 and counts["check"] == 4, counts
+
+
+def test_every_run_ends_with_the_verdicts(pipeline_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(pipeline_run, run, symlinks=True)
+    df = tables.read_table(run / "results/claims.parquet", CLAIMS_SCHEMA)
+    out = snakemake(run, "figures/all", "--forcerun", "claims")
+    text = out.stdout + out.stderr
+    assert f"{int(df['holds'].sum())} of {len(df)} claims hold" in text, text
+    for claim in df.loc[~df["holds"], "claim"]:
+        assert f"  {claim} (" in text
+
+
+def test_strict_mode_fails_on_a_claim_that_does_not_hold_and_keeps_results(pipeline_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(pipeline_run, run, symlinks=True)
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    cfg["strict"] = True
+    # an impossible threshold: the max train MSE of the demo cannot be negative
+    cfg["benign_overfitting"]["claims"]["demo_interpolates"]["threshold"] = -1.0
+    path = tmp_path / "strict.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out = snakemake(run, configfile=path, check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0, text
+    assert "strict mode: not every claim holds" in text
+    assert "benign_overfitting.demo_interpolates (max train MSE = " in text
+    df = tables.read_table(run / "results/claims.parquet", CLAIMS_SCHEMA)
+    assert not df.set_index("claim").loc["benign_overfitting.demo_interpolates", "holds"]
+    assert (run / "figures/all").exists() and not (run / "results/claims.verified").exists()
+    # a threshold is not a job parameter: nothing was trained or solved again
+    counts = job_counts(text)
+    assert counts["strict"] == 1 and "train" not in counts and "solve" not in counts, counts

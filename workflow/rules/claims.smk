@@ -1,11 +1,5 @@
 # All experiments -> results/claims.parquet, results/claims.md, the job benchmarks table and
-# the manifest figures/all.
-
-
-rule all:
-    default_target: True
-    input:
-        "figures/all",
+# the manifest figures/all; strict mode; the verdicts printed at the end of every run.
 
 
 rule benchmarks:
@@ -48,3 +42,30 @@ rule claims:
         "collect every experiment's claims and write the manifest"
     script:
         "../scripts/claims.py"
+
+
+rule strict:
+    input:
+        rules.claims.output.parquet,
+    output:
+        "results/claims.verified",
+    log:
+        "logs/strict.log",
+    conda:
+        "../envs/overparam.yaml"
+    message:
+        "strict mode: fail unless every claim holds"
+    script:
+        "../scripts/strict.py"
+
+
+onsuccess:
+    from overparam.steps import verdicts as _verdicts_of
+
+    _verdicts = _verdicts_of(
+        rules.claims.output.parquet,
+        expand(rules.check.output[0], exp=EXPERIMENTS),
+        update="run `snakemake figures/all` to update it",
+    )
+    if _verdicts:
+        print(f"\n{_verdicts}")

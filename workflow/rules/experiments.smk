@@ -105,6 +105,7 @@ rule check:
     params:
         cfg=lambda w: section_params(w.exp, without=()),
         scale=config["scale"],
+        bootstrap=config["bootstrap"],
         figure=lambda w: expand(rules.figure.output.png, exp=w.exp)[0],
     message:
         "{wildcards.exp}: check the claims"

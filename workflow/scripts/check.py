@@ -17,5 +17,6 @@ with logging_to(sm.log[0], rebuild="figures/all") as log:
         sm.output[0],
         sm.params.scale,
         sm.params.figure,
+        bootstrap=sm.params.bootstrap,
         log=log,
     )

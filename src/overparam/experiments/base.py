@@ -40,7 +40,7 @@ from ..data import Dataset
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..claims import Claim
+    from ..claims import Claim, Estimate
     from ..tables import Schema
 
 Log = Callable[[str], None]
@@ -87,11 +87,28 @@ class RunContext:
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What the workflow gives a claims check: the run's scale and the figure (path) that
-    shows the claims."""
+    """What the workflow gives a claims check: the run's scale, the figure (path) that shows
+    the claims and the bootstrap's settings. ``estimates`` turns a function of the runs into
+    claim values with intervals over seeds."""
 
     scale: str
     figure: str
+    resamples: int = 1000
+    bootstrap_seed: int = 0
+
+    def estimates(
+        self,
+        values: Callable[[pd.DataFrame], Mapping[str, float]],
+        runs: pd.DataFrame,
+        unit: str = "seed",
+    ) -> dict[str, Estimate]:
+        """``values(runs)`` with a bootstrap interval over the ``unit`` column for each value
+        (see :func:`overparam.claims.bootstrap`)."""
+        from ..claims import bootstrap
+
+        return bootstrap(
+            values, runs, unit=unit, resamples=self.resamples, seed=self.bootstrap_seed
+        )
 
 
 J = TypeVar("J", bound=JobSpec)
@@ -145,9 +162,27 @@ class Experiment(ABC, Generic[J]):
 
     # ------------------------------------------------------------------ steps
 
-    @abstractmethod
+    def _sibling(self, module: str, function: str) -> Callable[..., Any]:
+        """``function`` of the module ``module`` in this experiment's folder, imported only
+        when a step needs it (so planning never imports torch or matplotlib)."""
+        import importlib
+
+        package = type(self).__module__
+        try:
+            mod = importlib.import_module(f".{module}", package=package)
+        except ModuleNotFoundError as e:
+            if e.name != f"{package}.{module}":
+                raise
+            raise NotImplementedError(
+                f"experiment {self.name}: no {module}.py beside its __init__.py; add one with "
+                f"{function}() or override {function} in the class"
+            ) from e
+        return getattr(mod, function)
+
     def run(self, job: J, ctx: RunContext) -> pd.DataFrame:
-        """Run one job (a spec from ``jobs``) and return its table."""
+        """Run one job (a spec from ``jobs``) and return its table. By default
+        ``run(job, ctx)`` of the experiment's ``run.py``."""
+        return self._sibling("run", "run")(job, ctx)
 
     def aggregate(self, frames: list[pd.DataFrame], cfg: Mapping[str, Any]) -> pd.DataFrame:
         """All run tables as one, rows ordered by ``sort_by``."""
@@ -156,10 +191,14 @@ class Experiment(ABC, Generic[J]):
         df = pd.concat(frames, ignore_index=True)
         return df.sort_values(list(self.sort_by), ignore_index=True) if self.sort_by else df
 
-    @abstractmethod
     def check(
         self, metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext
-    ) -> list[Claim]: ...
+    ) -> list[Claim]:
+        """The claims, with values and intervals from ``ctx.estimates``. By default
+        ``check(metrics, cfg, ctx)`` of the experiment's ``claims.py``."""
+        return self._sibling("claims", "check")(metrics, cfg, ctx)
 
-    @abstractmethod
-    def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None: ...
+    def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
+        """The figure, drawn from the metrics table only. By default ``plot(metrics, cfg,
+        png, pdf)`` of the experiment's ``figure.py``."""
+        self._sibling("figure", "plot")(metrics, cfg, png, pdf)

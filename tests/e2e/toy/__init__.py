@@ -67,7 +67,7 @@ class Toy(Experiment[ValueJob]):
                 cfg["claims"]["positive"],
                 claim="positive",
                 experiment=self.name,
-                value=float(metrics["y"].min()),
+                estimate=ctx.estimates(lambda m: {"min": float(m["y"].min())}, metrics)["min"],
                 figure=ctx.figure,
                 scale=ctx.scale,
             )

@@ -71,7 +71,7 @@ def test_aggregate_orders_the_rows(metrics):
 
 def test_check_gives_every_claim_in_panel_order(metrics):
     cfg = {**CFG, "random_features": {**CFG["random_features"], "n_train": 40}}
-    ctx = CheckContext(scale="tiny", figure="somewhere/double_descent.png")
+    ctx = CheckContext(scale="tiny", figure="somewhere/double_descent.png", resamples=50)
     df = claims_frame(EXP.check(metrics, cfg, ctx))
     CLAIMS_SCHEMA.validate(df, "claims")
     assert df["claim"].tolist() == [f"double_descent.{c}" for c in ORDER]

@@ -70,7 +70,7 @@ def test_claim_values_from_a_known_table():
 
 def test_claims_name_the_job_the_figure_and_the_scale():
     m = pd.concat([_metrics(ACC, STOP, FRACS, k) for k in (0, 12)], ignore_index=True)
-    ctx = CheckContext(scale="tiny", figure="where/the/figure.png")
+    ctx = CheckContext(scale="tiny", figure="where/the/figure.png", resamples=50)
     df = claims_frame(EXP.check(m, TINY, ctx))
     assert df["claim"].tolist() == [
         f"lottery_ticket.mlp_rewind{k}.{c}"

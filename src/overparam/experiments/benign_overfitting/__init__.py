@@ -13,14 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from ...claims import Claim
 from ...tables import Schema
-from .. import CheckContext, Experiment, JobSpec, RunContext, register
+from .. import Experiment, JobSpec, register
 
 RUN_SCHEMA = Schema(
     name="benign_overfitting.runs",
@@ -121,20 +117,3 @@ class BenignOverfitting(Experiment[SweepJob]):
                     f"{fam['bulk_trace_exponent']} >= 1 makes r_0 grow like n, so the family "
                     "cannot be benign; use a value < 1 or set benign: false"
                 )
-
-    def run(self, job: SweepJob, ctx: RunContext) -> pd.DataFrame:
-        from .run import run
-
-        return run(job, ctx)
-
-    def check(
-        self, metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext
-    ) -> list[Claim]:
-        from .claims import check
-
-        return check(metrics, cfg, ctx)
-
-    def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
-        from .figure import plot
-
-        plot(metrics, cfg, png, pdf)

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
 
-from ...claims import Claim
 from ...data import MNIST1D
 from ...tables import Schema
-from .. import CheckContext, Experiment, JobSpec, RunContext, register
+from .. import Experiment, JobSpec, RunContext, register
 from .common import METRICS_SCHEMA, RUN_SCHEMA
 
 __all__ = [
@@ -206,15 +204,3 @@ class DoubleDescent(Experiment[LinearJob | RandomFeaturesJob | MLPJob]):
 
             return run_mlp(job, ctx)
         raise TypeError(f"{self.name}: not a job of this experiment: {job!r}")
-
-    def check(
-        self, metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext
-    ) -> list[Claim]:
-        from .claims import check
-
-        return check(metrics, cfg, ctx)
-
-    def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
-        from .figure import plot
-
-        plot(metrics, cfg, png, pdf)

@@ -2,34 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
 from ...claims import Claim, make_claim
 from .. import CheckContext
-from .common import NAME
+from .common import NAME, PanelClaim
 from .linear import linear_claims
 from .mlp import mlp_claims
 from .random_features import rf_claims
 
 
+def _values(claims_of: Callable[..., list[PanelClaim]], c, runs: pd.DataFrame) -> dict:
+    return {key: value for key, value, _ in claims_of(runs, c)}
+
+
+PANELS = {"linear": linear_claims, "random_features": rf_claims, "mlp": mlp_claims}
+
+
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
-    found = [
-        *linear_claims(metrics, cfg["linear"]),
-        *rf_claims(metrics, cfg["random_features"]),
-        *mlp_claims(metrics, cfg["mlp"]),
-    ]
-    return [
-        make_claim(
-            cfg["claims"][key],
-            claim=key,
-            experiment=NAME,
-            value=value,
-            figure=ctx.figure,
-            scale=ctx.scale,
-            note=note,
-        )
-        for key, value, note in found
-    ]
+    """Each panel's claims with intervals from resampling that panel's seeds (the panels have
+    their own seeds)."""
+    out = []
+    for panel, claims_of in PANELS.items():
+        runs = metrics[metrics["panel"] == panel]
+        c = cfg[panel]
+        found = claims_of(runs, c)
+        est = ctx.estimates(partial(_values, claims_of, c), runs)
+        out += [
+            make_claim(
+                cfg["claims"][key],
+                claim=key,
+                experiment=NAME,
+                estimate=est[key],
+                figure=ctx.figure,
+                scale=ctx.scale,
+                note=note,
+            )
+            for key, _, note in found
+        ]
+    return out

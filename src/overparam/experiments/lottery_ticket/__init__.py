@@ -19,15 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
 
-from ...claims import Claim
 from ...data import MNIST1D
 from ...tables import Schema
-from .. import CheckContext, Experiment, JobSpec, RunContext, register
+from .. import Experiment, JobSpec, register
 
 VARIANTS = ("dense", "ticket", "reinit", "random")  # the metrics table's order within a round
 NUM_LAYERS = 3  # both reference networks have two hidden layers (the schema enforces it)
@@ -141,11 +139,6 @@ class LotteryTicket(Experiment[TicketJob]):
                 "must be [low, high]"
             )
 
-    def run(self, job: TicketJob, ctx: RunContext) -> pd.DataFrame:
-        from .run import run
-
-        return run(job, ctx)
-
     def aggregate(self, frames: list[pd.DataFrame], cfg: Mapping[str, Any]) -> pd.DataFrame:
         """The run tables without their masks, ordered by network, rewind step, round,
         variant (dense, ticket, reinit, random) and seed."""
@@ -154,15 +147,3 @@ class LotteryTicket(Experiment[TicketJob]):
         df = df.assign(_v=df["variant"].map(order))
         by = ["_v" if c == "variant" else c for c in self.sort_by]
         return df.sort_values(by, ignore_index=True).drop(columns="_v")
-
-    def check(
-        self, metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext
-    ) -> list[Claim]:
-        from .claims import check
-
-        return check(metrics, cfg, ctx)
-
-    def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
-        from .figure import plot
-
-        plot(metrics, cfg, png, pdf)

@@ -85,43 +85,47 @@ def job_values(
     return out
 
 
+CLAIM_VALUES = {
+    "matches_dense": "matches_dense_pp",
+    "beats_controls": "beats_controls_pp",
+    "earlier_stop": "stop_ratio",
+}
+
+
+def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
+    """Every claim's value, keyed '<network>_rewind<k>.<claim>'."""
+    return {
+        f"{net}_rewind{k}.{claim}": v[col]
+        for (net, k), v in job_values(metrics, cfg).items()
+        for claim, col in CLAIM_VALUES.items()
+    }
+
+
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
-    fig, scale = ctx.figure, ctx.scale
     setup = cfg["claims_setup"]
+    est = ctx.estimates(lambda m: values(m, cfg), metrics)
     claims = []
     for (net, k), v in job_values(metrics, cfg).items():
         tag = f"{net}_rewind{k}"
         base = f"{tag}: dense acc {v['dense_acc']:.3f}, dense stop step {v['dense_stop']:.0f}"
+        notes = {
+            "matches_dense": f"{base}; {v['rounds_hi']} rounds with >= "
+            f"{setup['match_min_remaining']:g} remaining",
+            "beats_controls": f"{base}; {v['rounds_lo']} rounds below, down to "
+            f"{v['min_remaining']:.3f} remaining",
+            "earlier_stop": f"{base}; {v['rounds_mid']} rounds with remaining in "
+            f"{setup['early_stop_remaining']}",
+        }
         claims += [
             make_claim(
-                cfg["claims"]["matches_dense"],
-                claim=f"{tag}.matches_dense",
+                cfg["claims"][claim],
+                claim=f"{tag}.{claim}",
                 experiment=NAME,
-                value=v["matches_dense_pp"],
-                figure=fig,
-                scale=scale,
-                note=f"{base}; {v['rounds_hi']} rounds with >= "
-                f"{setup['match_min_remaining']:g} remaining",
-            ),
-            make_claim(
-                cfg["claims"]["beats_controls"],
-                claim=f"{tag}.beats_controls",
-                experiment=NAME,
-                value=v["beats_controls_pp"],
-                figure=fig,
-                scale=scale,
-                note=f"{base}; {v['rounds_lo']} rounds below, down to "
-                f"{v['min_remaining']:.3f} remaining",
-            ),
-            make_claim(
-                cfg["claims"]["earlier_stop"],
-                claim=f"{tag}.earlier_stop",
-                experiment=NAME,
-                value=v["stop_ratio"],
-                figure=fig,
-                scale=scale,
-                note=f"{base}; {v['rounds_mid']} rounds with remaining in "
-                f"{setup['early_stop_remaining']}",
-            ),
+                estimate=est[f"{tag}.{claim}"],
+                figure=ctx.figure,
+                scale=ctx.scale,
+                note=notes[claim],
+            )
+            for claim in CLAIM_VALUES
         ]
     return claims

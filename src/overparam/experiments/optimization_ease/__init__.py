@@ -13,14 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
-import pandas as pd
-
-from ...claims import Claim
 from ...tables import Schema
-from .. import CheckContext, Experiment, JobSpec, RunContext, register
+from .. import Experiment, JobSpec, register
 
 RUN_SCHEMA = Schema(
     name="optimization_ease.runs",
@@ -94,20 +90,3 @@ class OptimizationEase(Experiment[WidthJob]):
                 f"config key 'optimization_ease.batch_size': {cfg['batch_size']} exceeds the "
                 f"number of samples n={cfg['n']}"
             )
-
-    def run(self, job: WidthJob, ctx: RunContext) -> pd.DataFrame:
-        from .run import run
-
-        return run(job, ctx)
-
-    def check(
-        self, metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext
-    ) -> list[Claim]:
-        from .claims import check
-
-        return check(metrics, cfg, ctx)
-
-    def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
-        from .figure import plot
-
-        plot(metrics, cfg, png, pdf)

@@ -71,12 +71,25 @@ def diverged_runs(metrics: pd.DataFrame) -> list[tuple[int, int]]:
     return [(int(w), int(s)) for (w, s), v in d.items() if v]
 
 
-def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
-    """Both claims compare medians over seeds. A diverged run has no loss, so a median that
-    silently skipped it would compare widths on different seeds: if any run diverged, both
-    values are NaN (the claims do not hold) and the note names the diverged runs."""
-    fig, scale = ctx.figure, ctx.scale
+def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
+    """Both claims' values: violations of strict decrease of the medians over seeds. A
+    diverged run has no loss, so a median that silently skipped it would compare widths on
+    different seeds: if any run diverged, both values are NaN (the claims do not hold)."""
     w = per_width(metrics, cfg["loss_threshold"])
+    div = bool(metrics["diverged"].any())
+    return {
+        "epochs_decrease": np.nan if div else _violations(w["median_epochs"]),
+        "final_loss_decreases": (
+            np.nan if div else _violations(w["median_final_loss"], cfg["loss_floor"])
+        ),
+    }
+
+
+def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
+    """Both claims compare medians over seeds; the notes list the medians per width and name
+    the diverged runs."""
+    w = per_width(metrics, cfg["loss_threshold"])
+    est = ctx.estimates(lambda m: values(m, cfg), metrics)
     div = diverged_runs(metrics)
     n_runs = metrics.groupby(["width", "seed"]).ngroups
     div_note = (
@@ -91,23 +104,19 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         for r in w.itertuples()
     )
     note_l = "; ".join(f"w={r.width}: {r.median_final_loss:.3g}" for r in w.itertuples())
+    notes = {
+        "epochs_decrease": "median epochs: " + note_e,
+        "final_loss_decreases": "median final loss: " + note_l,
+    }
     return [
         make_claim(
-            cfg["claims"]["epochs_decrease"],
-            claim="epochs_decrease",
+            cfg["claims"][key],
+            claim=key,
             experiment=NAME,
-            value=np.nan if div else _violations(w["median_epochs"]),
-            figure=fig,
-            scale=scale,
-            note=div_note + "median epochs: " + note_e,
-        ),
-        make_claim(
-            cfg["claims"]["final_loss_decreases"],
-            claim="final_loss_decreases",
-            experiment=NAME,
-            value=np.nan if div else _violations(w["median_final_loss"], cfg["loss_floor"]),
-            figure=fig,
-            scale=scale,
-            note=div_note + "median final loss: " + note_l,
-        ),
+            estimate=est[key],
+            figure=ctx.figure,
+            scale=ctx.scale,
+            note=div_note + note,
+        )
+        for key, note in notes.items()
     ]

@@ -1,0 +1,182 @@
+"""The claims contract: intervals from a bootstrap over seeds, the confident verdict, and what
+the console, the markdown and the manifest say."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from overparam import claims
+from overparam.experiments import CheckContext
+
+
+def spec(comparison="<=", threshold=0.5):
+    return {
+        "source": "paper",
+        "statement": "s",
+        "metric": "m",
+        "comparison": comparison,
+        "threshold": threshold,
+    }
+
+
+def make(estimate, comparison="<=", threshold=0.5, name="a"):
+    return claims.make_claim(
+        spec(comparison, threshold),
+        claim=name,
+        experiment="e",
+        estimate=estimate,
+        figure="f.png",
+        scale="test",
+    )
+
+
+def runs(values_per_seed, conditions=("x",)):
+    """One row per (condition, seed) with value y."""
+    return pd.DataFrame(
+        [
+            {"cond": c, "seed": s, "y": float(v) + i}
+            for i, c in enumerate(conditions)
+            for s, v in enumerate(values_per_seed)
+        ]
+    )
+
+
+def mean_y(m):
+    return {"mean": float(m["y"].mean())}
+
+
+def test_bootstrap_is_deterministic_and_brackets_the_mean():
+    r = runs(np.random.default_rng(3).normal(1.0, 0.2, size=12))
+    a = claims.bootstrap(mean_y, r, resamples=400)["mean"]
+    b = claims.bootstrap(mean_y, r, resamples=400)["mean"]
+    assert a == b
+    assert a.n_seeds == 12
+    assert a.ci_low < a.value < a.ci_high
+    # the percentile interval of a mean is about +-1.96 standard errors
+    se = r["y"].std(ddof=0) / math.sqrt(12)
+    assert (a.ci_high - a.ci_low) / (2 * 1.96 * se) == pytest.approx(1.0, rel=0.25)
+    other = claims.bootstrap(mean_y, r, resamples=400, seed=1)["mean"]
+    assert other.ci_low != a.ci_low  # the generator's seed matters
+
+
+def test_bootstrap_of_constant_runs_has_zero_width():
+    e = claims.bootstrap(mean_y, runs([2.0] * 5), resamples=50)["mean"]
+    assert (e.value, e.ci_low, e.ci_high, e.n_seeds) == (2.0, 2.0, 2.0, 5)
+
+
+def test_bootstrap_resamples_whole_seeds_and_keeps_pairs():
+    # y(b) - y(a) is exactly 1 on every seed; resampling seeds jointly keeps that difference
+    # exact, though each condition's mean varies a lot between resamples
+    r = runs([0.0, 10.0, 20.0, 30.0], conditions=("a", "b"))
+
+    def diff(m):
+        g = m.groupby("cond")["y"].mean()
+        return {"diff": float(g["b"] - g["a"]), "a": float(g["a"])}
+
+    e = claims.bootstrap(diff, r, resamples=200)
+    assert e["diff"].ci_low == pytest.approx(1.0) and e["diff"].ci_high == pytest.approx(1.0)
+    assert e["a"].ci_high - e["a"].ci_low > 5
+
+
+def test_a_seed_drawn_twice_counts_twice():
+    # seeds are relabelled per draw: a statistic that counts distinct seeds always sees k
+    r = runs([1.0, 2.0, 3.0])
+    e = claims.bootstrap(lambda m: {"k": m["seed"].nunique()}, r, resamples=100)["k"]
+    assert (e.ci_low, e.ci_high) == (3.0, 3.0)
+
+
+def test_bootstrap_of_a_ratio_recomputes_the_ratio():
+    r = pd.DataFrame({"seed": range(8), "num": np.arange(1.0, 9.0), "den": np.full(8, 2.0)})
+    e = claims.bootstrap(lambda m: {"r": m["num"].mean() / m["den"].mean()}, r, resamples=300)
+    assert e["r"].value == pytest.approx(2.25)
+    assert 1.0 < e["r"].ci_low < 2.25 < e["r"].ci_high < 3.5
+
+
+def test_single_seed_has_no_interval_and_is_not_confident():
+    e = claims.bootstrap(mean_y, runs([0.1]), resamples=100)["mean"]
+    assert e.n_seeds == 1 and math.isnan(e.ci_low) and math.isnan(e.ci_high)
+    c = make(e)
+    assert c.holds and not c.confident
+
+
+def test_nan_in_many_resamples_gives_no_interval():
+    # the statistic is NaN whenever seed 0 is missing from the resample (about 1/e of them)
+    r = runs([1.0, 2.0, 3.0])
+
+    def fragile(m):
+        return {"v": float(m["y"].mean()) if (m["y"] == 1.0).any() else math.nan}
+
+    e = claims.bootstrap(fragile, r, resamples=200)["v"]
+    assert not math.isnan(e.value) and math.isnan(e.ci_low)
+
+
+def test_confident_iff_the_interval_is_on_the_holding_side():
+    assert make(claims.Estimate(0.3, 4, 0.2, 0.4)).confident
+    crossing = make(claims.Estimate(0.3, 4, 0.2, 0.6))
+    assert crossing.holds and not crossing.confident
+    fails = make(claims.Estimate(0.7, 4, 0.6, 0.8))
+    assert not fails.holds and not fails.confident
+    # '>' looks at the lower end
+    assert make(claims.Estimate(0.7, 4, 0.6, 0.8), ">").confident
+    assert not make(claims.Estimate(0.7, 4, 0.4, 0.8), ">").confident
+
+
+def test_closed_form_claims_say_so():
+    e = claims.Estimate.exact(0.25)
+    assert (e.n_seeds, e.ci_low, e.ci_high) == (0, 0.25, 0.25)
+    df = claims.claims_frame([make(e)])
+    assert df.loc[0, "confident"] and df.loc[0, "n_seeds"] == 0
+    assert "exact (closed form)" in claims.to_markdown(df)
+
+
+def test_make_claim_requires_an_estimate():
+    with pytest.raises(TypeError, match="e.a: estimate must be an Estimate"):
+        make(0.3)
+
+
+def test_rows_interval_contains_value_and_confident_agrees():
+    r = runs(np.random.default_rng(0).normal(0.45, 0.1, size=6))
+    est = claims.bootstrap(mean_y, r, resamples=300)["mean"]
+    cs = [make(est, "<=", t, name=f"t{t}") for t in (0.2, 0.45, 0.5, 0.7)]
+    df = claims.claims_frame(cs)
+    claims.CLAIMS_SCHEMA.validate(df, "test")
+    assert ((df["ci_low"] <= df["value"]) & (df["value"] <= df["ci_high"])).all()
+    assert list(df["holds"]) == [False, df.loc[1, "value"] <= 0.45, True, True]
+    assert not df.loc[2, "confident"] or df.loc[2, "ci_high"] <= 0.5
+    assert df.loc[3, "confident"]  # the interval is far below 0.7
+    assert (df["confident"] <= df["holds"]).all()
+
+
+def test_summary_names_the_claims_that_do_not_hold():
+    df = claims.claims_frame(
+        [
+            make(claims.Estimate(0.3, 4, 0.2, 0.4), name="sure"),
+            make(claims.Estimate(0.4, 4, 0.2, 0.6), name="shaky"),
+            make(claims.Estimate(0.9, 4, 0.8, 1.0), name="fails"),
+        ]
+    )
+    text = claims.summary(df)
+    assert text.startswith("2 of 3 claims hold (1 confidently")
+    assert "not holding:\n  e.fails (m = 0.9, needs <= 0.5)" in text
+    assert "e.shaky (0.4, [0.2, 0.6] over 4 seeds; needs <= 0.5)" in text
+    md = claims.to_markdown(df)
+    assert "holds (not confident: CI crosses the threshold)" in md
+    assert "holds (confident)" in md and "**DOES NOT HOLD**" in md
+
+
+def test_check_context_uses_the_configured_resamples():
+    r = runs(np.arange(6.0))
+    few = CheckContext("test", "f.png", resamples=0).estimates(mean_y, r)["mean"]
+    assert math.isnan(few.ci_low) and few.n_seeds == 6
+    some = CheckContext("test", "f.png", resamples=50, bootstrap_seed=2).estimates(mean_y, r)
+    assert some["mean"] == claims.bootstrap(mean_y, r, resamples=50, seed=2)["mean"]
+
+
+def test_interval_of_a_biased_statistic_still_contains_the_value():
+    # |mean| of centred data: every resample's |mean| is >= 0 and mostly larger than the
+    # point value 0, so the plain percentile interval would exclude it
+    r = runs([-1.0, 1.0, -2.0, 2.0, -3.0, 3.0])
+    e = claims.bootstrap(lambda m: {"abs": abs(float(m["y"].mean()))}, r, resamples=300)["abs"]
+    assert e.value == 0.0 and e.ci_low == 0.0 < e.ci_high
