@@ -113,4 +113,7 @@ def test_claims_rows(pipeline_run):
         for c in ("matches_dense", "beats_controls", "earlier_stop")
     )
     assert df["value"].notna().all()
+    assert df["note"].str.contains(r"; 0 of \d+ runs diverged$").all()  # counted, none here
+    stop = df[df["claim"].str.endswith("earlier_stop")].set_index("claim")["note"]
+    assert stop["lottery_ticket.mlp_rewind20.earlier_stop"].count("counted from init (+20)") == 1
     assert (df["figure"] == "figures/lottery_ticket.png").all()

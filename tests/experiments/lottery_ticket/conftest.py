@@ -22,7 +22,9 @@ TINY = dict(
     batch_size=100,
     epochs=6,
     eval_every_steps=6,
-    claims_setup=dict(match_min_remaining=0.2, early_stop_remaining=[0.2, 1.0]),
+    claims_setup=dict(
+        match_min_remaining=0.2, early_stop_remaining=[0.2, 1.0], max_diverged_frac=0.1
+    ),
     claims={
         c: dict(source="s", statement="t", metric="m", comparison=">=", threshold=0.0)
         for c in ("matches_dense", "beats_controls", "earlier_stop")

@@ -4,15 +4,18 @@ import copy
 
 import pandas as pd
 import pytest
+import yaml
 
 from overparam.claims import claims_frame
 from overparam.experiments import CheckContext, get
 from overparam.experiments.lottery_ticket import VARIANTS
 from overparam.experiments.lottery_ticket.claims import job_values, summary
 
+from ...conftest import ROOT
 from .conftest import TINY
 
 EXP = get("lottery_ticket")
+QUICK = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["lottery_ticket"]
 FRACS = [1.0, 0.8, 0.4, 0.15, 0.05]
 ACC = {
     "dense": [0.70] * 5,
@@ -28,13 +31,16 @@ STOP = {
 }
 
 
-def _metrics(acc: dict, stop: dict, fracs, rewind_step=0) -> pd.DataFrame:
+def _metrics(acc: dict, stop: dict, fracs, rewind_step=0, diverged=()) -> pd.DataFrame:
+    """Two seeds per (round, variant); (variant, round, seed) in ``diverged`` are diverged runs
+    as the engine records them (no accuracy, stop step -1)."""
     rows = []
     for v in VARIANTS:
         for j, f in enumerate(fracs):
             if (v == "dense") != (j == 0):
                 continue
             for s in (0, 1):
+                div = (v, j, s) in diverged
                 rows.append(
                     dict(
                         network="mlp",
@@ -43,12 +49,25 @@ def _metrics(acc: dict, stop: dict, fracs, rewind_step=0) -> pd.DataFrame:
                         variant=v,
                         seed=s,
                         remaining_frac=f,
-                        test_acc_at_stop=acc[v][j] + 0.001 * s,
-                        stop_step=stop[v][j],
-                        diverged=False,
+                        test_acc_at_stop=float("nan") if div else acc[v][j] + 0.001 * s,
+                        stop_step=-1 if div else stop[v][j],
+                        diverged=div,
                     )
                 )
     return pd.DataFrame(rows)
+
+
+def _check(m: pd.DataFrame) -> pd.DataFrame:
+    """The claims of ``m`` under the quick-scale config's claims and claims_setup (its
+    thresholds), indexed by claim id without the experiment."""
+    cfg = {**copy.deepcopy(TINY), "claims": QUICK["claims"], "claims_setup": QUICK["claims_setup"]}
+    ctx = CheckContext(scale="quick", figure="f.png", resamples=50)
+    df = claims_frame(EXP.check(m, cfg, ctx))
+    return df.assign(claim=df["claim"].str.removeprefix("lottery_ticket.")).set_index("claim")
+
+
+def _with(table: dict, variant: str, values: list) -> dict:
+    return {**table, variant: values}
 
 
 def test_summary_means_and_sds():
@@ -81,10 +100,23 @@ def test_claims_name_the_job_the_figure_and_the_scale():
     assert df["value"].tolist()[:3] == pytest.approx([-1.0, 6.0, 0.7])
     assert df["holds"].tolist()[:3] == [False, True, True]  # thresholds: >= 0 in TINY
     assert df["note"].iloc[0] == (
-        "mlp_rewind0: dense acc 0.700, dense stop step 500; 2 rounds with >= 0.2 remaining"
+        "mlp_rewind0: dense acc 0.700, dense stop step 500; 2 rounds with >= 0.2 remaining; "
+        "0 of 6 runs diverged"
     )
-    assert df["note"].iloc[1].endswith("2 rounds below, down to 0.050 remaining")
-    assert df["note"].iloc[2].endswith("2 rounds with remaining in [0.2, 1.0]")
+    assert (
+        df["note"]
+        .iloc[1]
+        .endswith("2 rounds below, down to 0.050 remaining; 0 of 12 runs diverged")
+    )
+    assert (
+        df["note"]
+        .iloc[2]
+        .endswith(
+            "2 rounds with remaining in [0.2, 1.0]; ticket steps counted from init (+0); "
+            "0 of 6 runs diverged"
+        )
+    )
+    assert df["value"].tolist()[5] == pytest.approx((350 + 12) / 500)  # rewound to step 12
 
 
 def test_no_sparse_round_leaves_beats_controls_undefined():
@@ -98,3 +130,99 @@ def test_figure_of_a_tiny_run(tiny_run, tmp_path):
     EXP.metrics_schema.validate(m, "tiny metrics")
     EXP.plot(m, TINY, tmp_path / "f.png", tmp_path / "f.pdf")
     assert (tmp_path / "f.png").stat().st_size > 10_000 and (tmp_path / "f.pdf").stat().st_size > 0
+
+
+# ------------------------------------------------- each claim on a table where it fails
+# (thresholds of config/config.yaml: matches_dense >= -1 pp, beats_controls >= 2 pp,
+# earlier_stop < 1)
+
+# ACC with the worst ticket round >= 20% 0.5 pp below dense (ACC's -1 pp sits on the threshold)
+OK_ACC = _with(ACC, "ticket", [0, 0.71, 0.695, 0.66, 0.60])
+
+
+def test_all_three_claims_hold_on_a_good_table():
+    m = _check(_metrics(OK_ACC, STOP, FRACS))
+    assert m["holds"].all(), m[["value", "note"]]
+    assert m["value"].tolist() == pytest.approx([-0.5, 6.0, 0.7])
+
+
+def test_matches_dense_fails_when_a_round_above_20_percent_falls_2pp_short():
+    acc = _with(ACC, "ticket", [0, 0.71, 0.68, 0.66, 0.60])  # 40% left: 2 pp below dense
+    r = _check(_metrics(acc, STOP, FRACS)).loc["mlp_rewind0.matches_dense"]
+    assert r["value"] == pytest.approx(-2.0) and not r["holds"] and not r["confident"]
+
+
+def test_beats_controls_fails_when_random_pruning_is_as_good_as_the_ticket():
+    acc = _with(ACC, "random", [0, 0.70, 0.65, 0.66, 0.60])  # below 20%: equal to the ticket
+    r = _check(_metrics(acc, STOP, FRACS)).loc["mlp_rewind0.beats_controls"]
+    assert r["value"] == pytest.approx(0.0) and not r["holds"]
+
+
+def test_beats_controls_fails_when_reinit_is_within_the_margin():
+    acc = _with(ACC, "reinit", [0, 0.70, 0.66, 0.65, 0.59])  # below 20%: 1 pp under the ticket
+    r = _check(_metrics(acc, STOP, FRACS)).loc["mlp_rewind0.beats_controls"]
+    assert r["value"] == pytest.approx(1.0) and not r["holds"]
+
+
+def test_earlier_stop_fails_when_tickets_stop_later():
+    stop = _with(STOP, "ticket", [0, 500, 600, 300, 300])  # >= 20%: 550 vs dense 500
+    r = _check(_metrics(ACC, stop, FRACS)).loc["mlp_rewind0.earlier_stop"]
+    assert r["value"] == pytest.approx(1.1) and not r["holds"]
+
+
+def test_earlier_stop_counts_a_late_rewound_ticket_from_init():
+    """Rewound to step 100, a ticket stopping 450 steps after its restart has trained 550
+    steps from init: later than the dense network's 500, though 450 < 500."""
+    stop = _with(STOP, "ticket", [0, 450, 450, 300, 300])
+    r = _check(_metrics(ACC, stop, FRACS, rewind_step=100)).loc["mlp_rewind100.earlier_stop"]
+    assert r["value"] == pytest.approx(550 / 500) and not r["holds"]
+    assert "ticket steps counted from init (+100)" in r["note"]
+    r0 = _check(_metrics(ACC, stop, FRACS, rewind_step=0)).loc["mlp_rewind0.earlier_stop"]
+    assert r0["value"] == pytest.approx(450 / 500) and r0["holds"]
+
+
+# ------------------------------------------------- diverged runs
+
+
+def test_summary_leaves_diverged_runs_out_of_the_means():
+    m = _metrics(ACC, STOP, FRACS, diverged={("ticket", 1, 1)})
+    s = summary(m).set_index(["round", "variant"]).loc[(1, "ticket")]
+    assert s["acc_mean"] == pytest.approx(0.71) and s["stop_mean"] == 400  # not (400 - 1) / 2
+    assert s["runs"] == 2 and s["diverged"] == 1
+
+
+def test_few_diverged_runs_are_counted_in_the_notes():
+    # 1 of the 12 runs of beats_controls diverged: 0.083 <= 0.1, the claim is still computed
+    m = _check(_metrics(ACC, STOP, FRACS, diverged={("random", 4, 0)}))
+    r = m.loc["mlp_rewind0.beats_controls"]
+    assert r["note"].endswith("; 1 of 12 runs diverged") and r["holds"]
+    # random at 5% left: seed 1 only (0.521); ticket - random = (0.6605 - 0.6205 + 0.6005 -
+    # 0.521) / 2 = 5.975 pp, below ticket - reinit (8 pp)
+    assert r["value"] == pytest.approx((4.0 + 7.95) / 2)
+    assert m.loc["mlp_rewind0.matches_dense", "note"].endswith("; 0 of 6 runs diverged")
+
+
+@pytest.mark.parametrize(
+    "diverged,failing",
+    [
+        # the dense run of seed 1: 1 of the 6 runs of matches_dense and of earlier_stop
+        ({("dense", 0, 1)}, {"matches_dense", "earlier_stop"}),
+        # 2 of the 12 runs of beats_controls (rounds below 20%)
+        ({("reinit", 3, 0), ("random", 4, 1)}, {"beats_controls"}),
+        # a ticket at 40% left: in both matches_dense's and earlier_stop's rounds
+        ({("ticket", 2, 0)}, {"matches_dense", "earlier_stop"}),
+    ],
+)
+def test_too_many_diverged_runs_make_a_claim_fail(diverged, failing):
+    m = _check(_metrics(OK_ACC, STOP, FRACS, diverged=diverged))
+    n = {"matches_dense": 6, "beats_controls": 12, "earlier_stop": 6}
+    for claim in n:
+        r = m.loc[f"mlp_rewind0.{claim}"]
+        if claim in failing:
+            assert r["value"] != r["value"] and not r["holds"], claim  # NaN
+            assert r["note"].endswith(
+                f"; {len(diverged)} of {n[claim]} runs diverged (more than 0.1 of them: value "
+                "NaN, the claim does not hold)"
+            )
+        else:  # untouched by the divergence: holds as on OK_ACC
+            assert r["holds"] and r["note"].endswith(f"; 0 of {n[claim]} runs diverged"), claim

@@ -28,6 +28,9 @@ from ...tables import Schema
 from .. import Experiment, JobSpec, register
 
 VARIANTS = ("dense", "ticket", "reinit", "random")  # the metrics table's order within a round
+# variants that start from the dense run's step-k weights (``overparam.lottery.REWOUND``; not
+# imported: the claims and the figure import no torch). Their ``stop_step`` counts from step k.
+REWOUND = ("ticket", "random")
 NUM_LAYERS = 3  # both reference networks have two hidden layers (the schema enforces it)
 
 _COLUMNS = {

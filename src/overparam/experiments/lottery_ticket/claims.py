@@ -1,5 +1,15 @@
 """Claims of lottery_ticket: per-round summaries and the three claims of every job (tickets
-match the dense network, beat both controls when sparse, and stop earlier)."""
+match the dense network, beat both controls when sparse, and stop earlier).
+
+Early-stopping steps are counted from the initialisation: a ticket (or random-pruning
+control) rewound to step k restarts from the dense run's weights at step k, so its recorded
+``stop_step`` (counted from its own start) plus k is the number of optimizer steps behind its
+stopping point; the dense run and the reinit control start at the init (k adds nothing).
+
+Diverged runs have no accuracy and no stopping step: they drop out of the seed means. Every
+claim's note counts the diverged runs among those it is computed from, and a claim with more
+than ``claims_setup.max_diverged_frac`` of them diverged has value NaN (it does not hold).
+"""
 
 from __future__ import annotations
 
@@ -11,22 +21,42 @@ import pandas as pd
 
 from ...claims import Claim, make_claim
 from .. import CheckContext
+from . import REWOUND
 
 NAME = "lottery_ticket"
 
 
 def summary(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sd over seeds per (network, rewind step, round, variant)."""
-    g = metrics.groupby(["network", "rewind_step", "round", "variant"], sort=True)
+    """Mean and sd over seeds per (network, rewind step, round, variant); diverged runs are
+    left out of the means (``diverged`` counts them). ``stop_mean``: early-stopping step from
+    the variant's own start; ``stop_init_mean``: from the initialisation (rewound variants:
+    + rewind step)."""
+    ok = ~metrics["diverged"].astype(bool) & (metrics["stop_step"] >= 0)
+    stop = metrics["stop_step"].astype(float).where(ok)
+    offset = np.where(metrics["variant"].isin(REWOUND), metrics["rewind_step"], 0)
+    m = metrics.assign(
+        stop_step=stop,
+        stop_from_init=stop + offset,
+        test_acc_at_stop=metrics["test_acc_at_stop"].astype(float).where(ok),
+    )
+    g = m.groupby(["network", "rewind_step", "round", "variant"], sort=True)
     return g.agg(
         remaining_frac=("remaining_frac", "mean"),
         acc_mean=("test_acc_at_stop", "mean"),
         acc_sd=("test_acc_at_stop", "std"),
         stop_mean=("stop_step", "mean"),
         stop_sd=("stop_step", "std"),
+        stop_init_mean=("stop_from_init", "mean"),
+        stop_init_sd=("stop_from_init", "std"),
         runs=("seed", "size"),
         diverged=("diverged", "sum"),
     ).reset_index()
+
+
+def _counts(g: pd.DataFrame, rounds: pd.Index, variants: tuple[str, ...], dense: bool):
+    """(diverged, runs) over the given rounds and variants (and the dense round if asked)."""
+    sel = g[(g["round"].isin(rounds) & g["variant"].isin(variants)) | (dense & (g["round"] == 0))]
+    return int(sel["diverged"].sum()), int(sel["runs"].sum())
 
 
 def job_values(
@@ -37,15 +67,21 @@ def job_values(
         (ticket - dense) mean test accuracy, in percentage points;
     beats_controls_pp: over rounds with < match_min_remaining left, the smaller of the mean
         ticket-reinit and ticket-random accuracy differences, in percentage points;
-    stop_ratio: mean over rounds with remaining in [early_stop_remaining] of ticket / dense
-        mean early-stopping step."""
+    stop_ratio: mean over rounds with remaining in [early_stop_remaining] of the ticket's mean
+        early-stopping step counted from the initialisation (k + its own step), divided by
+        the dense network's mean early-stopping step.
+    Each also gets '<metric>_diverged' and '<metric>_runs' (its runs, the diverged among
+    them); a metric with more than ``max_diverged_frac`` of its runs diverged is NaN."""
     c = cfg["claims_setup"]
+    max_div = float(c["max_diverged_frac"])
     s = summary(metrics)
     out = {}
     for (net, k), g in s.groupby(["network", "rewind_step"]):
         dense = g[g["variant"] == "dense"].iloc[0]
         piv = g[g["round"] > 0].pivot(
-            index="round", columns="variant", values=["acc_mean", "stop_mean", "remaining_frac"]
+            index="round",
+            columns="variant",
+            values=["acc_mean", "stop_init_mean", "remaining_frac"],
         )
         frac = piv[("remaining_frac", "ticket")]
         acc = piv["acc_mean"]
@@ -67,14 +103,21 @@ def job_values(
         a, b = c["early_stop_remaining"]
         mid = (frac >= a) & (frac <= b)
         stop = (
-            float(piv[("stop_mean", "ticket")][mid].mean() / dense["stop_mean"])
+            float(piv[("stop_init_mean", "ticket")][mid].mean() / dense["stop_mean"])
             if mid.any()
             else np.nan
         )
+        v: dict[str, float] = {}
+        for key, value, rounds, variants, with_dense in (
+            ("matches_dense_pp", matches, frac.index[hi], ("ticket",), True),
+            ("beats_controls_pp", beats, frac.index[lo], ("ticket", "reinit", "random"), False),
+            ("stop_ratio", stop, frac.index[mid], ("ticket",), True),
+        ):
+            div, runs = _counts(g, rounds, variants, with_dense)
+            v[key] = np.nan if runs and div > max_div * runs else value
+            v[f"{key}_diverged"], v[f"{key}_runs"] = div, runs
         out[(str(net), int(k))] = {
-            "matches_dense_pp": matches,
-            "beats_controls_pp": beats,
-            "stop_ratio": stop,
+            **v,
             "dense_acc": float(dense["acc_mean"]),
             "dense_stop": float(dense["stop_mean"]),
             "rounds_hi": int(hi.sum()),
@@ -101,8 +144,17 @@ def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
+def _divergence_note(v: Mapping[str, float], col: str, max_div: float) -> str:
+    div, runs = int(v[f"{col}_diverged"]), int(v[f"{col}_runs"])
+    note = f"{div} of {runs} runs diverged"
+    if runs and div > max_div * runs:
+        note += f" (more than {max_div:g} of them: value NaN, the claim does not hold)"
+    return note
+
+
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
     setup = cfg["claims_setup"]
+    max_div = float(setup["max_diverged_frac"])
     est = ctx.estimates(lambda m: values(m, cfg), metrics)
     claims = []
     for (net, k), v in job_values(metrics, cfg).items():
@@ -114,7 +166,7 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
             "beats_controls": f"{base}; {v['rounds_lo']} rounds below, down to "
             f"{v['min_remaining']:.3f} remaining",
             "earlier_stop": f"{base}; {v['rounds_mid']} rounds with remaining in "
-            f"{setup['early_stop_remaining']}",
+            f"{setup['early_stop_remaining']}; ticket steps counted from init (+{k})",
         }
         claims += [
             make_claim(
@@ -124,8 +176,8 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
                 estimate=est[f"{tag}.{claim}"],
                 figure=ctx.figure,
                 scale=ctx.scale,
-                note=notes[claim],
+                note=f"{notes[claim]}; {_divergence_note(v, col, max_div)}",
             )
-            for claim in CLAIM_VALUES
+            for claim, col in CLAIM_VALUES.items()
         ]
     return claims
