@@ -269,9 +269,10 @@ def draw_mlp(ax_mlp, ax_ep, ax_tr, metrics: pd.DataFrame, c: Mapping[str, Any]) 
         gm = mlp[mlp["width"] == w].groupby("epoch")[["test_error", "train_error"]].mean()
         ax_ep.plot(gm.index, 100 * gm["test_error"], color=pal[w], lw=1.2, label=f"h={w}")
         ax_tr.plot(gm.index, 100 * gm["train_error"], color=pal[w], lw=1.2, label=f"h={w}")
-    ax_ep.set(xlabel="epoch", ylabel="test error (%)", title="(e) epoch-wise test error")
+    k = f"mean of {mlp['seed'].nunique()} seeds"
+    ax_ep.set(xlabel="epoch", ylabel="test error (%)", title=f"(e) epoch-wise test error, {k}")
     ax_tr.set(
-        xlabel="epoch", ylabel="train error (%)", title="(f) epoch-wise train error (noisy labels)"
+        xlabel="epoch", ylabel="train error (%)", title=f"(f) train error (noisy labels), {k}"
     )
     changed = 100 * c["label_noise"] * (1 - 1 / NUM_CLASSES)  # a redrawn label may be unchanged
     ax_tr.axhline(changed, color="0.5", ls=":", lw=1, label=f"labels changed ({changed:.1f}%)")
