@@ -16,13 +16,15 @@ from .conftest import CURVE, RF_JOB
 EXP = experiments.get("double_descent")
 CFG = yaml.safe_load(open(ROOT / "config" / "config.yaml"))["double_descent"]
 ORDER = [
-    "linear_matches_hastie",
+    "linear_matches_hastie_under",
+    "linear_matches_hastie_over",
     "linear_peak_at_one",
     "optimal_ridge_monotone",
     "optimal_ridge_matches_theory",
     "rf_error_peak",
     "rf_norm_peak",
-    "rf_second_descent",
+    "rf_second_descent_mse",
+    "rf_second_descent_error",
     "mlp_peak_near_interpolation",
     "mlp_peak_height",
     "mlp_second_descent",

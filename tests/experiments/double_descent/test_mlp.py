@@ -124,14 +124,21 @@ def test_mlp_claims_of_a_curve():
         test_loss=1.0,
         diverged=False,
     )
-    out = mlp_claims(m, {"interp_train_error": 0.01, "reference": REF})
+    c = {"interp_train_error": 0.01, "max_diverged_fraction": 0.0, "reference": REF}
+    out = mlp_claims(m, c)
     assert [k for k, _, _ in out] == [
         "mlp_peak_near_interpolation",
         "mlp_peak_height",
         "mlp_second_descent",
     ]
-    assert [v for _, v, _ in out] == pytest.approx([1.0, 0.06, 0.11])
-    assert out[0][2].startswith("after 500 epochs: first-descent min 0.500 at h=8, peak 0.560")
-    out = mlp_claims(m.assign(train_error=0.2), {"interp_train_error": 0.01, "reference": REF})
+    # peak / interpolation width, peak - minimum, widest - minimum (0.45 - 0.5)
+    assert [v for _, v, _ in out] == pytest.approx([1.0, 0.06, -0.05])
+    assert out[0][2].startswith(
+        "0 of 6 runs diverged; after 500 epochs: first-descent min 0.500 at h=8, peak 0.560"
+    )
+    assert "widest 0.450 at h=128 (peak - widest 0.110)" in out[0][2]
+    out = mlp_claims(m.assign(train_error=0.2), c)
     assert math.isnan(out[0][1])
-    assert out[0][2].startswith("no width reached mean train error <= 0.01 (widest: train 0.200")
+    assert out[0][2].startswith(
+        "0 of 6 runs diverged; no width reached mean train error <= 0.01 (widest: train 0.200"
+    )

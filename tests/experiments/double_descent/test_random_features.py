@@ -1,6 +1,8 @@
 """double_descent, random-features panel on a small synthetic dataset (a file, as the
 pipeline passes it)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -43,7 +45,21 @@ def test_sizes_beyond_the_dataset_are_an_error(rf_ctx):
 
 def test_rf_claims(table):
     out = rf_claims(table, {"n_train": 40})
-    assert [k for k, _, _ in out] == ["rf_error_peak", "rf_norm_peak", "rf_second_descent"]
+    assert [k for k, _, _ in out] == [
+        "rf_error_peak",
+        "rf_norm_peak",
+        "rf_second_descent_mse",
+        "rf_second_descent_error",
+    ]
     assert out[0][1] == 1.0 and out[1][1] == 1.0  # both peak at N = n
-    assert 0 < out[2][1] < 1  # the widest model beats the peak
+    f = rf_summary(table).set_index("width")
+    # the largest N (160) against the best of N = 10, 20
+    assert out[2][1] == pytest.approx(f.loc[160, "test_mse"] / f.loc[[10, 20], "test_mse"].min())
+    assert out[3][1] == pytest.approx(
+        f.loc[160, "test_error"] / f.loc[[10, 20], "test_error"].min()
+    )
     assert out[1][2] == "norm peaks at N=40"
+    assert "at N=160 vs best under-parameterised" in out[2][2]
+    # a grid that never goes below n: nothing to compare with
+    above = rf_claims(table[table["width"] >= 40], {"n_train": 40})
+    assert math.isnan(above[2][1]) and "the grid needs sizes below and above n=40" in above[2][2]

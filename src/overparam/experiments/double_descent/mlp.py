@@ -132,11 +132,41 @@ def mlp_landmarks(f: pd.DataFrame, interp_error: float) -> dict[str, float]:
     return out
 
 
+MLP_CLAIMS = ("mlp_peak_near_interpolation", "mlp_peak_height", "mlp_second_descent")
+
+
+def mlp_diverged(m: pd.DataFrame) -> pd.DataFrame:
+    """One row per MLP run (width, seed): ``diverged`` if the trainer marked it so or its test
+    error at the last recorded epoch is not a number (the seed means skip such runs)."""
+    mlp = m[m["panel"] == "mlp"]
+    last = mlp[mlp["epoch"] == mlp.groupby("width")["epoch"].transform("max")]
+    runs = last.assign(bad=last["diverged"].astype(bool) | last["test_error"].isna())
+    return runs.groupby(["width", "seed"], sort=True)["bad"].any().rename("diverged").reset_index()
+
+
 def mlp_claims(metrics: pd.DataFrame, c: Mapping[str, Any]) -> list[PanelClaim]:
-    """The three claims of the panel (one shared note); ``c`` is the config section ``mlp``."""
+    """The three claims of the panel (one shared note); ``c`` is the config section ``mlp``.
+    Every claim is NaN when more than ``max_diverged_fraction`` of the runs diverged: the
+    means over seeds would silently compare widths on different seeds."""
     fm = mlp_final(metrics)
     lm = mlp_landmarks(fm, float(c["interp_train_error"]))
     ref = c["reference"]
+    runs = mlp_diverged(metrics)
+    bad = runs[runs["diverged"]]
+    frac = len(bad) / len(runs) if len(runs) else NAN
+    too_many = not frac <= float(c["max_diverged_fraction"])
+    div_note = f"{len(bad)} of {len(runs)} runs diverged" + (
+        " (width, seed): " + ", ".join(f"({w}, {s})" for w, s in zip(bad["width"], bad["seed"]))
+        if len(bad)
+        else ""
+    )
+    if too_many:
+        div_note = (
+            f"NaN: {div_note}, more than max_diverged_fraction="
+            f"{float(c['max_diverged_fraction']):g} of them"
+            if len(runs)
+            else "NaN: no MLP runs"
+        )
     if math.isnan(lm["h_interp"]):
         fm_last = fm.sort_values("width").iloc[-1] if len(fm) else None
         lm_note = (
@@ -147,20 +177,22 @@ def mlp_claims(metrics: pd.DataFrame, c: Mapping[str, Any]) -> list[PanelClaim]:
         )
     else:
         lm_note = ""
-    note = lm_note + (
-        f"after {int(fm['epoch'].max()) if len(fm) else 0} epochs: first-descent min "
-        f"{lm['err_min']:.3f} at h={lm['h_min']:g}, peak {lm['err_peak']:.3f} at "
-        f"h={lm['h_peak']:g}, interpolation (train err <= "
+    note = (
+        f"{div_note}; {lm_note}after {int(fm['epoch'].max()) if len(fm) else 0} epochs: "
+        f"first-descent min {lm['err_min']:.3f} at h={lm['h_min']:g}, peak "
+        f"{lm['err_peak']:.3f} at h={lm['h_peak']:g}, interpolation (train err <= "
         f"{c['interp_train_error']:g}) from h={lm['h_interp']:g}, widest "
-        f"{lm['err_last']:.3f} at h={lm['h_last']:g}. Notebook: min {ref['min_error']:g} at "
+        f"{lm['err_last']:.3f} at h={lm['h_last']:g} (peak - widest "
+        f"{lm['err_peak'] - lm['err_last']:.3f}). Notebook: min {ref['min_error']:g} at "
         f"h~{ref['min_width']:g}, peak {ref['peak_error']:g} at h~{ref['peak_width']:g}, "
         f"{ref['last_error']:g} at h={ref['last_width']:g}"
     )
-    return [
-        ("mlp_peak_near_interpolation", factor_from(lm["h_peak"], lm["h_interp"]), note),
-        ("mlp_peak_height", lm["err_peak"] - lm["err_min"], note),
-        ("mlp_second_descent", lm["err_peak"] - lm["err_last"], note),
-    ]
+    values = {
+        "mlp_peak_near_interpolation": factor_from(lm["h_peak"], lm["h_interp"]),
+        "mlp_peak_height": lm["err_peak"] - lm["err_min"],
+        "mlp_second_descent": lm["err_last"] - lm["err_min"],
+    }
+    return [(k, NAN if too_many else float(values[k]), note) for k in MLP_CLAIMS]
 
 
 def draw_mlp(ax_mlp, ax_ep, ax_tr, metrics: pd.DataFrame, c: Mapping[str, Any]) -> None:
@@ -171,6 +203,8 @@ def draw_mlp(ax_mlp, ax_ep, ax_tr, metrics: pd.DataFrame, c: Mapping[str, Any]) 
     fm = mlp_final(metrics)
     mlp = metrics[metrics["panel"] == "mlp"]
     last = mlp[mlp["epoch"] == mlp.groupby("width")["epoch"].transform("max")]
+    runs = mlp_diverged(metrics)
+    n_div = int(runs["diverged"].sum())
     ax_mlp.scatter(last["width"], 100 * last["test_error"], s=6, color="C0", alpha=0.4)
     ax_mlp.plot(
         fm["width"],
@@ -178,7 +212,8 @@ def draw_mlp(ax_mlp, ax_ep, ax_tr, metrics: pd.DataFrame, c: Mapping[str, Any]) 
         "o-",
         ms=3.5,
         color="C0",
-        label="test error (clean labels)",
+        label=f"test error (clean labels), mean of {mlp['seed'].nunique()} seeds (dots: each)"
+        + (f"; {n_div} of {len(runs)} runs diverged, left out" if n_div else ""),
     )
     ax_mlp.plot(
         fm["width"],
@@ -234,9 +269,10 @@ def draw_mlp(ax_mlp, ax_ep, ax_tr, metrics: pd.DataFrame, c: Mapping[str, Any]) 
         gm = mlp[mlp["width"] == w].groupby("epoch")[["test_error", "train_error"]].mean()
         ax_ep.plot(gm.index, 100 * gm["test_error"], color=pal[w], lw=1.2, label=f"h={w}")
         ax_tr.plot(gm.index, 100 * gm["train_error"], color=pal[w], lw=1.2, label=f"h={w}")
-    ax_ep.set(xlabel="epoch", ylabel="test error (%)", title="(e) epoch-wise test error")
+    k = f"mean of {mlp['seed'].nunique()} seeds"
+    ax_ep.set(xlabel="epoch", ylabel="test error (%)", title=f"(e) epoch-wise test error, {k}")
     ax_tr.set(
-        xlabel="epoch", ylabel="train error (%)", title="(f) epoch-wise train error (noisy labels)"
+        xlabel="epoch", ylabel="train error (%)", title=f"(f) train error (noisy labels), {k}"
     )
     changed = 100 * c["label_noise"] * (1 - 1 / NUM_CLASSES)  # a redrawn label may be unchanged
     ax_tr.axhline(changed, color="0.5", ls=":", lw=1, label=f"labels changed ({changed:.1f}%)")
