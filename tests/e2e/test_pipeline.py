@@ -67,7 +67,8 @@ def test_claims_table(pipeline_run):
     # benign overfitting reproduces even at this tiny scale (n <= 400, 3 seeds)
     for c in [
         "demo_interpolates",
-        "demo_beats_null",
+        "demo_excess_small",
+        "demo_beats_isotropic",
         "spiked_bulk.slope",
         "spiked_bulk.vanishes",
         "isotropic.does_not_vanish",
