@@ -67,7 +67,8 @@ def test_claims_table(pipeline_run):
     # benign overfitting reproduces even at this tiny scale (n <= 400, 3 seeds)
     for c in [
         "demo_interpolates",
-        "demo_beats_null",
+        "demo_excess_small",
+        "demo_beats_isotropic",
         "spiked_bulk.slope",
         "spiked_bulk.vanishes",
         "isotropic.does_not_vanish",
@@ -117,9 +118,22 @@ def test_benign_tables(pipeline_run):
         pipeline_run / "results/benign_overfitting/metrics.parquet",
         get("benign_overfitting").metrics_schema,
     )
-    assert set(m["family"]) == {"demo", "spiked_bulk", "isotropic", "power_decay"}
-    assert len(m) == 3 * (1 + 3 * 4)  # seeds x (demo + families x n)
-    assert (m["train_mse"] < 1e-8).all()  # every fit interpolates
+    written = m["family"].str.startswith("demo_as_written")
+    assert set(m["family"]) == {
+        "demo",
+        "demo_isotropic",
+        "spiked_bulk",
+        "isotropic",
+        "power_decay",
+        "demo_as_written",
+        "demo_as_written_same_w",
+    }
+    # seeds x (demo + its isotropic comparison + families x n), plus the demo as written
+    assert len(m) == 3 * (2 + 3 * 4) + 2
+    assert (m.loc[~written, "train_mse"] < 1e-8).all()  # every seeded fit interpolates
+    # the reference code as written cannot: its centred design has rank n - 1
+    assert (m.loc[written, "gram_rank"] == 99).all()
+    assert (m.loc[written, "train_mse"] > 0.05).all()
     spiked = m[m["family"] == "spiked_bulk"].groupby("n").first()
     assert (spiked["k_star"] == 5).all()
     np.testing.assert_allclose(spiked["R_k_star"], np.ceil(spiked.index.to_numpy() ** 1.5))

@@ -5,8 +5,10 @@ high effective rank: r_0 = o(n), k*/n -> 0 and n/R_{k*} -> 0. We sweep n for thr
 families -- one benign, two not -- plus the fixed-size reference demo, and compute every
 excess risk exactly from the spectrum (no test sample).
 
-Jobs: ``demo`` and one per family (its name). Each job's table has one row per (n, seed).
-Modules: ``run`` (spectra and fits), ``claims``, ``figure``.
+Jobs: ``demo`` (the reference demo: as written, the project's corrected spiked version and an
+isotropic design of the same n, p) and one per family (its name). Each job's table has one
+row per (family, n, seed). Modules: ``run`` (spectra and fits), ``as_written`` (the
+reference demo's code path), ``claims``, ``figure``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ RUN_SCHEMA = Schema(
         "n_over_R_k_star": "float",
         "theory_excess_risk": "float",
         "theory_excess_risk_finite_n": "float",
+        "gram_rank": "float",
     },
     nullable=frozenset(
         {
@@ -49,6 +52,7 @@ RUN_SCHEMA = Schema(
             "n_over_R_k_star",
             "theory_excess_risk",
             "theory_excess_risk_finite_n",
+            "gram_rank",
         }
     ),
 )
@@ -72,8 +76,49 @@ class SweepJob(JobSpec):
         return self.name
 
 
+@dataclass(frozen=True)
+class DemoJob(JobSpec):
+    """The reference demo at fixed (n, p): the project's corrected version (family ``demo``:
+    spiked covariance), the same interpolator on an isotropic design of the same n, p
+    (``demo_isotropic``), and the demo's code as written (``demo_as_written*``, one run from its
+    own seeds ``train_seed``/``test_seed`` with ``n_test`` test points)."""
+
+    n: int
+    p: int
+    signal_dims: int
+    signal_eig: float
+    bulk_eig: float
+    noise_sd: float
+    seeds: tuple[int, ...]
+    bartlett_b: float
+    n_test: int
+    train_seed: int
+    test_seed: int
+
+    @property
+    def id(self) -> str:
+        return "demo"
+
+    def spectra(self) -> dict[str, dict[str, Any]]:
+        """The two seeded families' spectrum specs; beta = 1 on each signal coordinate."""
+        base = {
+            "signal_dims": self.signal_dims,
+            "p": self.p,
+            "signal_norm2": float(self.signal_dims),
+        }
+        return {
+            "demo": {
+                **base,
+                "spectrum": "fixed_spiked",
+                "signal_eig": self.signal_eig,
+                "bulk_eig": self.bulk_eig,
+            },
+            "demo_isotropic": {**base, "spectrum": "fixed_isotropic"},
+        }
+
+
 @register
-class BenignOverfitting(Experiment[SweepJob]):
+class BenignOverfitting(Experiment[SweepJob | DemoJob]):
     name = "benign_overfitting"
     sort_by = ("family", "n", "seed")
 
@@ -81,19 +126,24 @@ class BenignOverfitting(Experiment[SweepJob]):
     def run_schema(self) -> Schema:
         return RUN_SCHEMA
 
-    def specs(self, cfg: Mapping[str, Any]) -> Iterator[SweepJob]:
+    def specs(self, cfg: Mapping[str, Any]) -> Iterator[SweepJob | DemoJob]:
         seeds = tuple(int(s) for s in cfg["seeds"])
         b = float(cfg["bartlett_b"])
         d = cfg["demo"]
-        demo = {
-            "spectrum": "fixed_spiked",
-            "signal_dims": d["signal_dims"],
-            "p": d["p"],
-            "signal_eig": d["signal_eig"],
-            "bulk_eig": d["bulk_eig"],
-            "signal_norm2": float(d["signal_dims"]),
-        }  # beta = 1 on each signal coordinate
-        yield SweepJob("demo", demo, (int(d["n"]),), seeds, float(d["noise_sd"]), b)
+        w = d["as_written"]
+        yield DemoJob(
+            n=int(d["n"]),
+            p=int(d["p"]),
+            signal_dims=int(d["signal_dims"]),
+            signal_eig=float(d["signal_eig"]),
+            bulk_eig=float(d["bulk_eig"]),
+            noise_sd=float(d["noise_sd"]),
+            seeds=seeds,
+            bartlett_b=b,
+            n_test=int(w["n_test"]),
+            train_seed=int(w["train_seed"]),
+            test_seed=int(w["test_seed"]),
+        )
         sweep = tuple(int(n) for n in cfg["sweep_n"])
         for name, fam in cfg["families"].items():
             yield SweepJob(name, dict(fam), sweep, seeds, float(cfg["noise_sd"]), b)

@@ -8,44 +8,27 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
 
 from ... import plots
-from .claims import summary
+from .claims import AS_WRITTEN, seeded, summary
+
+# the demo panel's conditions: (family, label); the as-written rows are one run each
+DEMO_BARS = [
+    (AS_WRITTEN, "as written\n(test labels:\nother weights)"),
+    (f"{AS_WRITTEN}_same_w", "as written,\ntest labels:\nsame weights"),
+    ("demo_isotropic", "isotropic\nN(0, I), no\nstandardising"),
+    ("demo", "corrected:\nspiked\ncovariance"),
+]
 
 
 def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
-    s = summary(metrics)
+    s = summary(seeded(metrics))
     fig, (ax_demo, ax_risk, ax_q) = plots.subplots(3, width=5.2, height=4.0)
     colors = dict(zip(cfg["families"], plots.sns.color_palette(plots.PALETTE)))
 
-    demo = metrics[metrics["family"] == "demo"]
-    d = cfg["demo"]
-    parts = {
-        "train MSE": demo["train_mse"],
-        "test MSE": demo["test_mse"],
-        "null predictor\ntest MSE": demo["null_mse"],
-    }
-    floor = 1e-4  # the train MSE is ~1e-30: drawn at the floor, its value written above
-    for i, vals in enumerate(parts.values()):
-        v = vals.to_numpy()
-        ax_demo.bar(i, max(v.mean(), floor), color="0.8", edgecolor="0.3")
-        ax_demo.scatter(np.full(v.size, i), np.maximum(v, floor), s=12, color="k", zorder=3)
-        ax_demo.annotate(
-            f"{v.mean():.2g}",
-            (i, max(v.mean(), floor)),
-            ha="center",
-            va="bottom",
-            xytext=(0, 3),
-            textcoords="offset points",
-        )
-    ax_demo.axhline(d["noise_sd"] ** 2, color="C3", ls="--", lw=1, label=r"noise $\sigma^2$")
-    ax_demo.set_yscale("log")
-    ax_demo.set_ylim(floor, 100)
-    ax_demo.set_xticks(range(len(parts)), list(parts))
-    ax_demo.set_title(f"(a) min-norm interpolation, n={d['n']}, p={d['p']}")
-    ax_demo.set_ylabel("mean squared error")
-    ax_demo.legend(loc="upper left")
-
+    _demo_panel(ax_demo, metrics, cfg)
+    n_seeds = seeded(metrics)["seed"].nunique()
     for family, spec in cfg["families"].items():
         f = s[s["family"] == family].sort_values("n")
         label = f"{family} ({'benign' if spec['benign'] else 'not benign'})"
@@ -67,6 +50,14 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
                 color="k",
                 lw=1,
                 label=f"Hastie et al. limit, $\\gamma$={spec['gamma']:g}",
+            )
+            ax_risk.plot(
+                f["n"],
+                f["theory_finite"] / f["noise_var"],
+                ls="none",
+                marker="x",
+                color="k",
+                label="its exact finite-n expectation",
             )
         ax_q.plot(
             f["n"],
@@ -97,7 +88,7 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
         yscale="log",
         xlabel="training samples n",
         ylabel=r"excess risk / $\sigma^2$",
-        title="(b) excess risk of the min-norm interpolator",
+        title=f"(b) excess risk of the min-norm interpolator\n(mean $\\pm$ sd over {n_seeds} seeds)",
     )
     ax_risk.legend(fontsize=7.5)
     plots.plain_log_ticks(ax_risk)
@@ -111,3 +102,56 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     ax_q.legend(fontsize=7, ncol=1, loc="best")
     plots.plain_log_ticks(ax_q, "x")
     plots.save(fig, png, pdf)
+
+
+def _demo_panel(ax, metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
+    """Train and test MSE of the reference demo as written, of the same min-norm fit on an
+    isotropic design and of the corrected (spiked) demo; one dot per seed."""
+    d = cfg["demo"]
+    floor = 1e-4  # an interpolator's train MSE is ~1e-30: drawn at the floor, value written
+    labels = []
+    for i, (family, label) in enumerate(DEMO_BARS):
+        rows = metrics[metrics["family"] == family]
+        for j, (col, shade) in enumerate([("train_mse", "0.85"), ("test_mse", "0.45")]):
+            v = rows[col].to_numpy()
+            if not v.size:
+                continue
+            x = i + (j - 0.5) * 0.38
+            ax.bar(x, max(v.mean(), floor), width=0.36, color=shade, edgecolor="0.2")
+            ax.scatter(np.full(v.size, x), np.maximum(v, floor), s=8, color="k", zorder=3)
+            ax.annotate(
+                f"{v.mean():.2g}",
+                (x, max(v.mean(), floor)),
+                ha="center",
+                va="bottom",
+                xytext=(0, 2),
+                textcoords="offset points",
+                fontsize=7,
+            )
+        runs = rows["seed"].nunique()
+        labels.append(f"{label}\n({runs} run)" if runs == 1 else f"{label}\n({runs} seeds)")
+    sigma2 = d["noise_sd"] ** 2
+    ax.axhline(sigma2, color="C3", ls="--", lw=1, label=r"noise $\sigma^2$")
+    ax.axhline(2 * sigma2, color="C3", ls=":", lw=1, label=r"$2\sigma^2$ (the demo's criterion)")
+    w = metrics[metrics["family"] == AS_WRITTEN]
+    if len(w):
+        ax.text(
+            0.02,
+            0.98,
+            f"as written: standardising with training means makes rank $XX^T$ = "
+            f"{w['gram_rank'].iloc[0]:.0f} < n,\nso it cannot interpolate (train MSE = "
+            f"mean(y)$^2$), and its test labels\ncome from other weights; isotropic: not benign",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=6.5,
+        )
+    ax.set_yscale("log")
+    ax.set_ylim(floor, 1e5)
+    ax.set_xticks(range(len(DEMO_BARS)), labels, fontsize=7)
+    ax.set_title(f"(a) reference demo, n={d['n']}, p={d['p']}: as written vs corrected")
+    ax.set_ylabel("mean squared error")
+    handles, names = ax.get_legend_handles_labels()
+    for shade, name in [("0.85", "train MSE"), ("0.45", "test MSE")]:
+        handles.append(Patch(facecolor=shade, edgecolor="0.2"))
+        names.append(name)
+    ax.legend(handles, names, loc="upper right", bbox_to_anchor=(1, 0.84), fontsize=7, ncol=2)
