@@ -225,3 +225,16 @@ def test_strict_mode_fails_on_a_claim_that_does_not_hold_and_keeps_results(pipel
     # a threshold is not a job parameter: nothing was trained or solved again
     counts = job_counts(text)
     assert counts["strict"] == 1 and "train" not in counts and "solve" not in counts, counts
+
+
+def test_report_captions_say_how_many_seeds(pipeline_run, tmp_path):
+    report = tmp_path / "report.html"
+    snakemake(pipeline_run, "--report", str(report))
+    html = report.read_text()
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    n_bo = len(cfg["benign_overfitting"]["seeds"])
+    assert f"from {n_bo} seeds: points and bands show the spread over seeds" in html
+    dd = cfg["double_descent"]
+    lo = min(len(dd["seeds"]), dd["linear"]["num_seeds"], dd["random_features"]["num_seeds"])
+    hi = max(len(dd["seeds"]), dd["linear"]["num_seeds"], dd["random_features"]["num_seeds"])
+    assert f"from {lo} to {hi} seeds, depending on the panel" in html

@@ -79,3 +79,24 @@ print(sorted(m for m in ("torch", "matplotlib", "seaborn") if m in sys.modules))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_seed_summary_counts_the_specs_seeds():
+    import yaml
+
+    from overparam import config
+
+    from ..conftest import BASE_SCHEMA, TEST_CONFIG
+
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    config.validate(cfg, BASE_SCHEMA)
+    bo = cfg["benign_overfitting"]
+    assert experiments.get("benign_overfitting").seed_summary(bo) == f"{len(bo['seeds'])} seeds"
+    lt = cfg["lottery_ticket"]
+    assert experiments.get("lottery_ticket").seed_summary(lt) == f"{len(lt['seeds'])} seeds"
+    dd = dict(cfg["double_descent"], seeds=[0, 1, 2, 3])
+    dd["linear"] = dict(dd["linear"], num_seeds=7)
+    dd["random_features"] = dict(dd["random_features"], num_seeds=5)
+    assert (
+        experiments.get("double_descent").seed_summary(dd) == "4 to 7 seeds, depending on the panel"
+    )

@@ -85,6 +85,7 @@ rule figure:
         "../envs/overparam.yaml"
     params:
         cfg=lambda w: section_params(w.exp, without=()),
+        seeds=lambda w: _experiments.get(w.exp).seed_summary(config[w.exp]),
     message:
         "{wildcards.exp}: draw the figure"
     script:

@@ -137,6 +137,20 @@ class Experiment(ABC, Generic[J]):
             out[spec.id] = spec
         return out
 
+    def seed_summary(self, cfg: Mapping[str, Any]) -> str:
+        """How many seeds the jobs run, in words, for the figure's caption: from the specs'
+        ``seeds`` (a tuple) or ``num_seeds`` (a count) fields."""
+        counts = set()
+        for spec in self.specs(cfg):
+            if isinstance(getattr(spec, "seeds", None), tuple):
+                counts.add(len(spec.seeds))  # type: ignore[attr-defined]
+            elif isinstance(getattr(spec, "num_seeds", None), int):
+                counts.add(int(spec.num_seeds))  # type: ignore[attr-defined]
+        if not counts:
+            return "one run per point (no seeds)"
+        lo, hi = min(counts), max(counts)
+        return f"{lo} seeds" if lo == hi else f"{lo} to {hi} seeds, depending on the panel"
+
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
         """Messages (each naming its config key) for settings the JSON schema cannot reject."""
         return iter(())
