@@ -21,6 +21,9 @@ from .. import Experiment, JobSpec, register
 RUN_SCHEMA = Schema(
     name="optimization_ease.runs",
     columns={
+        "setup": "str",  # extension (the one-hidden-layer sweep) | demo (the reference demo)
+        "parametrization": "str",  # standard | ntk
+        "lr": "float",
         "width": "int",
         "depth": "int",
         "num_params": "int",
@@ -58,16 +61,42 @@ class WidthJob(JobSpec):
         return f"w{self.width}"
 
 
+@dataclass(frozen=True)
+class DemoJob(JobSpec):
+    """The reference demo at one width and one parametrization, all seeds: each seed draws
+    its data and (standard parametrization) its networks, in ``order``, from one torch stream,
+    as the demo does; then full-batch SGD for ``epochs`` steps."""
+
+    trains: ClassVar[bool] = True
+    width: int
+    parametrization: str
+    lr: float
+    seeds: tuple[int, ...]
+    order: tuple[int, ...]  # widths whose networks are drawn from the stream, in order
+    n: int
+    d: int
+    noise_sd: float
+    depth: int
+    epochs: int
+
+    @property
+    def id(self) -> str:
+        return f"demo_{PARAM_IDS[self.parametrization]}_w{self.width}"
+
+
+PARAM_IDS = {"standard": "sp", "ntk": "ntk"}
+
+
 @register
-class OptimizationEase(Experiment[WidthJob]):
+class OptimizationEase(Experiment[WidthJob | DemoJob]):
     name = "optimization_ease"
-    sort_by = ("width", "seed", "epoch")
+    sort_by = ("setup", "parametrization", "width", "seed", "epoch")
 
     @property
     def run_schema(self) -> Schema:
         return RUN_SCHEMA
 
-    def specs(self, cfg: Mapping[str, Any]) -> Iterator[WidthJob]:
+    def specs(self, cfg: Mapping[str, Any]) -> Iterator[WidthJob | DemoJob]:
         for w in cfg["widths"]:
             yield WidthJob(
                 width=int(w),
@@ -83,6 +112,26 @@ class OptimizationEase(Experiment[WidthJob]):
                 optimizer=cfg.get("optimizer", "sgd"),
                 momentum=float(cfg.get("momentum", 0.0)),
             )
+        demo = cfg.get("demo")
+        if not demo:
+            return
+        widths = tuple(int(w) for w in demo["widths"])
+        for param, lr in demo["lr"].items():
+            for w in widths:
+                yield DemoJob(
+                    width=w,
+                    parametrization=param,
+                    lr=float(lr),
+                    seeds=tuple(int(s) for s in demo["seeds"]),
+                    # only the standard runs start from the demo's own networks (drawn in
+                    # the order of its widths); NTK draws its own init per seed
+                    order=widths if param == "standard" else (),
+                    n=int(demo["n"]),
+                    d=int(demo["d"]),
+                    noise_sd=float(demo["noise_sd"]),
+                    depth=int(demo["depth"]),
+                    epochs=int(demo["epochs"]),
+                )
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
         if cfg["batch_size"] > cfg["n"]:
@@ -90,3 +139,12 @@ class OptimizationEase(Experiment[WidthJob]):
                 f"config key 'optimization_ease.batch_size': {cfg['batch_size']} exceeds the "
                 f"number of samples n={cfg['n']}"
             )
+        demo = cfg.get("demo") or {}
+        for param in demo.get("lr", {}):
+            for claim in ("epochs_decrease", "final_loss_decreases"):
+                key = claim if param == "standard" else f"{PARAM_IDS[param]}_{claim}"
+                if key not in demo.get("claims", {}):
+                    yield (
+                        f"config key 'optimization_ease.demo.claims.{key}': missing; every "
+                        f"parametrization in optimization_ease.demo.lr needs its two claims"
+                    )
