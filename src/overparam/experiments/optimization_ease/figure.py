@@ -143,4 +143,4 @@ def _demo_panels(axes, demo: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
         title="(f) demo: time to fit, dots = seeds",
     )
     ax.legend(fontsize=8)
-    plots.plain_log_ticks(ax, "x")
+    plots.plain_log_ticks(ax, "both")
