@@ -33,8 +33,9 @@ def test_single_figure_builds_only_what_it_needs(tmp_path):
     assert one == {"solve": 4, "aggregate": 1, "figure": 1, "total": 6}
     full = job_counts(snakemake(tmp_path, "-n", "figures/all").stdout)
     # solve: benign_overfitting's 4 + double_descent's linear and random_features;
-    # train: optimization_ease's 2 widths + double_descent's 3 MLP widths + lottery's 2 jobs
-    assert full["solve"] == 4 + 2 and full["train"] == 2 + 3 + 2
+    # train: optimization_ease's 2 widths and 2 x 2 demo jobs + double_descent's 3 MLP widths
+    # + lottery's 2 jobs
+    assert full["solve"] == 4 + 2 and full["train"] == 2 + 4 + 3 + 2
     assert full["claims"] == 1 and full["check"] == 4 and full["benchmarks"] == 1
 
 
@@ -147,13 +148,22 @@ def test_optimization_tables(pipeline_run):
         pipeline_run / "results/optimization_ease/metrics.parquet",
         get("optimization_ease").metrics_schema,
     )
-    assert sorted(m["width"].unique()) == [10, 100]
-    assert sorted(m["seed"].unique()) == [0, 1]
     assert not m["diverged"].any()
-    last = m[m["epoch"] == m["epoch"].max()].groupby("width")["train_loss"].median()
-    first = m[m["epoch"] == 0].groupby("width")["train_loss"].median()
+    ext, demo = m[m["setup"] == "extension"], m[m["setup"] == "demo"]
+    assert len(ext) + len(demo) == len(m)
+    assert sorted(ext["width"].unique()) == [10, 100]
+    assert sorted(ext["seed"].unique()) == [0, 1]
+    last = ext[ext["epoch"] == ext["epoch"].max()].groupby("width")["train_loss"].median()
+    first = ext[ext["epoch"] == 0].groupby("width")["train_loss"].median()
     assert (last < first).all()  # training made progress at every width
     assert last[100] < last[10]
+    # the demo: every epoch recorded, for each parametrization, width and seed
+    runs = demo.groupby(["parametrization", "width", "seed"])["epoch"].agg(["size", "max"])
+    assert len(runs) == 2 * 2 * 2 and (runs["size"] == 101).all() and (runs["max"] == 100).all()
+    d = demo.groupby(["parametrization", "width"])
+    progress = d.apply(lambda g: g.loc[g.epoch == 100, "train_loss"].median(), include_groups=False)
+    start = d.apply(lambda g: g.loc[g.epoch == 0, "train_loss"].median(), include_groups=False)
+    assert (progress < start).all()
 
 
 def test_benchmarks_table(pipeline_run):
@@ -171,7 +181,7 @@ def test_benchmarks_table(pipeline_run):
     assert sorted(zip(b["rule"], b["experiment"], b["job"])) == sorted(expected)
     assert b["rule"].value_counts().to_dict() == {
         "solve": 6,
-        "train": 7,
+        "train": 11,  # optimization_ease 2 + its demo 4, double_descent 3, lottery_ticket 2
         "aggregate": 4,
         "figure": 4,
         "check": 4,

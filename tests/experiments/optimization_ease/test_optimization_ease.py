@@ -1,13 +1,20 @@
 """optimization_ease: claim helpers, job specs and config problems (no Snakemake)."""
 
 import copy
+import dataclasses
 import math
 
+import numpy as np
 import pandas as pd
+import pytest
+import torch
 import yaml
 
 from overparam import experiments
+from overparam.experiments import CheckContext, RunContext
+from overparam.experiments.optimization_ease import DemoJob
 from overparam.experiments.optimization_ease.claims import _violations, per_run, per_width
+from overparam.experiments.optimization_ease.run import demo_draws, run
 
 from ...conftest import ROOT
 
@@ -43,7 +50,7 @@ def test_epochs_to_threshold_and_censoring():
 
 def test_one_job_per_width_with_the_shared_settings():
     jobs = EXP.jobs(CFG)
-    assert list(jobs) == [f"w{w}" for w in CFG["widths"]]
+    assert [j for j in jobs if not j.startswith("demo")] == [f"w{w}" for w in CFG["widths"]]
     j = jobs[f"w{CFG['widths'][0]}"]
     assert j.trains and j.width == CFG["widths"][0] and j.lr == CFG["lr"]
     assert j.seeds == tuple(CFG["seeds"])
@@ -53,11 +60,11 @@ def test_adding_a_width_adds_one_job_and_a_shared_setting_changes_all():
     more = copy.deepcopy(CFG)
     more["widths"] = [*CFG["widths"], 1000]
     old, new = EXP.jobs(CFG), EXP.jobs(more)
-    assert set(new) - set(old) == {"w1000"}
+    assert set(new) - set(old) == {"w1000"}  # (the demo has its own widths)
     assert all(new[j] == old[j] for j in old)
     lr = copy.deepcopy(CFG)
     lr["lr"] = 0.02
-    assert all(EXP.jobs(lr)[j] != old[j] for j in old)
+    assert all(EXP.jobs(lr)[j] != old[j] for j in old if not j.startswith("demo"))
     thr = copy.deepcopy(CFG)
     thr["loss_threshold"] = 0.5  # read by the claims only
     assert EXP.jobs(thr) == old
@@ -71,3 +78,228 @@ def test_problems():
         f"config key 'optimization_ease.batch_size': {cfg['n'] + 1} exceeds the number of "
         f"samples n={cfg['n']}"
     ]
+
+
+# ----------------------------------------------------------------------------- the demo
+
+CTX = CheckContext(scale="test", figure="figures/optimization_ease.png", resamples=50)
+CLAIM = {"source": "s", "statement": "s", "metric": "m", "comparison": "<=", "threshold": 0}
+DEMO_KEYS = ["epochs_decrease", "final_loss_decreases", "ntk_epochs_decrease"]
+DEMO_KEYS.append("ntk_final_loss_decreases")
+SMALL = {
+    "n": 10,
+    "d": 2,
+    "lr": 0.01,
+    "loss_threshold": 0.05,
+    "loss_floor": 1e-8,
+    "claims": {"epochs_decrease": CLAIM, "final_loss_decreases": CLAIM},
+    "demo": {
+        "lr": {"standard": 0.01, "ntk": 1.0},
+        "claims": dict.fromkeys(DEMO_KEYS, CLAIM),
+    },
+}
+
+
+def _table(curves: dict, seeds=(42, 0, 1)) -> pd.DataFrame:
+    """Metrics rows: curves[(setup, parametrization, width)] = losses at epochs 0, 10, 20,
+    the same for every seed up to a small seed-dependent factor."""
+    rows = []
+    for (setup, param, width), losses in curves.items():
+        for s in seeds:
+            for epoch, loss in zip((0, 10, 20), losses):
+                rows.append(
+                    {
+                        "setup": setup,
+                        "parametrization": param,
+                        "lr": 0.01,
+                        "width": width,
+                        "depth": 2,
+                        "num_params": 3 * width,
+                        "seed": s,
+                        "epoch": epoch,
+                        "step": epoch,
+                        "train_loss": loss * (1 + 0.01 * (s % 7)),
+                        "test_loss": np.nan,
+                        "diverged": False,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+FAST, SLOW = [1.0, 0.01, 0.001], [1.0, 0.5, 0.04]  # below 0.05 at epoch 10 / at epoch 20
+NEVER = [1.0, 0.5, 0.2]
+
+
+def _by_id(claims) -> dict:
+    """Claims by id without the experiment's prefix."""
+    return {c.claim.removeprefix("optimization_ease."): c for c in claims}
+
+
+def _claims(curves: dict) -> dict:
+    return _by_id(EXP.check(_table(curves), SMALL, CTX))
+
+
+def test_every_claim_holds_when_wider_is_faster_and_lower():
+    curves = {}
+    for setup, param in [("extension", "standard"), ("demo", "standard"), ("demo", "ntk")]:
+        curves |= {(setup, param, 10): NEVER, (setup, param, 50): SLOW, (setup, param, 200): FAST}
+    c = _claims(curves)
+    assert list(c) == [
+        "epochs_decrease",
+        "final_loss_decreases",
+        *(f"demo.{k}" for k in DEMO_KEYS),
+    ]
+    for claim in c.values():
+        assert claim.value == 0 and claim.holds and claim.confident, claim
+        assert claim.estimate.n_seeds == 3
+    assert (
+        "w=10: 21 (censored) (0/3 reached); w=50: 20 (3/3 reached)"
+        in c["demo.epochs_decrease"].note
+    )
+
+
+@pytest.mark.parametrize("param", ["standard", "ntk"])
+def test_demo_claims_fail_when_wider_is_slower(param):
+    """The demo's claims in one parametrization fail when the wider network fits later and
+    ends higher; the other parametrization's and the extension's claims are unaffected."""
+    curves = {}
+    for setup, p in [("extension", "standard"), ("demo", "standard"), ("demo", "ntk")]:
+        bad = setup == "demo" and p == param
+        curves |= {(setup, p, 10): FAST if bad else SLOW, (setup, p, 50): SLOW if bad else FAST}
+    c = _claims(curves)
+    prefix = "" if param == "standard" else "ntk_"
+    for claim in ("epochs_decrease", "final_loss_decreases"):
+        bad = c[f"demo.{prefix}{claim}"]
+        assert bad.value == 1 and not bad.holds and not bad.confident
+    held = [k for k, v in c.items() if v.holds]
+    assert len(held) == 4 and all(not k.startswith(f"demo.{prefix}e") for k in held)
+
+
+def test_extension_claims_fail_when_wider_is_slower():
+    c = _claims({("extension", "standard", 10): FAST, ("extension", "standard", 50): SLOW})
+    assert [(k, v.value, v.holds) for k, v in c.items()][:2] == [
+        ("epochs_decrease", 1, False),
+        ("final_loss_decreases", 1, False),
+    ]
+    # no demo rows: the demo claims are NaN, and do not hold
+    assert all(np.isnan(c[f"demo.{k}"].value) and not c[f"demo.{k}"].holds for k in DEMO_KEYS)
+
+
+def test_demo_divergence_makes_only_the_demo_claims_nan():
+    curves = {}
+    for setup, param in [("extension", "standard"), ("demo", "standard"), ("demo", "ntk")]:
+        curves |= {(setup, param, 10): SLOW, (setup, param, 50): FAST}
+    m = _table(curves)
+    hit = (m["setup"] == "demo") & (m["parametrization"] == "ntk") & (m["width"] == 50)
+    hit &= (m["seed"] == 0) & (m["epoch"] > 0)
+    m.loc[hit, "diverged"] = True
+    m.loc[hit, "train_loss"] = np.nan
+    c = _by_id(EXP.check(m, SMALL, CTX))
+    assert c["epochs_decrease"].holds and c["demo.epochs_decrease"].holds
+    for k in ("demo.ntk_epochs_decrease", "demo.ntk_final_loss_decreases"):
+        assert np.isnan(c[k].value) and not c[k].holds
+        assert "1 of 6 runs diverged (width, seed): (50, 0); " in c[k].note
+
+
+def test_figure_draws_the_demo_panels(tmp_path):
+    curves = {}
+    for setup, param in [("extension", "standard"), ("demo", "standard"), ("demo", "ntk")]:
+        curves |= {(setup, param, 10): SLOW, (setup, param, 50): FAST}
+    EXP.plot(_table(curves), SMALL, tmp_path / "f.png", None)
+    from PIL import Image
+
+    w, h = Image.open(tmp_path / "f.png").size
+    assert h > 0.5 * w  # two rows of panels: the extension and the demo
+
+
+def test_demo_jobs():
+    jobs = EXP.jobs(CFG)
+    demo = CFG["demo"]
+    ids = [f"demo_{p}_w{w}" for p in ("sp", "ntk") for w in demo["widths"]]
+    assert list(jobs) == [f"w{w}" for w in CFG["widths"]] + ids
+    sp, ntk = jobs[f"demo_sp_w{demo['widths'][0]}"], jobs[f"demo_ntk_w{demo['widths'][0]}"]
+    assert sp.order == tuple(demo["widths"]) and ntk.order == ()
+    assert (sp.lr, ntk.lr) == (demo["lr"]["standard"], demo["lr"]["ntk"])
+    assert sp.seeds[0] == 42 and sp.depth == 2 and sp.epochs == 2000 and sp.noise_sd == 0.1
+    # the NTK lr re-runs the NTK jobs only; without a demo section only the sweep runs
+    more = copy.deepcopy(CFG)
+    more["demo"]["lr"]["ntk"] = 0.5
+    changed = {j for j, s in EXP.jobs(more).items() if s != jobs[j]}
+    assert changed == {j for j in ids if j.startswith("demo_ntk")}
+    none = copy.deepcopy(CFG)
+    del none["demo"]
+    assert list(EXP.jobs(none)) == [f"w{w}" for w in CFG["widths"]]
+
+
+def test_demo_problems():
+    cfg = copy.deepcopy(CFG)
+    del cfg["demo"]["claims"]["ntk_epochs_decrease"]
+    assert list(EXP.problems(cfg)) == [
+        "config key 'optimization_ease.demo.claims.ntk_epochs_decrease': missing; every "
+        "parametrization in optimization_ease.demo.lr needs its two claims"
+    ]
+
+
+def test_demo_draws_follow_the_demo_stream():
+    """Seed 42's data and first networks are those of the demo's own script: one torch stream
+    for x, the noise, then nn.Linear stacks of each width in order."""
+    data, nets = demo_draws(42, 100, 20, 0.1, (10, 50), 2)
+    torch.manual_seed(42)
+    x = torch.randn(100, 20)
+    y = torch.sin(x[:, :5].sum(1)) + 0.5 * torch.cos(x[:, 5:10].sum(1))
+    y = y[:, None] + 0.1 * torch.randn(100, 1)
+    ref = {
+        w: torch.nn.Sequential(
+            torch.nn.Linear(20, w), torch.nn.ReLU(), torch.nn.Linear(w, w), torch.nn.ReLU(),
+            torch.nn.Linear(w, 1),
+        )
+        for w in (10, 50)
+    }  # fmt: skip
+    np.testing.assert_array_equal(data["x"], x.numpy())
+    np.testing.assert_array_equal(data["y"], y.numpy())
+    for w, net in ref.items():
+        for a, b in zip(nets[w], net.parameters()):
+            assert torch.equal(a, b.detach())
+
+
+def test_demo_run_matches_torch_optim_sgd():
+    """The batched trainer on the demo's data and networks follows the demo's loop
+    (nn.Sequential, torch.optim.SGD, nn.MSELoss): the loss after i steps is its losses[i]."""
+    job = DemoJob(
+        width=50, parametrization="standard", lr=0.01, seeds=(42,), order=(10, 50), n=100,
+        d=20, noise_sd=0.1, depth=2, epochs=200,
+    )  # fmt: skip
+    got = run(job, RunContext(threads=1, log=None))
+    assert list(got["epoch"]) == list(range(201)) and (got["setup"] == "demo").all()
+    data, nets = demo_draws(42, 100, 20, 0.1, (10, 50), 2)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(20, 50), torch.nn.ReLU(), torch.nn.Linear(50, 50), torch.nn.ReLU(),
+        torch.nn.Linear(50, 1),
+    )  # fmt: skip
+    with torch.no_grad():
+        for p, v in zip(net.parameters(), nets[50]):
+            p.copy_(v)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    x, y = torch.as_tensor(data["x"]), torch.as_tensor(data["y"])
+    losses = []
+    for _ in range(200):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    np.testing.assert_allclose(got["train_loss"].to_numpy()[:200], losses, rtol=1e-4)
+    assert got["num_params"].iloc[0] == 20 * 50 + 50 + 50 * 50 + 50 + 50 + 1
+
+
+def test_demo_ntk_run_uses_the_ntk_parametrization():
+    job = DemoJob(
+        width=10, parametrization="ntk", lr=1.0, seeds=(0, 1), order=(), n=100, d=20,
+        noise_sd=0.1, depth=2, epochs=5,
+    )  # fmt: skip
+    got = run(job, RunContext(threads=1, log=None))
+    assert set(got["parametrization"]) == {"ntk"} and sorted(got["seed"].unique()) == [0, 1]
+    assert len(got) == 2 * 6 and not got["diverged"].any()
+    # an N(0, 1) init scaled by 1/sqrt(fan_in): the first loss differs from the standard one
+    std = run(dataclasses.replace(job, parametrization="standard", order=(10,)), RunContext())
+    assert got["train_loss"].iloc[0] != std["train_loss"].iloc[0]

@@ -1,11 +1,23 @@
-"""Wider networks are easier to optimize (the reference text's demo).
+"""Wider networks are easier to optimize (the reference text's first demo).
 
-An MLP regresses n = 100 points in d = 20 dimensions with plain SGD; the same data, learning
-rate and number of epochs for every width. Every (width, seed) records its training-loss
-curve; the claims: the epoch at which the training MSE first falls below a threshold, and the
-final training loss, both decrease with width.
+Two setups, rows told apart by the ``setup`` column of the metrics table:
 
-Jobs: one per width (``w<width>``); the seeds of a width train as one batched ensemble.
+- ``demo``: the reference demo as written. Two hidden ReLU layers (torch's default init),
+  n = 100 Gaussian inputs in d = 20, a sin/cos target plus noise 0.1, full-batch SGD on the
+  MSE, 2000 epochs, the loss of every epoch recorded. Each seed seeds one torch stream that
+  draws the data and then the networks of every width in order, as the demo does (seed 42 is
+  the demo's). The same runs repeat in NTK parametrization (``parametrization``) at one
+  width-independent learning rate, which separates "wider is easier" from "wider takes a
+  larger effective step" under a fixed learning rate in standard parametrization.
+- ``extension``: one hidden layer, random targets (memorisation), mini-batch SGD, the same
+  learning rate and epochs for every width.
+
+Claims per setup (and per parametrization of the demo): the median epoch at which the train
+MSE first falls below a threshold, and the median final train loss, both decrease with width.
+
+Jobs: one per extension width (``w<width>``, its seeds one batched ensemble) and one per
+demo parametrization and width (``demo_sp_w<width>``, ``demo_ntk_w<width>``; each seed has
+its own data, so its seeds train one after the other).
 Modules: ``run`` (data, training), ``claims``, ``figure``.
 """
 
@@ -21,6 +33,9 @@ from .. import Experiment, JobSpec, register
 RUN_SCHEMA = Schema(
     name="optimization_ease.runs",
     columns={
+        "setup": "str",  # extension (the one-hidden-layer sweep) | demo (the reference demo)
+        "parametrization": "str",  # standard | ntk
+        "lr": "float",
         "width": "int",
         "depth": "int",
         "num_params": "int",
@@ -58,16 +73,42 @@ class WidthJob(JobSpec):
         return f"w{self.width}"
 
 
+@dataclass(frozen=True)
+class DemoJob(JobSpec):
+    """The reference demo at one width and one parametrization, all seeds: each seed draws
+    its data and (standard parametrization) its networks, in ``order``, from one torch stream,
+    as the demo does; then full-batch SGD for ``epochs`` steps."""
+
+    trains: ClassVar[bool] = True
+    width: int
+    parametrization: str
+    lr: float
+    seeds: tuple[int, ...]
+    order: tuple[int, ...]  # widths whose networks are drawn from the stream, in order
+    n: int
+    d: int
+    noise_sd: float
+    depth: int
+    epochs: int
+
+    @property
+    def id(self) -> str:
+        return f"demo_{PARAM_IDS[self.parametrization]}_w{self.width}"
+
+
+PARAM_IDS = {"standard": "sp", "ntk": "ntk"}
+
+
 @register
-class OptimizationEase(Experiment[WidthJob]):
+class OptimizationEase(Experiment[WidthJob | DemoJob]):
     name = "optimization_ease"
-    sort_by = ("width", "seed", "epoch")
+    sort_by = ("setup", "parametrization", "width", "seed", "epoch")
 
     @property
     def run_schema(self) -> Schema:
         return RUN_SCHEMA
 
-    def specs(self, cfg: Mapping[str, Any]) -> Iterator[WidthJob]:
+    def specs(self, cfg: Mapping[str, Any]) -> Iterator[WidthJob | DemoJob]:
         for w in cfg["widths"]:
             yield WidthJob(
                 width=int(w),
@@ -83,6 +124,26 @@ class OptimizationEase(Experiment[WidthJob]):
                 optimizer=cfg.get("optimizer", "sgd"),
                 momentum=float(cfg.get("momentum", 0.0)),
             )
+        demo = cfg.get("demo")
+        if not demo:
+            return
+        widths = tuple(int(w) for w in demo["widths"])
+        for param, lr in demo["lr"].items():
+            for w in widths:
+                yield DemoJob(
+                    width=w,
+                    parametrization=param,
+                    lr=float(lr),
+                    seeds=tuple(int(s) for s in demo["seeds"]),
+                    # only the standard runs start from the demo's own networks (drawn in
+                    # the order of its widths); NTK draws its own init per seed
+                    order=widths if param == "standard" else (),
+                    n=int(demo["n"]),
+                    d=int(demo["d"]),
+                    noise_sd=float(demo["noise_sd"]),
+                    depth=int(demo["depth"]),
+                    epochs=int(demo["epochs"]),
+                )
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
         if cfg["batch_size"] > cfg["n"]:
@@ -90,3 +151,12 @@ class OptimizationEase(Experiment[WidthJob]):
                 f"config key 'optimization_ease.batch_size': {cfg['batch_size']} exceeds the "
                 f"number of samples n={cfg['n']}"
             )
+        demo = cfg.get("demo") or {}
+        for param in demo.get("lr", {}):
+            for claim in ("epochs_decrease", "final_loss_decreases"):
+                key = claim if param == "standard" else f"{PARAM_IDS[param]}_{claim}"
+                if key not in demo.get("claims", {}):
+                    yield (
+                        f"config key 'optimization_ease.demo.claims.{key}': missing; every "
+                        f"parametrization in optimization_ease.demo.lr needs its two claims"
+                    )

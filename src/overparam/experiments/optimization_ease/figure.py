@@ -1,4 +1,7 @@
-"""Figure of optimization_ease: loss curves, time to fit and final loss against width."""
+"""Figure of optimization_ease. Top row, the extension (one hidden layer, random targets,
+mini-batch SGD): loss curves, time to fit and final loss against width. Bottom row, the
+reference demo as written (standard parametrization) and re-run in NTK parametrization: loss
+curves of each, and time to fit against width for both."""
 
 from __future__ import annotations
 
@@ -10,71 +13,134 @@ import numpy as np
 import pandas as pd
 
 from ... import plots
-from .claims import diverged_runs, per_run, per_width
+from .claims import _complete, diverged_runs, per_run, per_width
+
+PARAM_STYLE = {"standard": ("C0", "o-"), "ntk": ("C2", "s--")}
+
+
+def _curves(ax, metrics: pd.DataFrame, thr: float, title: str) -> None:
+    """Median and IQR over seeds of the train loss against epoch, one line per width."""
+    widths = sorted(metrics["width"].unique())
+    pal = dict(zip(widths, plots.sns.color_palette("viridis", len(widths))))
+    n_seeds = metrics["seed"].nunique()
+    for w in widths:
+        g = metrics[metrics["width"] == w].groupby("epoch")["train_loss"]
+        q = g.quantile([0.25, 0.5, 0.75]).unstack()
+        ax.plot(q.index, q[0.5], color=pal[w], label=f"width {w}")
+        ax.fill_between(q.index, q[0.25], q[0.75], color=pal[w], alpha=0.2, lw=0)
+    ax.axhline(thr, color="k", ls=":", lw=1, label=f"threshold {thr:g}")
+    ax.set(
+        yscale="log",
+        xlabel="epoch",
+        ylabel=f"train MSE (median, IQR over {n_seeds} seeds)",
+        title=title,
+    )
+    ax.legend(fontsize=8)
+
+
+def _diverged_text(ax, div: list, n_runs: int) -> None:
+    ax.text(
+        0.02,
+        0.97,
+        f"{len(div)} of {n_runs} runs diverged (not shown)",
+        transform=ax.transAxes,
+        fontsize=8,
+        color="C3",
+        va="top",
+    )
 
 
 def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
     thr = cfg["loss_threshold"]
-    fig, (ax_c, ax_e, ax_f) = plots.subplots(3, width=4.8, height=3.8)
-    widths = sorted(metrics["width"].unique())
-    pal = dict(zip(widths, plots.sns.color_palette("viridis", len(widths))))
-    for w in widths:
-        g = metrics[metrics["width"] == w].groupby("epoch")["train_loss"]
-        q = g.quantile([0.25, 0.5, 0.75]).unstack()
-        ax_c.plot(q.index, q[0.5], color=pal[w], label=f"width {w}")
-        ax_c.fill_between(q.index, q[0.25], q[0.75], color=pal[w], alpha=0.2, lw=0)
-    ax_c.axhline(thr, color="k", ls=":", lw=1, label=f"threshold {thr:g}")
-    ax_c.set(
-        yscale="log",
-        xlabel="epoch",
-        ylabel="train MSE (median, IQR over seeds)",
-        title=f"(a) SGD, lr={cfg['lr']:g}, n={cfg['n']}, d={cfg['d']}",
+    metrics = _complete(metrics)
+    demo = metrics[metrics["setup"] == "demo"]
+    ext = metrics[metrics["setup"] == "extension"]
+    fig, axes = plots.subplots(3, 2 if len(demo) else 1, width=4.8, height=3.8)
+    ax_c, ax_e, ax_f = axes[:3]
+    widths = sorted(ext["width"].unique())
+    n_seeds = ext["seed"].nunique()
+    _curves(
+        ax_c,
+        ext,
+        thr,
+        f"(a) extension: SGD lr={cfg['lr']:g}, batch {cfg.get('batch_size', 10)}, "
+        f"n={cfg['n']}, d={cfg['d']}",
     )
-    ax_c.legend(fontsize=8)
 
-    r = per_run(metrics, thr)
-    s = per_width(metrics, thr)
-    budget = int(metrics["epoch"].max())
+    r = per_run(ext, thr)
+    s = per_width(r)
+    budget = int(ext["epoch"].max())
     shown = r["epochs_to_threshold"].fillna(budget + 1)
     ax_e.scatter(r["width"], shown, s=14, color="0.5", label="seeds (top line: never reached)")
-    ax_e.plot(s["width"], s["median_epochs"], "o-", color="C0", label="median")
+    ax_e.plot(s["width"], s["median_epochs"], "o-", color="C0", label=f"median of {n_seeds}")
     ax_e.axhline(budget + 1, color="C3", ls="--", lw=1)
     ax_e.set(
         xscale="log",
         yscale="log",
         xlabel="hidden width",
         ylabel=f"epochs until train MSE < {thr:g}",
-        title="(b) time to fit",
+        title="(b) extension: time to fit",
     )
     ax_e.legend(fontsize=8)
     ax_f.scatter(r["width"], r["final_train_loss"], s=14, color="0.5", label="seeds")
-    ax_f.plot(s["width"], s["median_final_loss"], "o-", color="C1", label="median")
+    ax_f.plot(s["width"], s["median_final_loss"], "o-", color="C1", label=f"median of {n_seeds}")
     ax_f.axhline(cfg["loss_floor"], color="0.4", ls=":", lw=1, label="numerical zero")
     ax_f.set(
         xscale="log",
         yscale="log",
         xlabel="hidden width",
         ylabel=f"train MSE after {budget} epochs",
-        title="(c) final training loss",
+        title="(c) extension: final training loss",
     )
-    div = diverged_runs(metrics)
+    div = diverged_runs(ext)
     if div:  # diverged runs have no loss (NaN): say so instead of silently leaving them out
         for ax in (ax_c, ax_f):
-            ax.text(
-                0.02,
-                0.97,
-                f"{len(div)} of {len(r)} runs diverged (not shown)",
-                transform=ax.transAxes,
-                fontsize=8,
-                color="C3",
-                va="top",
-            )
+            _diverged_text(ax, div, len(r))
         if not np.isfinite(r["final_train_loss"]).any():  # nothing to scale log axes to
             ax_f.set(xlim=(min(widths) / 1.5, max(widths) * 1.5), ylim=(cfg["loss_floor"], 10.0))
-        if not np.isfinite(metrics["train_loss"]).any():
+        if not np.isfinite(ext["train_loss"]).any():
             ax_c.set_ylim(cfg["loss_floor"], 10.0)
     ax_f.legend(fontsize=8)
     for ax in (ax_e, ax_f):
         plots.plain_log_ticks(ax, "x")
     plots.plain_log_ticks(ax_e, "y")
+    if len(demo):
+        _demo_panels(axes[3:], demo, cfg)
     plots.save(fig, png, pdf)
+
+
+def _demo_panels(axes, demo: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
+    thr = cfg["loss_threshold"]
+    params = [p for p in PARAM_STYLE if p in set(demo["parametrization"])]
+    depth = int(demo["depth"].iloc[0])
+    for ax, p, letter in zip(axes[:2], params, "de"):
+        d = demo[demo["parametrization"] == p]
+        lr = float(d["lr"].iloc[0])
+        _curves(ax, d, thr, f"({letter}) demo, {p} param.: full-batch SGD lr={lr:g}")
+        div = diverged_runs(d)
+        if div:
+            _diverged_text(ax, div, d.groupby(["width", "seed"]).ngroups)
+    for ax in axes[len(params) : 2]:
+        ax.set_visible(False)
+    ax = axes[2]
+    r = per_run(demo, thr)
+    budget = int(demo["epoch"].max())
+    for p in params:
+        rp = r[r["parametrization"] == p]
+        s = per_width(rp)
+        color, style = PARAM_STYLE[p]
+        shown = rp["epochs_to_threshold"].fillna(budget + 1)
+        ax.scatter(rp["width"], shown, s=14, color=color, alpha=0.4)
+        lr = float(demo.loc[demo["parametrization"] == p, "lr"].iloc[0])
+        label = f"{p}, lr={lr:g}: median of {rp['seed'].nunique()}"
+        ax.plot(s["width"], s["median_epochs"], style, color=color, label=label)
+    ax.axhline(budget + 1, color="C3", ls="--", lw=1, label="never reached (censored)")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel=f"hidden width ({depth} hidden layers)",
+        ylabel=f"epochs until train MSE < {thr:g}",
+        title="(f) demo: time to fit, dots = seeds",
+    )
+    ax.legend(fontsize=8)
+    plots.plain_log_ticks(ax, "both")
