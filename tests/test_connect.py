@@ -56,7 +56,7 @@ def test_barrier_closed_forms():
 def test_barrier_of_a_network_with_itself_is_zero(loss):
     x, y = toy(classes=loss == "ce")
     w = net(0)
-    losses, errors = connect.path_points(SPEC, connect.interpolate(w, w, ALPHAS), x, y, loss)
+    losses, errors = connect.evaluate_path(SPEC, connect.interpolate(w, w, ALPHAS), x, y, loss)
     for ref in connect.BARRIER_REFERENCES:
         # (1 - a) w + a w equals w up to rounding: zero within float precision
         assert abs(connect.barrier(losses, ALPHAS, ref)) < 1e-6 * losses[0]
@@ -71,8 +71,8 @@ def test_interpolation_endpoints_are_exact():
     assert all(map(torch.equal, connect.interpolate(wa, wb, 1.0), wb))
     pts = connect.interpolate(wa, wb, ALPHAS)
     assert all(torch.equal(p[0], a) and torch.equal(p[-1], b) for p, a, b in zip(pts, wa, wb))
-    losses, _ = connect.path_points(SPEC, pts, x, y, "mse")
-    ends = connect.path_points(SPEC, [torch.stack([a, b]) for a, b in zip(wa, wb)], x, y, "mse")
+    losses, _ = connect.evaluate_path(SPEC, pts, x, y, "mse")
+    ends = connect.evaluate_path(SPEC, [torch.stack([a, b]) for a, b in zip(wa, wb)], x, y, "mse")
     np.testing.assert_allclose(losses[[0, -1]], ends[0], rtol=1e-12)
     direct = [float((forward(SPEC, w, x) - y).square().mean()) for w in (wa, wb)]
     np.testing.assert_allclose(losses[[0, -1]], direct, rtol=1e-6)
@@ -82,11 +82,11 @@ def test_interpolation_endpoints_are_exact():
 def test_batched_path_equals_a_loop_over_alphas(loss):
     x, y = toy(classes=loss == "ce")
     wa, wb = init_mlp_ensemble(SPEC, [0, 1]), init_mlp_ensemble(SPEC, [2, 3])  # K = 2 pairs
-    losses, errors = connect.path_points(SPEC, connect.interpolate(wa, wb, ALPHAS), x, y, loss)
+    losses, errors = connect.evaluate_path(SPEC, connect.interpolate(wa, wb, ALPHAS), x, y, loss)
     assert losses.shape == (len(ALPHAS), 2)
     for i, a in enumerate(ALPHAS):
         pts = [p.unsqueeze(0) for p in connect.interpolate(wa, wb, float(a))]
-        one_loss, one_err = connect.path_points(SPEC, pts, x, y, loss)
+        one_loss, one_err = connect.evaluate_path(SPEC, pts, x, y, loss)
         np.testing.assert_allclose(losses[i], one_loss[0], rtol=1e-6)
         if loss == "ce":
             np.testing.assert_array_equal(errors[i], one_err[0])
@@ -127,21 +127,17 @@ def test_bezier_training_lowers_the_curve_loss(batched, trained_pairs):
         wa, wb = [p[0] for p in wa], [p[0] for p in wb]
     ts = np.linspace(0, 1, 61)
     line = connect.bezier(wa, connect.midpoint(wa, wb), wb, ts)
-    before, _ = connect.path_points(SPEC, line, x, y, "mse")
-    kw = dict(epochs=20, batch_size=32, lr=0.02, optimizer="sgd", momentum=0.9)
-    res = connect.train_bezier(
-        SPEC, wa, wb, x, y, "mse", generator=torch.Generator().manual_seed(0), **kw
-    )
+    before, _ = connect.evaluate_path(SPEC, line, x, y, "mse")
+    cfg = TrainConfig(epochs=20, batch_size=32, lr=0.02, momentum=0.9, loss="mse")
+    res = connect.train_bezier(SPEC, wa, wb, x, y, cfg, torch.Generator().manual_seed(0))
     assert [p.shape for p in res.theta] == [p.shape for p in wa]
     assert res.epoch_loss.shape == ((20, 2) if batched else (20,))
-    after, _ = connect.path_points(SPEC, connect.bezier(wa, res.theta, wb, ts), x, y, "mse")
+    after, _ = connect.evaluate_path(SPEC, connect.bezier(wa, res.theta, wb, ts), x, y, "mse")
     np.testing.assert_allclose(after[[0, -1]], before[[0, -1]], rtol=1e-6)  # endpoints fixed
     assert np.all(connect.barrier(before, ts) > 0.3)  # the line between them has a barrier
     assert np.all(after.mean(0) < 0.7 * before.mean(0))
     assert np.all(connect.barrier(after, ts) < 0.7 * connect.barrier(before, ts))
-    again = connect.train_bezier(
-        SPEC, wa, wb, x, y, "mse", generator=torch.Generator().manual_seed(0), **kw
-    )
+    again = connect.train_bezier(SPEC, wa, wb, x, y, cfg, torch.Generator().manual_seed(0))
     assert all(map(torch.equal, again.theta, res.theta))  # seeded: reproducible
 
 
@@ -149,14 +145,12 @@ def test_bezier_training_with_adam_on_classes():
     x, y = toy(n=96, classes=True)
     wa, wb = net(0), net(1)
     ts = np.linspace(0, 1, 21)
-    before, _ = connect.path_points(
+    before, _ = connect.evaluate_path(
         SPEC, connect.bezier(wa, connect.midpoint(wa, wb), wb, ts), x, y, "ce"
     )
-    res = connect.train_bezier(
-        SPEC, wa, wb, x, y, "ce", epochs=20, batch_size=32, lr=0.01,
-        generator=torch.Generator().manual_seed(1), optimizer="adam",
-    )  # fmt: skip
-    after, errors = connect.path_points(SPEC, connect.bezier(wa, res.theta, wb, ts), x, y, "ce")
+    cfg = TrainConfig(epochs=20, batch_size=32, lr=0.01, optimizer="adam", loss="ce")
+    res = connect.train_bezier(SPEC, wa, wb, x, y, cfg, torch.Generator().manual_seed(1))
+    after, errors = connect.evaluate_path(SPEC, connect.bezier(wa, res.theta, wb, ts), x, y, "ce")
     assert after.mean() < before.mean() and errors.shape == (21,)
 
 
@@ -191,7 +185,7 @@ def test_weight_matching_recovers_a_permutation():
     aligned = connect.permute_hidden(spec, wb, found)
     assert all(map(torch.equal, aligned, wa))
     x, y = toy()
-    losses, _ = connect.path_points(spec, connect.interpolate(wa, aligned, ALPHAS), x, y, "mse")
+    losses, _ = connect.evaluate_path(spec, connect.interpolate(wa, aligned, ALPHAS), x, y, "mse")
     assert abs(connect.barrier(losses, ALPHAS)) < 1e-6 * losses[0]  # float precision
 
 
@@ -232,7 +226,7 @@ def test_demo_pair_interpolates_and_follows_the_reference_loop():
     d = connect.demo_pair()
     assert d.spec.dims == (10, 200, 200, 1) and d.x.shape == (50, 10) and d.y.shape == (50, 1)
     assert np.all(d.train_mse < 1e-6) and np.all(d.steps < 5000)
-    losses, _ = connect.path_points(d.spec, [p.unsqueeze(0) for p in d.params], d.x, d.y, "mse")
+    losses, _ = connect.evaluate_path(d.spec, [p.unsqueeze(0) for p in d.params], d.x, d.y, "mse")
     np.testing.assert_allclose(losses[0], d.train_mse, rtol=1e-9)
     # the demo's own loop (nn.Sequential + torch.optim.Adam, stop on the pre-step loss) from
     # the same init takes exactly one step more than the frozen members here

@@ -3,18 +3,15 @@
 Networks are flat param lists ``[W_1, b_1, W_2, b_2, ...]`` as in ``overparam.models``, either
 one network (``W_l`` is (fan_out, fan_in)) or a stack with a leading member dimension K.
 
-- Paths are evaluated as one batched ensemble: the points of a path (alphas of a line, t's of
-  a curve) are stacked as ensemble members, so each batch of data takes one forward pass for
-  all points (:func:`path_points` does it for any stack of points).
-- :func:`barrier`: the loss barrier along a path (two definitions, see there).
+- :func:`evaluate_path`: the points of a path (alphas of a line, t's of a curve) stacked as
+  ensemble members, one forward pass per batch of data for all of them; :func:`barrier`.
 - Quadratic Bezier curves, Garipov, Izmailov, Podoprikhin, Vetrov & Wilson 2018 (NeurIPS),
   "Loss Surfaces, Mode Connectivity, and Fast Ensembling of DNNs":
   ``phi(t) = (1-t)^2 w_1 + 2 t (1-t) theta + t^2 w_2``, trained by :func:`train_bezier`.
 - Weight matching, Ainsworth, Hayase & Srinivasa 2023 (ICLR), "Git Re-Basin": permutations of
   the hidden units of network b that maximise its summed weight inner products with network a
   (:func:`weight_matching`, :func:`permute_hidden`).
-- :func:`demo_pair`: the two trained networks of the mode-connectivity demo of the reference
-  text (setup reproduced, see its docstring).
+- :func:`demo_pair`: the two networks of the reference text's mode-connectivity demo.
 """
 
 from __future__ import annotations
@@ -34,45 +31,32 @@ Params = list[torch.Tensor]
 BARRIER_REFERENCES = ("linear", "mean")
 
 
-def _lead(c: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    """Coefficients (A,) shaped to broadcast as a new leading dimension of p."""
-    return c.to(p.dtype).view(-1, *([1] * p.dim()))
-
-
-def _member(c: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    """Coefficients (K,) shaped to broadcast over the member dimension of p (K, ...)."""
-    return c.to(p.dtype).view(-1, *([1] * (p.dim() - 1)))
-
-
-def _coefs(values) -> torch.Tensor:
-    c = torch.as_tensor(values, dtype=torch.float64)
-    if c.dim() != 1:
-        raise ValueError(f"expected a 1-D sequence of path positions, got shape {tuple(c.shape)}")
-    return c
+def _combine(nets, weights, scalar: bool) -> Params:
+    """``sum_j weights[j] * nets[j]`` per param; the weights (A,) become a new leading
+    dimension A of the result, dropped again when ``scalar``."""
+    out = [
+        sum(w.to(ps[0].dtype).view(-1, *([1] * ps[0].dim())) * p for w, p in zip(weights, ps))
+        for ps in zip(*nets)
+    ]
+    return [p[0] for p in out] if scalar else out
 
 
 def interpolate(params_a: Sequence[torch.Tensor], params_b: Sequence[torch.Tensor], alpha):
     """``(1 - alpha) w_a + alpha w_b``: alpha 0 is network a, 1 network b (both exactly).
 
     A float alpha gives params shaped like the inputs; a 1-D sequence of A alphas gives the A
-    points stacked in a new leading dimension (A, [K,] ...), ready for :func:`path_points`.
+    points stacked in a new leading dimension (A, [K,] ...), ready for :func:`evaluate_path`.
     """
-    if np.ndim(alpha) == 0:
-        a = float(alpha)
-        return [(1 - a) * pa + a * pb for pa, pb in zip(params_a, params_b)]
-    c = _coefs(alpha)
-    return [_lead(1 - c, pa) * pa + _lead(c, pa) * pb for pa, pb in zip(params_a, params_b)]
+    c = torch.as_tensor(np.atleast_1d(alpha), dtype=torch.float64)
+    return _combine((params_a, params_b), (1 - c, c), np.ndim(alpha) == 0)
 
 
 def bezier(params_a, theta, params_b, t):
     """Quadratic Bezier ``(1-t)^2 w_a + 2 t (1-t) theta + t^2 w_b`` at a float t (shaped like
     the inputs) or at a 1-D sequence of T values (stacked in a new leading dimension)."""
-    c = _coefs(np.atleast_1d(t))
-    out = []
-    for pa, pt, pb in zip(params_a, theta, params_b):
-        ca, ct, cb = ((1 - c) ** 2, 2 * c * (1 - c), c**2)
-        out.append(_lead(ca, pa) * pa + _lead(ct, pa) * pt + _lead(cb, pa) * pb)
-    return [p[0] for p in out] if np.ndim(t) == 0 else out
+    c = torch.as_tensor(np.atleast_1d(t), dtype=torch.float64)
+    weights = ((1 - c) ** 2, 2 * c * (1 - c), c**2)
+    return _combine((params_a, theta, params_b), weights, np.ndim(t) == 0)
 
 
 def midpoint(params_a, params_b) -> Params:
@@ -80,7 +64,18 @@ def midpoint(params_a, params_b) -> Params:
     return interpolate(params_a, params_b, 0.5)
 
 
-def path_points(spec: MLPSpec, points: Sequence[torch.Tensor], x, y, loss: str):
+def _xy(x, y, loss: str, dtype: torch.dtype):
+    """Tensors x (n, in), y (mse: (n, out) float; ce: (n,) int64), and the class labels."""
+    x = torch.as_tensor(x, dtype=dtype)
+    if loss == "mse":
+        return x, torch.as_tensor(y).to(dtype).reshape(x.shape[0], -1), None
+    if loss == "ce":
+        y = torch.as_tensor(y).long()
+        return x, y, y
+    raise ValueError(f"loss must be 'mse' or 'ce', got {loss!r}")
+
+
+def evaluate_path(spec: MLPSpec, points: Sequence[torch.Tensor], x, y, loss: str):
     """Full-batch losses and errors of the points of a path, all points one ensemble.
 
     ``points``: params with a leading point dimension A, then optionally a member dimension K
@@ -93,15 +88,7 @@ def path_points(spec: MLPSpec, points: Sequence[torch.Tensor], x, y, loss: str):
         raise ValueError(f"points[0] has shape {tuple(points[0].shape)}: need (A, [K,] ...)")
     lead = tuple(points[0].shape[:extra])
     flat = [p.reshape(-1, *p.shape[extra:]) for p in points]
-    x = torch.as_tensor(x, dtype=flat[0].dtype)
-    y = torch.as_tensor(y)
-    labels = None
-    if loss == "mse":
-        y = y.to(flat[0].dtype).reshape(x.shape[0], -1)
-    elif loss == "ce":
-        labels = y = y.long()
-    else:
-        raise ValueError(f"loss must be 'mse' or 'ce', got {loss!r}")
+    x, y, labels = _xy(x, y, loss, flat[0].dtype)
     losses, acc = evaluate(spec, flat, x, y, loss, labels)
     errors = None if acc is None else (1 - acc).numpy().reshape(lead)
     return losses.numpy().reshape(lead), errors
@@ -111,14 +98,12 @@ def barrier(values, alphas, reference: str = "linear") -> np.ndarray:
     """Loss (or error) barrier along a path; ``values`` (A,) or (A, K) at ``alphas`` (A,),
     which must include 0 and 1 (the endpoints). Returns a float or (K,).
 
-    - ``"linear"`` (default; Frankle et al. 2020, also Entezari et al. 2022 and Ainsworth et
-      al. 2023): ``max_alpha L(alpha) - ((1 - alpha) L(0) + alpha L(1))``, the height above the
-      chord between the endpoint losses. It is 0 at both endpoints by construction, so it
-      measures the bump of the path only, never a difference between the endpoints' losses.
-      That is why it is the default.
-    - ``"mean"`` (the definition of issue 11): ``max_alpha L(alpha) - (L(0) + L(1)) / 2``.
-      It is at least |L(1) - L(0)| / 2 even for a perfectly linear L; for endpoints trained to
-      (near) zero loss both definitions agree up to that difference.
+    - ``"linear"`` (default; Frankle et al. 2020, Entezari et al. 2022, Ainsworth et al. 2023):
+      ``max_alpha L(alpha) - ((1 - alpha) L(0) + alpha L(1))``, the height above the chord.
+      It is 0 at both endpoints, so it measures the bump of the path only, not a difference
+      between the endpoints' losses: hence the default.
+    - ``"mean"`` (issue 11): ``max_alpha L(alpha) - (L(0) + L(1)) / 2``; at least
+      |L(1) - L(0)| / 2 even for a linear L. The two differ by at most that much.
 
     Both are symmetric in the endpoints, so the direction of the alpha convention (issue:
     ``alpha w_1 + (1 - alpha) w_2``; here ``(1 - alpha) w_a + alpha w_b``) does not matter.
@@ -148,70 +133,53 @@ class BezierResult:
 
 
 def train_bezier(
-    spec: MLPSpec,
-    params_a: Sequence[torch.Tensor],
-    params_b: Sequence[torch.Tensor],
-    x,
-    y,
-    loss: str,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    generator: torch.Generator,
-    optimizer: str = "sgd",
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
+    spec: MLPSpec, params_a, params_b, x, y, cfg: TrainConfig, generator: torch.Generator,
     theta: Sequence[torch.Tensor] | None = None,
-) -> BezierResult:
+) -> BezierResult:  # fmt: skip
     """Train the control point theta of a quadratic Bezier curve, endpoints fixed.
 
     Each mini-batch draws ``t ~ U(0, 1)`` (one per member when the endpoints are stacked
-    pairs with a member dimension K; the pairs share the batches) and takes a step of
-    torch.optim SGD (momentum, weight decay) or Adam on the loss of ``phi(t)``. Batch order
-    (one randperm per epoch) and t's come from ``generator``. theta starts at the midpoint.
+    pairs with a member dimension K; the pairs share the batches) and takes a torch.optim
+    SGD or Adam step on the loss of ``phi(t)``. From ``cfg`` only epochs, batch_size, lr (one
+    float), optimizer, momentum, weight_decay, betas, eps and loss are used. Batch order (one
+    randperm per epoch) and t's come from ``generator``; theta starts at the midpoint.
     """
     single = params_a[0].dim() == len(param_shapes(spec)[0])
     wa, wb = (
-        [p.detach().unsqueeze(0) if single else p.detach() for p in ps]
-        for ps in (params_a, params_b)
+        [p.detach()[None] if single else p.detach() for p in ps] for ps in (params_a, params_b)
     )
-    start = midpoint(wa, wb) if theta is None else [p.unsqueeze(0) if single else p for p in theta]
+    start = midpoint(wa, wb) if theta is None else [p[None] if single else p for p in theta]
     th = [p.detach().clone().requires_grad_(True) for p in start]
-    if optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(th, lr, momentum, weight_decay=weight_decay)
-    elif optimizer == "adam":
-        opt = torch.optim.Adam(th, lr, weight_decay=weight_decay)
-    else:
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    x = torch.as_tensor(x, dtype=wa[0].dtype)
-    y = torch.as_tensor(y)
-    y = y.long() if loss == "ce" else y.to(x.dtype).reshape(x.shape[0], -1)
+    if not isinstance(cfg.lr, float):
+        raise ValueError("train_bezier takes one learning rate")
+    opt: torch.optim.Optimizer = (
+        torch.optim.SGD(th, cfg.lr, cfg.momentum, weight_decay=cfg.weight_decay)
+        if cfg.optimizer == "sgd"
+        else torch.optim.Adam(th, cfg.lr, cfg.betas, cfg.eps, cfg.weight_decay)
+    )
+    x, y, _ = _xy(x, y, cfg.loss, wa[0].dtype)
     K, n = wa[0].shape[0], x.shape[0]
-    history = []
-    for _ in range(epochs):
+    history = np.zeros((cfg.epochs, K))
+    for epoch in range(cfg.epochs):
         order = torch.randperm(n, generator=generator)
-        total = torch.zeros(K, dtype=torch.float64)
-        for s in range(0, n, batch_size):
-            idx = order[s : s + batch_size]
+        for s in range(0, n, cfg.batch_size):
+            idx = order[s : s + cfg.batch_size]
             t = torch.rand(K, generator=generator, dtype=torch.float64)
-            cs = ((1 - t) ** 2, 2 * t * (1 - t), t**2)
-            phi = [sum(_member(c, p) * p for c, p in zip(cs, ps)) for ps in zip(wa, th, wb)]
+            cs = [c.to(x.dtype) for c in ((1 - t) ** 2, 2 * t * (1 - t), t**2)]  # (K,) each
+            phi = [sum(c.view(K, *[1] * (p.dim() - 1)) * p for c, p in zip(cs, ps))
+                   for ps in zip(wa, th, wb)]  # fmt: skip
             out = mlp_forward(spec, phi, x[idx])
-            if loss == "ce":
-                per = F.cross_entropy(
-                    out.reshape(-1, out.shape[-1]), y[idx].repeat(K), reduction="none"
-                )
+            if cfg.loss == "ce":
+                per = F.cross_entropy(out.flatten(0, 1), y[idx].repeat(K), reduction="none")
                 losses = per.view(K, -1).mean(1)
             else:
                 losses = (out - y[idx]).square().mean((1, 2))
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()
             opt.step()
-            total += losses.detach().double() * len(idx) / n
-        history.append(total.numpy())
+            history[epoch] += losses.detach().double().numpy() * len(idx) / n
     theta_out = [p.detach()[0] if single else p.detach() for p in th]
-    hist = np.stack(history) if history else np.zeros((0, K))
-    return BezierResult(theta_out, hist[:, 0] if single else hist)
+    return BezierResult(theta_out, history[:, 0] if single else history)
 
 
 def permute_hidden(spec: MLPSpec, params: Sequence[torch.Tensor], perms) -> Params:
@@ -250,11 +218,7 @@ def _layer_cost(spec: MLPSpec, a: list[np.ndarray], b: list[np.ndarray], perms, 
 
 
 def weight_matching(
-    spec: MLPSpec,
-    params_a: Sequence[torch.Tensor],
-    params_b: Sequence[torch.Tensor],
-    rng: np.random.Generator,
-    max_iter: int = 100,
+    spec: MLPSpec, params_a, params_b, rng: np.random.Generator, max_iter: int = 100
 ) -> list[np.ndarray]:
     """Permutations of b's hidden units that match b to a (one network each, no member dim).
 
@@ -310,16 +274,10 @@ def normal_init(spec: MLPSpec, seeds: Sequence[int], std: float) -> Params:
 
 
 def demo_pair(
-    n: int = 50,
-    in_dim: int = 10,
-    hidden: int = 200,
-    data_seed: int = 42,
-    seeds: Sequence[int] = (1, 2),
-    std: float = 0.1,
-    lr: float = 0.01,
-    max_steps: int = 5000,
+    n: int = 50, in_dim: int = 10, hidden: int = 200, data_seed: int = 42,
+    seeds: Sequence[int] = (1, 2), std: float = 0.1, lr: float = 0.01, max_steps: int = 5000,
     stop_mse: float = 1e-6,
-) -> DemoPair:
+) -> DemoPair:  # fmt: skip
     """The reference text's mode-connectivity demo (its second demo), setup reproduced.
 
     Data: ``torch.Generator().manual_seed(data_seed)`` draws ``x = randn(n, in_dim)`` (the
@@ -330,11 +288,11 @@ def demo_pair(
     members in one batched run.
 
     Ambiguities of the demo, and what is done here:
-    - Stop rule: the demo takes a step and then stops if the loss computed *before* that step
-      is below 1e-6, so its final network is one step past the first network with MSE
-      < 1e-6 and its reported loss is not the final network's. Here a member is frozen once
-      its full-batch MSE after a step is < ``stop_mse``: the networks returned do have
-      MSE < 1e-6 (one Adam step fewer than the demo's). With the defaults: 120 and 134 steps.
+    - Stop rule: the demo steps, then stops if the loss computed *before* that step was
+      < 1e-6: its final network is one step past the first one with MSE < 1e-6, and the loss
+      it reports is not its final network's. Here a member is frozen once its MSE after a step
+      is < ``stop_mse``, so the networks returned have MSE < 1e-6, one Adam step before the
+      demo's (tests check this against the demo's loop). Defaults: 120 and 134 steps.
     - Its printed parameter count (2 d h + 2 h^2 + h = 84,200) is not the network's
       (d h + h + h^2 + h + h + 1 = 42,601); the network is what is reproduced.
     - It evaluates alpha * w_1 + (1 - alpha) w_2 at alphas 0, .2, .4, .5, .6, .8, 1 and
