@@ -64,13 +64,14 @@ def midpoint(params_a, params_b) -> Params:
     return interpolate(params_a, params_b, 0.5)
 
 
-def _xy(x, y, loss: str, dtype: torch.dtype):
-    """Tensors x (n, in), y (mse: (n, out) float; ce: (n,) int64), and the class labels."""
-    x = torch.as_tensor(x, dtype=dtype)
+def _xy(x, y, loss: str, like: torch.Tensor):
+    """Tensors x (n, in), y (mse: (n, out) float; ce: (n,) int64), and the class labels, on
+    the dtype and device of ``like``."""
+    x = torch.as_tensor(x).to(like)
     if loss == "mse":
-        return x, torch.as_tensor(y).to(dtype).reshape(x.shape[0], -1), None
+        return x, torch.as_tensor(y).to(like).reshape(x.shape[0], -1), None
     if loss == "ce":
-        y = torch.as_tensor(y).long()
+        y = torch.as_tensor(y).to(like.device, torch.long)
         return x, y, y
     raise ValueError(f"loss must be 'mse' or 'ce', got {loss!r}")
 
@@ -88,7 +89,7 @@ def evaluate_path(spec: MLPSpec, points: Sequence[torch.Tensor], x, y, loss: str
         raise ValueError(f"points[0] has shape {tuple(points[0].shape)}: need (A, [K,] ...)")
     lead = tuple(points[0].shape[:extra])
     flat = [p.reshape(-1, *p.shape[extra:]) for p in points]
-    x, y, labels = _xy(x, y, loss, flat[0].dtype)
+    x, y, labels = _xy(x, y, loss, flat[0])
     losses, acc = evaluate(spec, flat, x, y, loss, labels)
     errors = None if acc is None else (1 - acc).numpy().reshape(lead)
     return losses.numpy().reshape(lead), errors
@@ -157,7 +158,7 @@ def train_bezier(
         if cfg.optimizer == "sgd"
         else torch.optim.Adam(th, cfg.lr, cfg.betas, cfg.eps, cfg.weight_decay)
     )
-    x, y, _ = _xy(x, y, cfg.loss, wa[0].dtype)
+    x, y, _ = _xy(x, y, cfg.loss, wa[0])
     K, n = wa[0].shape[0], x.shape[0]
     history = np.zeros((cfg.epochs, K))
     for epoch in range(cfg.epochs):
@@ -165,7 +166,7 @@ def train_bezier(
         for s in range(0, n, cfg.batch_size):
             idx = order[s : s + cfg.batch_size]
             t = torch.rand(K, generator=generator, dtype=torch.float64)
-            cs = [c.to(x.dtype) for c in ((1 - t) ** 2, 2 * t * (1 - t), t**2)]  # (K,) each
+            cs = [c.to(x) for c in ((1 - t) ** 2, 2 * t * (1 - t), t**2)]  # (K,) each
             phi = [sum(c.view(K, *[1] * (p.dim() - 1)) * p for c, p in zip(cs, ps))
                    for ps in zip(wa, th, wb)]  # fmt: skip
             out = mlp_forward(spec, phi, x[idx])
