@@ -30,7 +30,7 @@ def _path(panel, method, width, spawn, seed, bump, err_bump=0.0, alphas=(0.0, 0.
     })  # fmt: skip
 
 
-def metrics(demo_max=0.5, linear=(2.0, 2.0, 2.0), aligned=(0.5, 0.3, 0.2), bezier=0.2,
+def metrics(demo_max=0.5, linear=(2.0, 2.0, 2.0), aligned=(0.5, 0.3, 0.2), bezier=0.05,
             stab=(0.05, 0.03, 0.01), widths=(16, 64, 256), pairs=3) -> pd.DataFrame:  # fmt: skip
     parts = []
     a = np.asarray(DEMO_ALPHAS)
@@ -83,7 +83,9 @@ def test_every_claim_holds_on_a_table_built_for_it():
     (dict(demo_max=0.5), "demo_linearly_connected"),
     (dict(aligned=(0.5, 1.5, 0.2)), "aligned_below_unaligned"),  # one width: ratio 0.75
     (dict(aligned=(0.2, 0.3, 0.5)), "aligned_shrinks_with_width"),  # grows with width
-    (dict(bezier=1.0), "bezier_low_loss"),  # half the linear barrier: not 'far below'
+    # close to the endpoints, but over a third of a low straight line's barrier
+    (dict(bezier=0.15, linear=(0.4,) * 3, aligned=(0.1, 0.08, 0.05)), "bezier_low_loss"),
+    (dict(bezier=0.3, linear=(4.0, 4.0, 4.0)), "bezier_near_endpoints"),  # low, not flat
     (dict(stab=(0.01, 0.01, 0.01)), "unstable_at_init"),  # stable from the start (as LeNet)
     (dict(stab=(0.05, 0.04, 0.03)), "stable_late"),  # never within the tolerance
 ])  # fmt: skip

@@ -91,6 +91,9 @@ def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
     else:
         v["bezier_low_loss"] = nan
     v["bezier_max_loss"] = float(cur["max_train_loss"].mean()) if len(cur) else nan
+    v["bezier_near_endpoints"] = (
+        float((cur["max_train_loss"] - cur["max_endpoint_loss"]).mean()) if len(cur) else nan
+    )
     v["bezier_endpoint_loss"] = float(cur["max_endpoint_loss"].mean()) if len(cur) else nan
     v["linear_max_loss"] = float(lin["max_train_loss"].mean()) if len(lin) else nan
     s = stability_barriers(b)
@@ -112,6 +115,7 @@ CLAIMS = (
     "aligned_below_unaligned",
     "aligned_shrinks_with_width",
     "bezier_low_loss",
+    "bezier_near_endpoints",
     "unstable_at_init",
     "stable_late",
 )
@@ -136,6 +140,8 @@ def _notes(v: Mapping[str, float], metrics: pd.DataFrame, cfg: Mapping[str, Any]
         "bezier_low_loss": f"width {cfg['bezier']['width']}: max train loss on the curve "
         f"{v['bezier_max_loss']:.3g} vs endpoints {v['bezier_endpoint_loss']:.3g} vs linear path "
         f"{v['linear_max_loss']:.3g}",
+        "bezier_near_endpoints": f"width {cfg['bezier']['width']}: max train loss on the curve "
+        f"{v['bezier_max_loss']:.3g} vs the larger endpoint's {v['bezier_endpoint_loss']:.3g}",
         "unstable_at_init": f"mean test-error barrier per spawn step: {steps}",
         "stable_late": f"mean test-error barrier per spawn step: {steps}; first below "
         f"{cfg['claims_setup']['stable_tolerance']:g}: {first_s}",

@@ -71,6 +71,7 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
         tol = cfg["claims_setup"]["stable_tolerance"] * 100
         ax_s.axhline(tol, color="0.5", ls=":", lw=1, label=f"stable below {tol:g} points")
         ax_s.set_xscale("symlog", linthresh=1)
+        ax_s.set_xlim(-0.5, 2 * max(float(s["spawn_step"].max()), 1.0))
     ax_s.set(xlabel="spawn step k (symmetric log: linear below 1)", ylabel="test-error barrier (points)",
              title=f"(d) stability at width {cfg['stability']['width']}")  # fmt: skip
     ax_s.legend(fontsize=7)
