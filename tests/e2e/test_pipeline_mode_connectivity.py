@@ -54,11 +54,13 @@ def test_metrics_table(metrics, cfg):
     assert sorted(s["spawn_step"].unique()) == [k * spe for k in cfg["stability"]["spawn_epochs"]]
     b = barriers(metrics)
     assert b["barrier_train_loss"].notna().all() and (b["barrier_train_loss"] >= 0).all()
-    ends = metrics[metrics["alpha"].isin([0.0, 1.0])]
-    lin = ends[ends["method"] == "linear"].set_index(
-        ["panel", "width", "spawn_step", "seed", "alpha"]
+    # weight matching permutes network b only: the aligned line ends where the straight one does
+    ends = w[w["alpha"].isin([0.0, 1.0])].sort_values(["width", "seed", "alpha"])
+    np.testing.assert_allclose(
+        ends.loc[ends["method"] == "aligned", "train_loss"].to_numpy(),
+        ends.loc[ends["method"] == "linear", "train_loss"].to_numpy(),
+        rtol=1e-5,
     )
-    assert np.isfinite(lin["train_loss"]).all()
 
 
 def test_claims_rows(pipeline_run):

@@ -32,6 +32,10 @@ def test_demo_as_written(tiny_run):
                 .mean())  # fmt: skip
     got = d.loc[d["alpha"] == 0.5, "train_loss"].item()
     assert got == pytest.approx(mse, rel=1e-5)
+    # the demo's alpha weighs its model 1 (seed 1): alpha 1 is that network, alpha 0 model 2
+    by = d.set_index("alpha")["train_loss"]
+    assert by[1.0] == pytest.approx(pair.train_mse[0], rel=1e-4)
+    assert by[0.0] == pytest.approx(pair.train_mse[1], rel=1e-4)
 
 
 def test_width_jobs(tiny_run):

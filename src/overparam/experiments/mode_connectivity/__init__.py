@@ -211,6 +211,7 @@ class ModeConnectivity(Experiment[Job]):
                 f"end of training ({epochs} epochs)"
             )
         if 0 not in cfg["stability"]["spawn_epochs"]:
-            yield "config key 'mode_connectivity.stability.spawn_epochs': must include 0"
-        if cfg["demo"]["grid_points"] < 2:
-            yield "config key 'mode_connectivity.demo.grid_points': at least 2 (0 and 1)"
+            yield (
+                "config key 'mode_connectivity.stability.spawn_epochs': must include 0 (the "
+                "unstable_at_init claim reads it)"
+            )
