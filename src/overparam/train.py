@@ -47,6 +47,7 @@ from overparam.models import MLPSpec, mlp_forward, mlp_forward_backward, param_s
 BATCH_SEED_OFFSET = 100_003  # member k's batch order: Generator().manual_seed(seeds[k] + this)
 OPTIMIZERS = ("sgd", "adam")
 LOSSES = ("ce", "mse")
+LR_SCHEDULES = ("constant", "linear")
 HISTORY_COLUMNS = (
     "member", "seed", "epoch", "step", "train_loss", "test_loss",
     "train_acc", "test_acc", "diverged", "stopped",
@@ -71,6 +72,13 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)  # adam
     eps: float = 1e-8  # adam
     divergence_factor: float = 1e6  # diverged: loss > this * max(initial train loss, 1)
+    # opt-in learning-rate decay: "constant" (the default: the lr never changes) or "linear"
+    # (step t, counted from 0, uses lr * (1 - (t + decay_offset) / decay_steps); decay_steps
+    # defaults to this run's steps + decay_offset, so the last step's lr is lr / decay_steps).
+    # decay_offset continues a schedule in a later run (a copy spawned at step k: offset k).
+    lr_schedule: str = "constant"
+    decay_steps: int | None = None
+    decay_offset: int = 0
 
     def __post_init__(self) -> None:
         lr = self.lr
@@ -110,6 +118,12 @@ class TrainConfig:
             errors.append(f"betas must be two numbers in [0, 1), got {self.betas}")
         if self.divergence_factor <= 0:
             errors.append(f"divergence_factor must be > 0, got {self.divergence_factor}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            errors.append(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.decay_steps is not None and self.decay_steps < 1:
+            errors.append(f"decay_steps must be >= 1, got {self.decay_steps}")
+        if self.decay_offset < 0:
+            errors.append(f"decay_offset must be >= 0, got {self.decay_offset}")
         if errors:
             raise ValueError("invalid TrainConfig: " + "; ".join(errors))
 
@@ -541,6 +555,7 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         return _losses_and_grad(logits, yb, cfg.loss, keep_fn)
 
     any_mask = any(m is not None for m in mask_list)
+    decay_total = cfg.decay_steps or cfg.decay_offset + steps_per_epoch * cfg.epochs
     epoch = 0
     for epoch in range(1, cfg.epochs + 1):
         if not active.any():
@@ -561,6 +576,9 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
                 for g, m in zip(grads, mask_list):
                     if m is not None:
                         g.mul_(m)
+            if cfg.lr_schedule == "linear":  # opt-in; the constant default never gets here
+                frac = max(0.0, 1.0 - (step + cfg.decay_offset) / decay_total)
+                neg_lr[:] = _neg_lr_views(lr_base * active * frac, params)
             step += 1
             samples += idx.numel()
             _update(cfg, params, grads, state, neg_lr, step)

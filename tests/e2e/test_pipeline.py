@@ -13,7 +13,7 @@ from overparam.experiments import get, names
 
 from ..conftest import TEST_CONFIG, job_counts, snakemake
 
-# the MNIST-1D files the .test config's double_descent and lottery_ticket read
+# the MNIST-1D files the .test config's double_descent, lottery_ticket and mode_connectivity read
 MNIST1D_FILES = ("mnist1d_n4000_split0.25_seed42", "mnist1d_n1000_split0.8_seed42")
 
 pytestmark = pytest.mark.e2e
@@ -34,9 +34,9 @@ def test_single_figure_builds_only_what_it_needs(tmp_path):
     full = job_counts(snakemake(tmp_path, "-n", "figures/all").stdout)
     # solve: benign_overfitting's 4 + double_descent's linear and random_features;
     # train: optimization_ease's 2 widths and 2 x 2 demo jobs + double_descent's 3 MLP widths
-    # + lottery's 2 jobs
-    assert full["solve"] == 4 + 2 and full["train"] == 2 + 4 + 3 + 2
-    assert full["claims"] == 1 and full["check"] == 4 and full["benchmarks"] == 1
+    # + lottery's 2 jobs + mode_connectivity's demo, 2 widths and stability
+    assert full["solve"] == 4 + 2 and full["train"] == 2 + 4 + 3 + 2 + 4
+    assert full["claims"] == 1 and full["check"] == 5 and full["benchmarks"] == 1
 
 
 def test_outputs_exist(pipeline_run):
@@ -61,6 +61,7 @@ def test_claims_table(pipeline_run):
         "optimization_ease",
         "double_descent",
         "lottery_ticket",
+        "mode_connectivity",
     }
     assert (df["scale"] == "test").all()
     assert df["claim"].is_unique
@@ -96,10 +97,15 @@ def test_every_claim_has_an_interval_over_its_seeds(pipeline_run):
         "optimization_ease": len(cfg["optimization_ease"]["seeds"]),
         "lottery_ticket": len(cfg["lottery_ticket"]["seeds"]),
     }
+    # the reference demo of mode_connectivity is one pair, as written: one seed, no interval
+    one_pair = {"mode_connectivity.demo_linearly_connected"}
     for r in df.itertuples():
         if r.experiment in seeds:
             assert r.n_seeds == seeds[r.experiment], r
-        assert r.n_seeds >= 2, r  # every claim of the test config is computed from seeds
+        if r.claim in one_pair:
+            assert r.n_seeds == 1 and np.isnan(r.ci_low), r
+            continue
+        assert r.n_seeds >= 2, r  # every other claim of the test config is computed from seeds
         if not np.isnan(r.value) and not np.isnan(r.ci_low):
             assert r.ci_low <= r.value <= r.ci_high, r
         assert r.confident <= r.holds, r
@@ -181,10 +187,12 @@ def test_benchmarks_table(pipeline_run):
     assert sorted(zip(b["rule"], b["experiment"], b["job"])) == sorted(expected)
     assert b["rule"].value_counts().to_dict() == {
         "solve": 6,
-        "train": 11,  # optimization_ease 2 + its demo 4, double_descent 3, lottery_ticket 2
-        "aggregate": 4,
-        "figure": 4,
-        "check": 4,
+        # optimization_ease 2 + its demo 4, double_descent 3, lottery_ticket 2,
+        # mode_connectivity 4 (demo, 2 widths, stability)
+        "train": 15,
+        "aggregate": 5,
+        "figure": 5,
+        "check": 5,
         "mnist1d": 2,
     }
     assert (b["seconds"] > 0).all()
@@ -201,7 +209,7 @@ def test_rerun_is_a_noop(pipeline_run):
 
 def test_default_target_is_figures_all(tmp_path):
     counts = job_counts(snakemake(tmp_path, "-n").stdout)
-    assert counts["claims"] == 1 and counts["check"] == 4, counts
+    assert counts["claims"] == 1 and counts["check"] == 5, counts
 
 
 def test_every_run_ends_with_the_verdicts(pipeline_run, tmp_path):

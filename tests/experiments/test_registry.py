@@ -11,7 +11,13 @@ from overparam.experiments import Experiment, JobSpec
 
 from ..conftest import ROOT
 
-BUILT_IN = {"benign_overfitting", "optimization_ease", "double_descent", "lottery_ticket"}
+BUILT_IN = {
+    "benign_overfitting",
+    "optimization_ease",
+    "double_descent",
+    "lottery_ticket",
+    "mode_connectivity",
+}
 
 
 def test_every_folder_is_a_registered_experiment():

@@ -1,0 +1,217 @@
+"""Mode connectivity (issue 11): linear paths and loss barriers between trained networks,
+permutation alignment (weight matching), quadratic Bezier curves and SGD stability.
+
+The geometry is ``overparam.connect``; this experiment maps the config to its calls and its
+output to one long table of path points: one row per (panel, method, width, spawn step, pair,
+alpha), with the loss and error of the network at that point of the path.
+
+- ``demo``: the reference text's second demo as written (``connect.demo_pair``: two
+  10-200-200-1 ReLU networks, N(0, 0.1^2) init from seeds 1 and 2, Adam to MSE < 1e-6 on 50
+  points), the training MSE along the straight line at a fine grid that contains the demo's
+  own alphas (``demo_alpha`` marks them).
+- ``width``: MNIST-1D, the 40-h-h-10 MLP of double_descent, ``pairs`` independently trained
+  pairs per width (all 2 x pairs networks of a width one batched ensemble; SGD with momentum
+  and an opt-in linearly decaying learning rate). Methods: ``linear`` (the straight line),
+  ``aligned`` (the straight line to network b with its hidden units permuted by weight
+  matching, Ainsworth et al. 2023; ``perm_max_abs_diff`` is the largest output change the
+  permutation made on the test set) and, for the ``bezier.width`` only, ``bezier`` (a trained
+  quadratic Bezier curve, Garipov et al. 2018; ``alpha`` is its t).
+- ``stability``: Frankle et al. 2020's instability analysis at one width: each pair's parent
+  is trained to step k, two copies continue with different data orders (momentum restarts at
+  the spawn; the learning rate schedule continues), and the straight line between the two
+  copies at the end is evaluated (``spawn_step`` = k).
+
+Pairs are told apart by ``seed`` (the pair index), so claims resample whole pairs. Barriers
+(``claims.barriers``) are computed from the rows: max over alpha of the value minus the chord
+between the endpoints (``connect.barrier``'s default, Frankle et al. 2020).
+
+Jobs: ``demo``, ``w<width>`` per width, ``stability_w<width>``.
+Modules: ``run`` (the jobs), ``claims`` (barriers and claims), ``figure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ...data import MNIST1D
+from ...tables import Schema
+from .. import Experiment, JobSpec, register
+
+PANELS = ("demo", "width", "stability")
+METHODS = ("linear", "aligned", "bezier")
+NO_SPAWN = -1  # spawn_step of the rows whose pairs were trained independently
+
+RUN_SCHEMA = Schema(
+    name="mode_connectivity.runs",
+    columns={
+        "panel": "str",  # demo | width | stability
+        "method": "str",  # linear | aligned | bezier
+        "width": "int",  # hidden units per layer
+        "spawn_step": "int",  # stability: the step k the copies were spawned at; else -1
+        "seed": "int",  # the pair
+        "alpha": "float",  # position on the path (bezier: t); 0 = network a, 1 = network b
+        "demo_alpha": "bool",  # one of the reference demo's own alphas (demo rows)
+        "train_loss": "float",  # demo: MSE; MNIST-1D: cross-entropy
+        "test_loss": "float",
+        "train_err": "float",
+        "test_err": "float",
+        "perm_max_abs_diff": "float",  # aligned: max |f(P w_b) - f(w_b)| on the test set
+    },
+    nullable=frozenset({"test_loss", "train_err", "test_err", "perm_max_abs_diff"}),
+)
+
+
+@dataclass(frozen=True)
+class DemoJob(JobSpec):
+    """The reference demo's pair as written (``connect.demo_pair``) and its straight line."""
+
+    trains: ClassVar[bool] = True
+    n: int
+    in_dim: int
+    hidden: int
+    data_seed: int
+    seeds: tuple[int, ...]
+    std: float
+    lr: float
+    max_steps: int
+    stop_mse: float
+    alphas: tuple[float, ...]  # the demo's own
+    grid_points: int
+
+    @property
+    def id(self) -> str:
+        return "demo"
+
+
+@dataclass(frozen=True)
+class SGD:
+    """The MNIST-1D training shared by the width and stability jobs."""
+
+    epochs: int
+    lr: float
+    momentum: float
+    batch_size: int
+    lr_schedule: str
+
+
+@dataclass(frozen=True)
+class BezierSettings:
+    epochs: int
+    lr: float
+    momentum: float
+    batch_size: int
+    points: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class WidthJob(JobSpec):
+    """One width: ``pairs`` pairs, their straight lines before and after weight matching,
+    and their Bezier curves when ``bezier`` is set (the config's ``bezier.width``)."""
+
+    trains: ClassVar[bool] = True
+    width: int
+    pairs: int
+    data: MNIST1D
+    sgd: SGD
+    alphas: int
+    matching_seed: int
+    bezier: BezierSettings | None
+
+    @property
+    def id(self) -> str:
+        return f"w{self.width}"
+
+
+@dataclass(frozen=True)
+class StabilityJob(JobSpec):
+    """One width: parents trained to each spawn epoch, two copies each continued to the end."""
+
+    trains: ClassVar[bool] = True
+    width: int
+    pairs: int
+    spawn_epochs: tuple[int, ...]
+    data: MNIST1D
+    sgd: SGD
+    alphas: int
+
+    @property
+    def id(self) -> str:
+        return f"stability_w{self.width}"
+
+
+Job = DemoJob | WidthJob | StabilityJob
+
+
+@register
+class ModeConnectivity(Experiment[Job]):
+    name = "mode_connectivity"
+    sort_by = ("panel", "method", "width", "spawn_step", "seed", "alpha")
+
+    @property
+    def run_schema(self) -> Schema:
+        return RUN_SCHEMA
+
+    def specs(self, cfg: Mapping[str, Any]) -> Iterator[Job]:
+        d = cfg["demo"]
+        yield DemoJob(
+            n=int(d["n"]), in_dim=int(d["in_dim"]), hidden=int(d["hidden"]),
+            data_seed=int(d["data_seed"]), seeds=tuple(int(s) for s in d["seeds"]),
+            std=float(d["std"]), lr=float(d["lr"]), max_steps=int(d["max_steps"]),
+            stop_mse=float(d["stop_mse"]), alphas=tuple(float(a) for a in d["alphas"]),
+            grid_points=int(d["grid_points"]),
+        )  # fmt: skip
+        m = cfg["data"]
+        data = MNIST1D(
+            num_samples=int(m["num_samples"]), train_split=float(m["train_split"]),
+            seed=int(m["seed"]),
+        )  # fmt: skip
+        t = cfg["train"]
+        sgd = SGD(
+            epochs=int(t["epochs"]), lr=float(t["lr"]), momentum=float(t["momentum"]),
+            batch_size=int(t["batch_size"]), lr_schedule=str(t["lr_schedule"]),
+        )  # fmt: skip
+        b = cfg["bezier"]
+        curve = BezierSettings(
+            epochs=int(b["epochs"]), lr=float(b["lr"]), momentum=float(b["momentum"]),
+            batch_size=int(b["batch_size"]), points=int(b["points"]), seed=int(b["seed"]),
+        )  # fmt: skip
+        for w in cfg["widths"]:
+            yield WidthJob(
+                width=int(w), pairs=int(cfg["pairs"]), data=data, sgd=sgd,
+                alphas=int(cfg["alphas"]), matching_seed=int(cfg["matching_seed"]),
+                bezier=curve if int(w) == int(b["width"]) else None,
+            )  # fmt: skip
+        s = cfg["stability"]
+        yield StabilityJob(
+            width=int(s["width"]), pairs=int(s["pairs"]),
+            spawn_epochs=tuple(int(k) for k in s["spawn_epochs"]), data=data, sgd=sgd,
+            alphas=int(cfg["alphas"]),
+        )  # fmt: skip
+
+    def seed_summary(self, cfg: Mapping[str, Any]) -> str:
+        return (
+            f"{cfg['pairs']} pairs per width, {cfg['stability']['pairs']} per spawn step, "
+            "one demo pair"
+        )
+
+    def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
+        if cfg["bezier"]["width"] not in cfg["widths"]:
+            yield (
+                f"config key 'mode_connectivity.bezier.width': {cfg['bezier']['width']} is not "
+                f"one of the widths {cfg['widths']}"
+            )
+        epochs = cfg["train"]["epochs"]
+        late = [k for k in cfg["stability"]["spawn_epochs"] if k >= epochs]
+        if late:
+            yield (
+                f"config key 'mode_connectivity.stability.spawn_epochs': {late} not before the "
+                f"end of training ({epochs} epochs)"
+            )
+        if 0 not in cfg["stability"]["spawn_epochs"]:
+            yield (
+                "config key 'mode_connectivity.stability.spawn_epochs': must include 0 (the "
+                "unstable_at_init claim reads it)"
+            )

@@ -1,0 +1,83 @@
+"""Figure of mode_connectivity, from the metrics table only: (a) the reference demo's MSE
+along the straight line; (b) train loss along the linear, aligned and Bezier paths at the
+Bezier width; (c) the train-loss barrier against width, unaligned vs aligned; (d) the
+test-error barrier of spawned copies against the spawn step k. Lines are means over pairs;
+bands and dots show every pair."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ... import plots
+from .claims import barriers
+
+_STYLE = {"linear": ("C3", "straight line"), "aligned": ("C0", "straight line, weight-matched"),
+          "bezier": ("C2", "Bezier curve (trained)")}  # fmt: skip
+
+
+def _band(ax, d: pd.DataFrame, col: str, color: str, label: str) -> None:
+    g = d.groupby("alpha")[col]
+    x = g.mean().index.to_numpy()
+    ax.plot(x, g.mean(), color=color, label=label)
+    ax.fill_between(x, g.min(), g.max(), color=color, alpha=0.2, lw=0)
+
+
+def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
+    fig, axes = plots.subplots(2, nrows=2, width=5.0, height=3.8)
+    ax_d, ax_c, ax_w, ax_s = axes.reshape(-1)
+    demo = metrics[metrics["panel"] == "demo"].sort_values("alpha")
+    ax_d.plot(demo["alpha"], demo["train_loss"], color="k", lw=1, label="fine grid")
+    at = demo[demo["demo_alpha"].astype(bool)]
+    ax_d.plot(at["alpha"], at["train_loss"], "o", color="C1", label="the demo's alphas")
+    ax_d.axhline(0.1, color="0.5", ls=":", lw=1, label="the demo's 'barrier' line (0.1)")
+    ax_d.set(xlabel=r"$\alpha$ (model 1 weight: $\alpha w_1 + (1-\alpha) w_2$)",
+             ylabel="train MSE", title="(a) reference demo: straight line")  # fmt: skip
+    ax_d.legend(fontsize=7)
+
+    bw = int(cfg["bezier"]["width"])
+    w = metrics[(metrics["panel"] == "width") & (metrics["width"] == bw)]
+    for m, (color, label) in _STYLE.items():
+        d = w[w["method"] == m]
+        if len(d):
+            _band(ax_c, d, "train_loss", color, label)
+    ax_c.set(xlabel=r"$\alpha$ (Bezier: t)", ylabel="train loss (cross-entropy)",
+             title=f"(b) MNIST-1D, width {bw}: paths between pairs")  # fmt: skip
+    ax_c.legend(fontsize=7)
+
+    b = barriers(metrics)
+    bb = b[(b["panel"] == "width") & b["method"].isin(["linear", "aligned"])]
+    for m, d in bb.groupby("method"):
+        color, label = _STYLE[str(m)]
+        mean = d.groupby("width")["barrier_train_loss"].mean()
+        ax_w.plot(mean.index, mean, "-", color=color, label=label)
+        ax_w.plot(d["width"], d["barrier_train_loss"], ".", color=color, alpha=0.6)
+    ax_w.set_xscale("log")
+    ax_w.set_yscale("log")
+    plots.plain_log_ticks(ax_w, "x")
+    ax_w.set(xlabel="hidden width h (40-h-h-10)", ylabel="train-loss barrier",
+             title="(c) barrier vs width (dots: pairs)")  # fmt: skip
+    ax_w.legend(fontsize=7)
+
+    s = b[b["panel"] == "stability"]
+    if len(s):
+        mean = s.groupby("spawn_step")["barrier_test_err"].mean()
+        ax_s.plot(mean.index, mean * 100, "-o", color="C4", label="mean over pairs")
+        ax_s.plot(s["spawn_step"], s["barrier_test_err"] * 100, ".", color="C4",
+                  alpha=0.5)  # fmt: skip
+        tol = cfg["claims_setup"]["stable_tolerance"] * 100
+        ax_s.axhline(tol, color="0.5", ls=":", lw=1, label=f"stable below {tol:g} points")
+        ax_s.set_xscale("symlog", linthresh=1)
+        ax_s.set_xlim(-0.5, 2 * max(float(s["spawn_step"].max()), 1.0))
+    ax_s.set(xlabel="spawn step k (symmetric log: linear below 1)", ylabel="test-error barrier (points)",
+             title=f"(d) stability at width {cfg['stability']['width']}")  # fmt: skip
+    ax_s.legend(fontsize=7)
+    fig.suptitle(
+        f"Mode connectivity: {cfg['pairs']} pairs per width, {cfg['stability']['pairs']} per "
+        "spawn step (lines: means; bands and dots: every pair)",
+        fontsize=10,
+    )
+    plots.save(fig, png, pdf)
