@@ -1,0 +1,85 @@
+"""Figure of implicit_bias, from the metrics table only: (a) least squares: relative distance
+to X^+ y + (I - X^+ X) w0 over GD steps; (b) separable logistic regression: the angle to the
+hard-margin SVM direction against 1/log t (a straight line if it falls like 1/log t), d = 2
+dashed as an illustration; (c) ||w_t|| against log t; (d) networks: the weight norm GD reaches
+against the init scale. Lines are means over seeds; thin lines and dots show every seed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ... import plots
+from .claims import final
+
+
+def _seeds(ax, d: pd.DataFrame, x: str, y: str, color: str, label: str, ls="-", fx=None) -> None:
+    f = fx or (lambda s: s)
+    for _, g in d.groupby("seed"):
+        ax.plot(f(g[x].to_numpy(dtype=float)), g[y], color=color, lw=0.5, alpha=0.35, ls=ls)
+    mean = d.groupby(x)[y].mean()
+    ax.plot(f(mean.index.to_numpy(dtype=float)), mean, color=color, lw=1.6, ls=ls, label=label)
+
+
+def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
+    fig, axes = plots.subplots(2, nrows=2, width=5.0, height=3.8)
+    ax_ls, ax_a, ax_n, ax_nn = axes.reshape(-1)
+    ls = metrics[metrics["panel"] == "least_squares"]
+    for kind, color, label in (("gd_w0_zero", "C0", r"from $w_0 = 0$ (limit $X^+y$)"),
+                               ("gd_w0_random", "C1", r"from random $w_0$")):  # fmt: skip
+        _seeds(ax_ls, ls[ls["kind"] == kind], "step", "rel_dist", color, label,
+               "--" if kind == "gd_w0_zero" else "-")  # fmt: skip
+    ax_ls.set_xscale("log")
+    ax_ls.set_yscale("log")
+    ax_ls.axhline(1e-6, color="0.5", ls=":", lw=1, label="claim: below 1e-6")
+    ax_ls.set(xlabel="GD step t", ylabel=r"$\|w_t - w_\infty\| / \|w_\infty\|$",
+              title=f"(a) least squares, n={cfg['least_squares']['n']}, "
+              f"p={cfg['least_squares']['p']}")  # fmt: skip
+    ax_ls.legend(fontsize=7)
+
+    lg = metrics[metrics["panel"] == "logistic"]
+    lg_cfg = cfg["logistic"]
+    for i, (d, g) in enumerate(lg.groupby("dim")):
+        claimed = d >= lg_cfg["claim_min_dim"]
+        ls_ = "-" if claimed else "--"
+        lab = f"d = {d}" + ("" if claimed else " (illustration)")
+        _seeds(ax_a, g, "step", "angle", f"C{i + 2}", lab, ls_, fx=lambda t: 1.0 / np.log(t + 1))
+        _seeds(ax_n, g, "step", "norm", f"C{i + 2}", lab, ls_, fx=lambda t: np.log(t))
+    ax_a.axvline(1.0 / np.log(lg_cfg["fit_from_step"] + 1), color="0.5", ls=":", lw=1,
+                 label="fits start")  # fmt: skip
+    ax_a.set(xlabel=r"$1 / \log(t+1)$", ylabel="angle to the SVM direction (rad)",
+             title="(b) separable logistic regression: direction")  # fmt: skip
+    ax_a.set_xlim(0, None)
+    ax_a.set_ylim(0, None)
+    ax_a.legend(fontsize=7)
+    ax_n.axvline(np.log(lg_cfg["fit_from_step"]), color="0.5", ls=":", lw=1)
+    ax_n.set(xlabel=r"$\log t$", ylabel=r"$\|w_t\|$", title="(c) the norm grows like log t")
+    ax_n.legend(fontsize=7)
+
+    net = metrics[metrics["panel"] == "neural"]
+    nn = final(net)
+    if len(nn):
+        init = net[net["step"] == 0].groupby("init_scale")["norm"].mean()
+        ax_nn.plot(init.index, init, ":", color="0.4", label=r"at init $\|\theta_0\|$")
+        mean = nn.groupby("init_scale")["norm"].mean()
+        ax_nn.plot(mean.index, mean, "-o", color="C4", label=r"mean final $\|\theta_T\|$")
+        ax_nn.plot(nn["init_scale"], nn["norm"], ".", color="C4", alpha=0.5)
+        ax_nn.set_xscale("log")
+        ax_nn.set_yscale("log")
+        ax_nn.set_xticks(mean.index, [f"{s:g}" for s in mean.index])
+        ax_nn.minorticks_off()
+    nc = cfg["neural"]
+    ax_nn.set(xlabel="init scale (multiplies every initial weight)",
+              ylabel=r"weight norm of the interpolant $\|\theta_T\|$",
+              title=f"(d) ReLU nets, width {nc['width']}: GD to interpolation")  # fmt: skip
+    ax_nn.legend(fontsize=7)
+    fig.suptitle(
+        "Implicit bias of gradient descent (lines: means over seeds; thin lines and dots: "
+        "every seed)",
+        fontsize=10,
+    )
+    plots.save(fig, png, pdf)
