@@ -32,11 +32,13 @@ def test_single_figure_builds_only_what_it_needs(tmp_path):
     # benchmarks table, no other experiment
     assert one == {"solve": 4, "aggregate": 1, "figure": 1, "total": 6}
     full = job_counts(snakemake(tmp_path, "-n", "figures/all").stdout)
-    # solve: benign_overfitting's 4 + double_descent's linear and random_features;
+    # solve: benign_overfitting's 4 + double_descent's linear and random_features
+    # + implicit_bias's least squares and 2 logistic dimensions;
     # train: optimization_ease's 2 widths and 2 x 2 demo jobs + double_descent's 3 MLP widths
     # + lottery's 2 jobs + mode_connectivity's demo, 2 widths and stability
-    assert full["solve"] == 4 + 2 and full["train"] == 2 + 4 + 3 + 2 + 4
-    assert full["claims"] == 1 and full["check"] == 5 and full["benchmarks"] == 1
+    # + implicit_bias's networks
+    assert full["solve"] == 4 + 2 + 3 and full["train"] == 2 + 4 + 3 + 2 + 4 + 1
+    assert full["claims"] == 1 and full["check"] == 6 and full["benchmarks"] == 1
 
 
 def test_outputs_exist(pipeline_run):
@@ -62,6 +64,7 @@ def test_claims_table(pipeline_run):
         "double_descent",
         "lottery_ticket",
         "mode_connectivity",
+        "implicit_bias",
     }
     assert (df["scale"] == "test").all()
     assert df["claim"].is_unique
@@ -186,13 +189,13 @@ def test_benchmarks_table(pipeline_run):
     expected += [("mnist1d", "data", stem) for stem in sorted(MNIST1D_FILES)]
     assert sorted(zip(b["rule"], b["experiment"], b["job"])) == sorted(expected)
     assert b["rule"].value_counts().to_dict() == {
-        "solve": 6,
+        "solve": 9,  # benign_overfitting 4, double_descent 2, implicit_bias 3
         # optimization_ease 2 + its demo 4, double_descent 3, lottery_ticket 2,
-        # mode_connectivity 4 (demo, 2 widths, stability)
-        "train": 15,
-        "aggregate": 5,
-        "figure": 5,
-        "check": 5,
+        # mode_connectivity 4 (demo, 2 widths, stability), implicit_bias 1 (networks)
+        "train": 16,
+        "aggregate": 6,
+        "figure": 6,
+        "check": 6,
         "mnist1d": 2,
     }
     assert (b["seconds"] > 0).all()
@@ -209,7 +212,7 @@ def test_rerun_is_a_noop(pipeline_run):
 
 def test_default_target_is_figures_all(tmp_path):
     counts = job_counts(snakemake(tmp_path, "-n").stdout)
-    assert counts["claims"] == 1 and counts["check"] == 5, counts
+    assert counts["claims"] == 1 and counts["check"] == 6, counts
 
 
 def test_every_run_ends_with_the_verdicts(pipeline_run, tmp_path):
