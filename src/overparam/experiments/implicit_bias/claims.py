@@ -24,6 +24,7 @@ CLAIMS = (
     "logistic_angle",
     "angle_inv_log_fit",
     "norm_log_fit",
+    "norm_rate_is_svm_norm",
     "neural_interpolate",
     "neural_norm_grows",
 )
@@ -73,17 +74,21 @@ def logistic_values(m: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]
     end = final(lg)
     per_dim = end.groupby("dim")["angle"].mean()
     v["logistic_angle"] = float(per_dim.max()) if len(per_dim) else NAN
-    r2a, r2n = [], []
+    r2a, r2n, rate = [], [], []
+    svm_norm = lg.groupby("dim")["ref_norm"].mean()
     for d, c in logistic_curves(m, lg_cfg["claim_min_dim"], lg_cfg["fit_from_step"]).items():
         t = c.index.to_numpy(dtype=float)
         ra, sa = fit_r2(1.0 / np.log(t), c["angle"].to_numpy())
         rn, sn = fit_r2(np.log(t), c["norm"].to_numpy())
         r2a.append(ra)
         r2n.append(rn)
+        v[f"norm_rate_d{d}"] = sn / float(svm_norm.get(d, NAN))
+        rate.append(abs(v[f"norm_rate_d{d}"] - 1.0))
         v[f"angle_slope_d{d}"], v[f"norm_slope_d{d}"] = sa, sn
         v[f"angle_r2_d{d}"], v[f"norm_r2_d{d}"] = ra, rn
     v["angle_inv_log_fit"] = float(np.min(r2a)) if r2a else NAN
     v["norm_log_fit"] = float(np.min(r2n)) if r2n else NAN
+    v["norm_rate_is_svm_norm"] = float(np.max(rate)) if rate else NAN
     return v
 
 
@@ -142,6 +147,8 @@ def _notes(v: Mapping[str, float], m: pd.DataFrame, cfg: Mapping[str, Any]) -> d
         "logistic_angle": f"mean final angle (rad) after {lg['steps']} steps per d: {per}; {low_s}",
         "angle_inv_log_fit": f"mean angle vs 1/log t for t >= {lg['fit_from_step']}: {fits}",
         "norm_log_fit": f"mean ||w_t|| vs log t for t >= {lg['fit_from_step']}: {nfits}",
+        "norm_rate_is_svm_norm": "slope of mean ||w_t|| on log t / mean ||w_svm|| per d: "
+        + "; ".join(f"d={d}: {v.get(f'norm_rate_d{d}', NAN):.4g}" for d in dims),
         "neural_interpolate": "fraction of networks with final train MSE < "
         f"{cfg['claims_setup']['interpolation_mse']:g}",
         "neural_norm_grows": f"mean final ||theta|| per init scale: {norms}; "

@@ -29,8 +29,8 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     fig, axes = plots.subplots(2, nrows=2, width=5.0, height=3.8)
     ax_ls, ax_a, ax_n, ax_nn = axes.reshape(-1)
     ls = metrics[metrics["panel"] == "least_squares"]
-    for kind, color, label in (("gd_w0_zero", "C0", r"from $w_0 = 0$ (limit $X^+y$)"),
-                               ("gd_w0_random", "C1", r"from random $w_0$")):  # fmt: skip
+    for kind, color, label in (("gd_w0_random", "C1", r"from random $w_0$"),
+                               ("gd_w0_zero", "C0", r"from $w_0 = 0$ (limit $X^+y$)")):  # fmt: skip
         _seeds(ax_ls, ls[ls["kind"] == kind], "step", "rel_dist", color, label,
                "--" if kind == "gd_w0_zero" else "-")  # fmt: skip
     ax_ls.set_xscale("log")
@@ -49,6 +49,11 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
         lab = f"d = {d}" + ("" if claimed else " (illustration)")
         _seeds(ax_a, g, "step", "angle", f"C{i + 2}", lab, ls_, fx=lambda t: 1.0 / np.log(t + 1))
         _seeds(ax_n, g, "step", "norm", f"C{i + 2}", lab, ls_, fx=lambda t: np.log(t))
+        if claimed:  # Soudry et al.'s rate: ||w_svm|| per unit of log t, through the last point
+            end = g.groupby("step")["norm"].mean()
+            lt = np.log(end.index.to_numpy(dtype=float))
+            ref = float(g["ref_norm"].mean()) * (lt - lt[-1]) + end.iloc[-1]
+            ax_n.plot(lt, ref, ":", color=f"C{i + 2}", lw=1)
     ax_a.axvline(1.0 / np.log(lg_cfg["fit_from_step"] + 1), color="0.5", ls=":", lw=1,
                  label="fits start")  # fmt: skip
     ax_a.set(xlabel=r"$1 / \log(t+1)$", ylabel="angle to the SVM direction (rad)",
@@ -57,7 +62,12 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     ax_a.set_ylim(0, None)
     ax_a.legend(fontsize=7)
     ax_n.axvline(np.log(lg_cfg["fit_from_step"]), color="0.5", ls=":", lw=1)
-    ax_n.set(xlabel=r"$\log t$", ylabel=r"$\|w_t\|$", title="(c) the norm grows like log t")
+    ax_n.set(
+        xlabel=r"$\log t$",
+        ylabel=r"$\|w_t\|$",
+        title=r"(c) $\|w_t\|$ (dotted: slope $\|w_{svm}\|$)",
+    )
+    ax_n.set_ylim(0, None)
     ax_n.legend(fontsize=7)
 
     net = metrics[metrics["panel"] == "neural"]
