@@ -34,9 +34,10 @@ def test_single_figure_builds_only_what_it_needs(tmp_path):
     full = job_counts(snakemake(tmp_path, "-n", "figures/all").stdout)
     # solve: benign_overfitting's 4 + double_descent's linear and random_features;
     # train: optimization_ease's 2 widths and 2 x 2 demo jobs + double_descent's 3 MLP widths
-    # + lottery's 2 jobs + mode_connectivity's demo, 2 widths and stability
-    assert full["solve"] == 4 + 2 and full["train"] == 2 + 4 + 3 + 2 + 4
-    assert full["claims"] == 1 and full["check"] == 5 and full["benchmarks"] == 1
+    # + lottery's 2 jobs + mode_connectivity's demo, 2 widths and stability + lazy_training's
+    # 3 widths
+    assert full["solve"] == 4 + 2 and full["train"] == 2 + 4 + 3 + 2 + 4 + 3
+    assert full["claims"] == 1 and full["check"] == 6 and full["benchmarks"] == 1
 
 
 def test_outputs_exist(pipeline_run):
@@ -62,6 +63,7 @@ def test_claims_table(pipeline_run):
         "double_descent",
         "lottery_ticket",
         "mode_connectivity",
+        "lazy_training",
     }
     assert (df["scale"] == "test").all()
     assert df["claim"].is_unique
@@ -188,11 +190,11 @@ def test_benchmarks_table(pipeline_run):
     assert b["rule"].value_counts().to_dict() == {
         "solve": 6,
         # optimization_ease 2 + its demo 4, double_descent 3, lottery_ticket 2,
-        # mode_connectivity 4 (demo, 2 widths, stability)
-        "train": 15,
-        "aggregate": 5,
-        "figure": 5,
-        "check": 5,
+        # mode_connectivity 4 (demo, 2 widths, stability), lazy_training 3 (widths)
+        "train": 18,
+        "aggregate": 6,
+        "figure": 6,
+        "check": 6,
         "mnist1d": 2,
     }
     assert (b["seconds"] > 0).all()
@@ -209,7 +211,7 @@ def test_rerun_is_a_noop(pipeline_run):
 
 def test_default_target_is_figures_all(tmp_path):
     counts = job_counts(snakemake(tmp_path, "-n").stdout)
-    assert counts["claims"] == 1 and counts["check"] == 5, counts
+    assert counts["claims"] == 1 and counts["check"] == 6, counts
 
 
 def test_every_run_ends_with_the_verdicts(pipeline_run, tmp_path):
