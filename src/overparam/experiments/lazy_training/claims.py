@@ -2,10 +2,10 @@
 
 Every claim value is a function of the run rows, recomputed by ``ctx.estimates`` on tables
 whose seeds are resampled: the mean of a quantity over seeds per width, and the least-squares
-slope of its logarithm against log width (``loglog_slope``). Every slope is reported in
-the notes, per layer and quantity; the claims read the slowest-decaying weight layer, the NTK
-change and the linearisation gap (ntk regime), the kernel-regression gap at the widest width,
-and the NTK change of the scaled-output regime (Chizat et al. 2019).
+slope of its logarithm against log width (``loglog_slope``). Every slope is reported with its
+interval in the notes, per layer and quantity; the claims read the slowest-decaying weight
+layer, the NTK change and the linearisation gap (ntk regime), the kernel-regression gap at the
+widest width, and the NTK change of the scaled-output regime (Chizat et al. 2019).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim, make_claim
+from ...claims import Claim, Estimate, make_claim
 from .. import CheckContext
 
 NAME = "lazy_training"
@@ -67,10 +67,17 @@ def values(metrics: pd.DataFrame) -> dict[str, float]:
     return v
 
 
-def _notes(v: Mapping[str, float], metrics: pd.DataFrame) -> dict[str, str]:
+def _notes(est: Mapping[str, Estimate], metrics: pd.DataFrame) -> dict[str, str]:
+    """Every slope with its interval over seeds, and the means at the ends of the sweep."""
+    v = {k: e.value for k, e in est.items()}
+
+    def one(k: str) -> str:
+        e = est[k]
+        return f"{e.value:.3g} [{e.ci_low:.3g}, {e.ci_high:.3g}]"
+
     def sl(regime: str, prefix: str) -> str:
         keys = sorted(k for k in v if k.startswith(f"slope.{regime}.{prefix}"))
-        return ", ".join(f"{k.split('.', 2)[2]} {v[k]:.3g}" for k in keys)
+        return ", ".join(f"{k.split('.', 2)[2]} {one(k)}" for k in keys)
 
     m = means(metrics)
     w = m.columns
@@ -89,7 +96,7 @@ def _notes(v: Mapping[str, float], metrics: pd.DataFrame) -> dict[str, str]:
         f"{v['ntk_change_vanishes']:.3g}",
         "linearisation_gap_vanishes": f"RMS network - linearisation {span('ntk', 'lin_gap')}, "
         f"slope {v['linearisation_gap_vanishes']:.3g}; kernel-regression gap slope "
-        f"{v.get('slope.ntk.kr_gap', float('nan')):.3g}",
+        f"{one('slope.ntk.kr_gap') if 'slope.ntk.kr_gap' in est else 'n/a'}",
         "kernel_regression_match": f"RMS network - gradient flow with Theta_0 on the test points "
         f"{span('ntk', 'kr_gap')} (targets have unit variance); final train MSE "
         f"{span('ntk', 'train_loss')}",
@@ -100,8 +107,7 @@ def _notes(v: Mapping[str, float], metrics: pd.DataFrame) -> dict[str, str]:
 
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
     est = ctx.estimates(values, metrics)
-    v = {k: e.value for k, e in est.items()}
-    notes = _notes(v, metrics)
+    notes = _notes(est, metrics)
     return [
         make_claim(
             cfg["claims"][c],

@@ -32,13 +32,13 @@ def make_task(task: Task) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def measure(job: WidthJob, regime: str, x: torch.Tensor, y: torch.Tensor) -> pd.DataFrame:
-    """One regime's rows: every quantity of every seed."""
+    """One regime's rows: every quantity of every seed (on the device of ``x``)."""
     spec = MLPSpec(in_dim=job.task.in_dim, hidden=(job.width,) * job.depth, out_dim=1,
                    parametrization="ntk")  # fmt: skip
     alpha = 1.0 if regime == "ntk" else math.sqrt(job.ref_width / job.width)
     lr = job.lr / alpha**2
     n = job.task.train
-    p0 = init_mlp_ensemble(spec, job.seeds)
+    p0 = init_mlp_ensemble(spec, job.seeds, device=x.device)
     pT, losses = ntk.train_gd(spec, p0, x[:n], y[:n], lr, job.steps, alpha)
     rows = []
     for k, seed in enumerate(job.seeds):
@@ -63,7 +63,7 @@ def measure(job: WidthJob, regime: str, x: torch.Tensor, y: torch.Tensor) -> pd.
 def run(job: WidthJob, ctx: RunContext) -> pd.DataFrame:
     if ctx.threads:
         torch.set_num_threads(ctx.threads)
-    x, y = make_task(job.task)
+    x, y = (t.to(ctx.device) for t in make_task(job.task))
     parts = []
     for regime in job.regimes:
         t0 = time.perf_counter()
