@@ -35,10 +35,10 @@ def test_single_figure_builds_only_what_it_needs(tmp_path):
     # solve: benign_overfitting's 4 + double_descent's linear and random_features
     # + implicit_bias's least squares and 2 logistic dimensions;
     # train: optimization_ease's 2 widths and 2 x 2 demo jobs + double_descent's 3 MLP widths
-    # + lottery's 2 jobs + mode_connectivity's demo, 2 widths and stability
-    # + implicit_bias's networks
-    assert full["solve"] == 4 + 2 + 3 and full["train"] == 2 + 4 + 3 + 2 + 4 + 1
-    assert full["claims"] == 1 and full["check"] == 6 and full["benchmarks"] == 1
+    # + lottery's 2 jobs + mode_connectivity's demo, 2 widths and stability + lazy_training's
+    # 3 widths + implicit_bias's networks (its least squares and logistic jobs: solve)
+    assert full["solve"] == 4 + 2 + 3 and full["train"] == 2 + 4 + 3 + 2 + 4 + 3 + 1
+    assert full["claims"] == 1 and full["check"] == 7 and full["benchmarks"] == 1
 
 
 def test_outputs_exist(pipeline_run):
@@ -64,6 +64,7 @@ def test_claims_table(pipeline_run):
         "double_descent",
         "lottery_ticket",
         "mode_connectivity",
+        "lazy_training",
         "implicit_bias",
     }
     assert (df["scale"] == "test").all()
@@ -191,11 +192,12 @@ def test_benchmarks_table(pipeline_run):
     assert b["rule"].value_counts().to_dict() == {
         "solve": 9,  # benign_overfitting 4, double_descent 2, implicit_bias 3
         # optimization_ease 2 + its demo 4, double_descent 3, lottery_ticket 2,
-        # mode_connectivity 4 (demo, 2 widths, stability), implicit_bias 1 (networks)
-        "train": 16,
-        "aggregate": 6,
-        "figure": 6,
-        "check": 6,
+        # mode_connectivity 4 (demo, 2 widths, stability), lazy_training 3 (widths),
+        # implicit_bias 1 (networks)
+        "train": 19,
+        "aggregate": 7,
+        "figure": 7,
+        "check": 7,
         "mnist1d": 2,
     }
     assert (b["seconds"] > 0).all()
@@ -212,7 +214,7 @@ def test_rerun_is_a_noop(pipeline_run):
 
 def test_default_target_is_figures_all(tmp_path):
     counts = job_counts(snakemake(tmp_path, "-n").stdout)
-    assert counts["claims"] == 1 and counts["check"] == 6, counts
+    assert counts["claims"] == 1 and counts["check"] == 7, counts
 
 
 def test_every_run_ends_with_the_verdicts(pipeline_run, tmp_path):

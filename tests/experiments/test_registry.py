@@ -17,6 +17,7 @@ BUILT_IN = {
     "double_descent",
     "lottery_ticket",
     "mode_connectivity",
+    "lazy_training",
     "implicit_bias",
 }
 
