@@ -19,6 +19,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -182,7 +183,7 @@ class Claim:
 
 
 def make_claim(
-    spec: dict,
+    spec: Mapping[str, Any],
     *,
     claim: str,
     experiment: str,

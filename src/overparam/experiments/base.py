@@ -110,6 +110,31 @@ class CheckContext:
             values, runs, unit=unit, resamples=self.resamples, seed=self.bootstrap_seed
         )
 
+    def claims(
+        self,
+        experiment: str,
+        specs: Mapping[str, Mapping[str, Any]],
+        estimates: Mapping[str, Estimate],
+        notes: Mapping[str, str] | None = None,
+    ) -> list[Claim]:
+        """One claim per entry of ``specs`` ({claim id within the experiment: its config
+        entry}), in that order, with the estimate and the note (if any) of the same id."""
+        from ..claims import make_claim
+
+        notes = notes or {}
+        return [
+            make_claim(
+                spec,
+                claim=key,
+                experiment=experiment,
+                estimate=estimates[key],
+                figure=self.figure,
+                scale=self.scale,
+                note=notes.get(key, ""),
+            )
+            for key, spec in specs.items()
+        ]
+
 
 J = TypeVar("J", bound=JobSpec)
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim, make_claim
+from ...claims import Claim
 from .. import CheckContext
 
 NAME = "benign_overfitting"
@@ -108,18 +108,7 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
                 f"expectation {float(f['theory_finite'].iloc[0]):.3g} (n = {int(f['n'].iloc[0])})"
                 f" .. {float(f['theory_finite'].iloc[-1]):.3g} (n = {int(f['n'].iloc[-1])})"
             )
-    return [
-        make_claim(
-            spec,
-            claim=key,
-            experiment=NAME,
-            estimate=est[key],
-            figure=ctx.figure,
-            scale=ctx.scale,
-            note=notes.get(key, ""),
-        )
-        for key, spec in specs.items()
-    ]
+    return ctx.claims(NAME, specs, est, notes)
 
 
 def _demo_notes(metrics: pd.DataFrame) -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...claims import Claim, make_claim
+from ...claims import Claim
 from .. import CheckContext
 from .common import NAME, PanelClaim
 from .linear import linear_claims
@@ -32,16 +32,6 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         c = cfg[panel]
         found = claims_of(runs, c)
         est = ctx.estimates(partial(_values, claims_of, c), runs)
-        out += [
-            make_claim(
-                cfg["claims"][key],
-                claim=key,
-                experiment=NAME,
-                estimate=est[key],
-                figure=ctx.figure,
-                scale=ctx.scale,
-                note=note,
-            )
-            for key, _, note in found
-        ]
+        specs = {key: cfg["claims"][key] for key, _, _ in found}
+        out += ctx.claims(NAME, specs, est, {key: note for key, _, note in found})
     return out

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim, Estimate, make_claim
+from ...claims import Claim, Estimate
 from .. import CheckContext
 
 NAME = "implicit_bias"
@@ -165,15 +165,4 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         est.update(e)
         v.update({k: x.value for k, x in e.items()})
     notes = _notes(v, metrics, cfg)
-    return [
-        make_claim(
-            cfg["claims"][c],
-            claim=c,
-            experiment=NAME,
-            estimate=est[c],
-            figure=ctx.figure,
-            scale=ctx.scale,
-            note=notes[c],
-        )  # fmt: skip
-        for c in CLAIMS
-    ]
+    return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, notes)

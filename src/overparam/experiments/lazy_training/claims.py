@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim, Estimate, make_claim
+from ...claims import Claim, Estimate
 from .. import CheckContext
 
 NAME = "lazy_training"
@@ -108,15 +108,4 @@ def _notes(est: Mapping[str, Estimate], metrics: pd.DataFrame) -> dict[str, str]
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
     est = ctx.estimates(values, metrics)
     notes = _notes(est, metrics)
-    return [
-        make_claim(
-            cfg["claims"][c],
-            claim=c,
-            experiment=NAME,
-            estimate=est[c],
-            figure=ctx.figure,
-            scale=ctx.scale,
-            note=notes[c],
-        )  # fmt: skip
-        for c in CLAIMS
-    ]
+    return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, notes)

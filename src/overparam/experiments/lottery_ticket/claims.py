@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim, make_claim
+from ...claims import Claim
 from .. import CheckContext
 from . import REWOUND
 
@@ -168,16 +168,13 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
             "earlier_stop": f"{base}; {v['rounds_mid']} rounds with remaining in "
             f"{setup['early_stop_remaining']}; ticket steps counted from init (+{k})",
         }
-        claims += [
-            make_claim(
-                cfg["claims"][claim],
-                claim=f"{tag}.{claim}",
-                experiment=NAME,
-                estimate=est[f"{tag}.{claim}"],
-                figure=ctx.figure,
-                scale=ctx.scale,
-                note=f"{notes[claim]}; {_divergence_note(v, col, max_div)}",
-            )
-            for claim, col in CLAIM_VALUES.items()
-        ]
+        claims += ctx.claims(
+            NAME,
+            {f"{tag}.{claim}": cfg["claims"][claim] for claim in CLAIM_VALUES},
+            est,
+            {
+                f"{tag}.{claim}": f"{notes[claim]}; {_divergence_note(v, col, max_div)}"
+                for claim, col in CLAIM_VALUES.items()
+            },
+        )
     return claims

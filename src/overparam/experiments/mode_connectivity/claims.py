@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim, make_claim
+from ...claims import Claim
 from .. import CheckContext
 
 NAME = "mode_connectivity"
@@ -158,15 +158,4 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     v = {k: e.value for k, e in est.items()}
     v["demo_fine_max"] = demo["demo_fine_max"].value
     notes = _notes(v, metrics, cfg)
-    return [
-        make_claim(
-            cfg["claims"][c],
-            claim=c,
-            experiment=NAME,
-            estimate=est[c],
-            figure=ctx.figure,
-            scale=ctx.scale,
-            note=notes[c],
-        )  # fmt: skip
-        for c in CLAIMS
-    ]
+    return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, notes)

@@ -159,18 +159,7 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     if len(ext):
         est = ctx.estimates(lambda r: sweep_values(r, floor), ext)
         notes = _notes(ext)
-        out += [
-            make_claim(
-                cfg["claims"][key],
-                claim=key,
-                experiment=NAME,
-                estimate=est[key],
-                figure=ctx.figure,
-                scale=ctx.scale,
-                note=notes[key],
-            )
-            for key in SWEEP_CLAIMS
-        ]
+        out += ctx.claims(NAME, {k: cfg["claims"][k] for k in SWEEP_CLAIMS}, est, notes)
     demo = cfg.get("demo")
     if not demo:
         return out
