@@ -8,22 +8,11 @@ import torch
 from overparam.models import init_mlp_ensemble
 from overparam.train import TrainConfig, batch_generator, train_ensemble
 
-from .test_train import assert_params_close, spec_for, toy_data
+from .test_train import assert_params_close, spec_for, torch_net, toy_data
 
 
 def _torch_sgd_linear(spec, params_k, data, cfg, seed, total):
-    layers = []
-    dims = spec.dims
-    for i in range(len(dims) - 1):
-        layers.append(torch.nn.Linear(dims[i], dims[i + 1]))
-        if i < len(dims) - 2:
-            layers.append(torch.nn.ReLU())
-    net = torch.nn.Sequential(*layers)
-    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    with torch.no_grad():
-        for i, lin in enumerate(linears):
-            lin.weight.copy_(params_k[2 * i])
-            lin.bias.copy_(params_k[2 * i + 1])
+    net, linears = torch_net(spec, params_k)
     opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1 - t / total)
     gen = batch_generator(seed)

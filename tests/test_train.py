@@ -212,8 +212,8 @@ def test_masked_weights_stay_zero(optimizer):
     assert (res2.params[0][:, ~shared[0]] == 0).all()
 
 
-def _torch_reference(spec, params_k, data, cfg, seed, masks_k=None):
-    """Member trained with nn.Sequential + torch.optim, same init and batch order."""
+def torch_net(spec, params_k):
+    """Member ``params_k`` of an ensemble as an nn.Sequential (and its Linear layers)."""
     layers = []
     dims = spec.dims
     for i in range(len(dims) - 1):
@@ -226,6 +226,12 @@ def _torch_reference(spec, params_k, data, cfg, seed, masks_k=None):
         for i, lin in enumerate(linears):
             lin.weight.copy_(params_k[2 * i])
             lin.bias.copy_(params_k[2 * i + 1])
+    return net, linears
+
+
+def _torch_reference(spec, params_k, data, cfg, seed, masks_k=None):
+    """Member trained with nn.Sequential + torch.optim, same init and batch order."""
+    net, linears = torch_net(spec, params_k)
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(
             net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
