@@ -46,12 +46,14 @@ class TableError(ValueError):
 class Schema:
     """Columns as name -> kind ('int', 'float', 'bool', 'str'). ``nullable`` lists the columns
     allowed to hold NaN/None (metrics of diverged runs, undefined quantities); all others must
-    be complete. Extra columns are an error unless ``extra_ok``."""
+    be complete. Extra columns are an error unless ``extra_ok``. ``doc`` gives each column's
+    meaning in one line (units, how it is computed), shown to users who audit a table."""
 
     name: str
     columns: dict[str, str]
     nullable: frozenset[str] = field(default_factory=frozenset)
     extra_ok: bool = False
+    doc: dict[str, str] = field(default_factory=dict)
 
     def validate(self, df: pd.DataFrame, where: str) -> None:
         missing = [c for c in self.columns if c not in df.columns]
