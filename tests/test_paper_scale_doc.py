@@ -1,0 +1,79 @@
+"""docs/make_paper_scale.py: the paper-scale document is computed from a run's tables."""
+
+import importlib.util
+
+import pandas as pd
+import pytest
+import yaml
+
+from overparam.claims import CLAIMS_SCHEMA
+from overparam.config import validate
+
+from .conftest import BASE_SCHEMA, ROOT
+
+spec = importlib.util.spec_from_file_location("mps", ROOT / "docs" / "make_paper_scale.py")
+mps = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mps)
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    with open(ROOT / "config" / "paper.yaml") as f:
+        return validate(yaml.safe_load(f), BASE_SCHEMA)
+
+
+def _claim(claim, value, holds, lo, hi):
+    exp = claim.split(".")[0]
+    row = {c: None for c in CLAIMS_SCHEMA.columns}
+    row.update(claim=claim, experiment=exp, source="s", statement="st", metric="m",
+               comparison="<=", threshold=1.0, figure=f"{exp}.png", scale="paper", note="",
+               value=value, n_seeds=5, ci_low=lo, ci_high=hi, holds=holds,
+               confident=holds and hi <= 1.0)  # fmt: skip
+    return row
+
+
+def _write_claims(root, rows):
+    df = pd.DataFrame(rows)
+    for exp, part in df.groupby("experiment"):
+        (root / "results" / exp).mkdir(parents=True, exist_ok=True)
+        part.to_parquet(root / "results" / exp / "claims.parquet")
+
+
+def test_document_from_a_partial_run(tmp_path, cfg):
+    run, quick = tmp_path / "paper", tmp_path / "quick"
+    bench = run / "results" / "benchmarks" / "jobs" / "benign_overfitting"
+    bench.mkdir(parents=True)
+    tsv = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    (bench / "solve_demo.tsv").write_text(tsv + "12.0\t0:00:12\t300.5\t1\t1\t1\t0\t0\t95.0\t11.5\n")
+    (bench / "solve_isotropic.tsv").write_text(
+        tsv + "30.0\t0:00:30\t900.0\t1\t1\t1\t0\t0\t99\t29\n"
+    )
+    _write_claims(run, [_claim("benign_overfitting.benign_slope", -0.5, True, -0.6, -0.4),
+                        _claim("double_descent.mlp_peak_height", 0.5, False, 0.2, 2.0)])  # fmt: skip
+    _write_claims(quick, [_claim("benign_overfitting.benign_slope", 2.0, False, 1.5, 2.5),
+                          _claim("double_descent.mlp_peak_height", 0.5, False, 0.2, 2.0)])  # fmt: skip
+    text = mps.render(run, quick, cfg, "abc123", "2026-11-25")
+    # time: two of the four benign-overfitting jobs measured (42 s, peak 900 MB)
+    jobs = mps.job_times(run, "benign_overfitting", cfg)
+    assert jobs["s"].sum() == 42.0 and jobs["max_rss_mb"].max() == 900.0
+    measured, extra, missing = mps.estimate(jobs)
+    assert measured == 42.0 and missing == len(jobs) - 2
+    line = next(ln for ln in text.splitlines() if ln.startswith("| benign_overfitting |"))
+    assert "2 / 4" in line and "0m 42s" in line and "900 MB" in line
+    # claims: value, interval, verdict, the published number from the config, quick verdict
+    slope = next(ln for ln in text.splitlines() if "`benign_overfitting.benign_slope`" in ln)
+    assert "-0.5" in slope and "[-0.6, -0.4] over 5 seeds" in slope and "**differs**" in slope
+    peak = next(ln for ln in text.splitlines() if "`double_descent.mlp_peak_height`" in ln)
+    assert "DOES NOT HOLD" in peak and "55.8%" in peak and "differs" not in peak
+    assert "abc123" in text and "2026-11-25" in text
+    assert "lottery_ticket" in text.split("did not run at paper scale:")[1]
+
+
+def test_missing_jobs_are_extrapolated_from_their_kind():
+    jobs = pd.DataFrame({"job": ["a", "b", "c", "d"], "kind": ["X", "X", "X", "Y"],
+                         "s": [10.0, 20.0, float("nan"), float("nan")]})  # fmt: skip
+    measured, extra, missing = mps.estimate(jobs)
+    assert measured == 30.0 and missing == 2
+    assert extra != extra  # no job of kind Y ran: unknown, not zero
+    measured, extra, missing = mps.estimate(jobs.iloc[:3])
+    assert extra == 15.0
