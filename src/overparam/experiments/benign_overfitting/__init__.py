@@ -45,14 +45,14 @@ RUN_SCHEMA = Schema(
         "gram_rank": "float",
     },
     doc={
-        "family": "the family of covariance spectra (the config key; demo, demo_isotropic, demo_as_written* for the demo)",
+        "family": "demo, demo_isotropic, demo_as_written, demo_as_written_same_w or a covariance family (its config key)",
         "spectrum": "spiked | isotropic | power | fixed_spiked | fixed_isotropic: how the eigenvalues are built",
         "n": "training samples",
         "p": "dimension (number of eigenvalues of the covariance)",
         "seed": "the fit seed (design and noise draw)",
         "noise_var": "sigma^2, the variance of the label noise",
         "train_mse": "training MSE of the min-norm interpolant (0 up to round-off when it interpolates)",
-        "excess_risk": "excess risk E_x[(x^T(b_hat - b))^2] of the fit",
+        "excess_risk": "exact E[(x^T(b_hat - b))^2] from the spectrum (as-written rows: test MSE - sigma^2 on the demo's test points)",
         "test_mse": "excess_risk + sigma^2",
         "null_mse": "test MSE of the zero predictor",
         "norm": "||b_hat||, the norm of the min-norm interpolant",
@@ -64,7 +64,7 @@ RUN_SCHEMA = Schema(
         "n_over_R_k_star": "n / R_{k*}",
         "theory_excess_risk": "isotropic: asymptotic excess risk (Hastie et al. 2019, Theorem 1); else NaN",
         "theory_excess_risk_finite_n": "isotropic: exact expected excess risk at this (n, p); else NaN",
-        "gram_rank": "rank of X X^T (the demo as written only; else NaN)",
+        "gram_rank": "numerical rank of the standardised X X^T (as-written rows only; else NaN)",
     },
     nullable=frozenset(
         {

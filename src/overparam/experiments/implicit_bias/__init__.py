@@ -55,11 +55,11 @@ RUN_SCHEMA = Schema(
         "dim": "least squares: p; logistic: d; neural: hidden width",
         "init_scale": "w0 scale | null shift | 0 | the network's init scale",
         "seed": "the run's seed (data and initialisation)",
-        "step": "gradient descent step (null_shift rows: 0)",
+        "step": "gradient descent step, log-spaced (0: null shifts and the networks' init)",
         "loss": "least squares: ||Xw - y||^2 / 2n; logistic: mean loss; neural: MSE",
         "norm": "||w_t|| (neural: ||theta_t||)",
         "rel_dist": "least squares: ||w_t - w_lim|| / ||w_lim||, w_lim = X^+ y + (I - X^+ X) w0;"
-        " neural: ||theta_t - theta_0|| / ||theta_0||",
+        " null shifts: ||v|| / ||X^+ y||; neural: ||theta_t - theta_0|| / ||theta_0||",
         "angle": "logistic: angle to the hard-margin SVM direction (radians)",
         "kkt": "logistic: the SVM's KKT residual",
         "ref_norm": "least squares: ||X^+ y||; logistic: ||w_svm||",

@@ -51,8 +51,8 @@ _DOC = {
     "pruning": "layerwise | global: magnitude pruning within each layer or over all layers",
     "round": "pruning round: 0 the dense network, 1..rounds the pruned ones",
     "variant": "dense | ticket | reinit (ticket mask, fresh init) | random (random mask)",
-    "seed": "the member's batch-order seed",
-    "init_seed": "the seed its initialisation (or its rewind point) was drawn from",
+    "seed": "batch order and, for dense/ticket/random, the init",
+    "init_seed": "the seed of the member's starting weights: the seed itself, or a fresh one for reinit",
     "remaining_frac": "fraction of all weights (of the weight matrices) kept",
     **{
         f"remaining_frac_layer{i}": f"fraction of weight matrix {i}'s weights kept"

@@ -57,7 +57,7 @@ RUN_SCHEMA = Schema(
         "epoch": "recorded epoch (0: at initialisation)",
         "step": "optimizer steps taken up to this epoch",
         "train_loss": "training MSE at this epoch; NaN once the run diverged",
-        "test_loss": "MSE on the held-out test inputs at this epoch; NaN once diverged",
+        "test_loss": "test MSE at this epoch (extension); NaN for the demo (no test set) and once diverged",
         "diverged": "the run's loss became NaN or inf",
     },
     nullable=frozenset({"train_loss", "test_loss"}),
