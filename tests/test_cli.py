@@ -255,7 +255,8 @@ def test_diff_reports_verdicts_values_tests_membership_and_config(tmp_path):
     assert "only in B: 1\n  lazy_training.linearisation_gap_vanishes" in text
     assert "config of lazy_training differs" in text
     assert "  lr: 1.0 -> 0.5" in text and "  widths: [16, 64] -> [16, 64, 256]" in text
-    assert "ntk_change_vanishes" not in text
+    # within both intervals: not a change, but listed
+    assert "within their intervals: 1\n  lazy_training.ntk_change_vanishes: -1 -> -1.05\n" in text
 
 
 def test_diff_of_a_run_with_itself_and_single_seed_claims(tmp_path):

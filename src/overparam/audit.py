@@ -223,6 +223,20 @@ def claim_changes(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["claim", "changes", "a", "b"])
 
 
+def moved_within(a: pd.DataFrame, b: pd.DataFrame) -> list[tuple[str, float, float]]:
+    """(claim, value in a, value in b) of the claims in both whose value changed but stayed
+    within the intervals (what :func:`claim_changes` does not report)."""
+    flagged = set(claim_changes(a, b)["claim"])
+    vb = b.set_index("claim")["value"]
+    out = []
+    for c, v in zip(a["claim"], a["value"]):
+        if c in vb.index and c not in flagged:
+            w = float(vb[c])
+            if v != w and not (math.isnan(v) and math.isnan(w)):
+                out.append((str(c), float(v), w))
+    return out
+
+
 def only_in(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
     """Claims of ``a`` that ``b`` lacks."""
     return [c for c in a["claim"] if c not in set(b["claim"])]

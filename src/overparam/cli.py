@@ -161,6 +161,10 @@ def cmd_diff(args) -> None:
         print(f"  {r.claim} ({r.changes})")
         print(f"    A: {_state(r.a)}")
         print(f"    B: {_state(r.b)}")
+    within = audit.moved_within(ca, cb)
+    if within:
+        print(f"values that changed within their intervals: {len(within)}")
+        print("\n".join(f"  {c}: {_num(x)} -> {_num(y)}" for c, x, y in within))
     for label, ids in (("only in A", audit.only_in(ca, cb)), ("only in B", audit.only_in(cb, ca))):
         if ids:
             print(f"{label}: {len(ids)}")
