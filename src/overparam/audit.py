@@ -1,9 +1,13 @@
 """Auditing results: what the ``overparam`` command (``overparam.cli``) reads and compares.
 
-Plain functions of a results folder (``results/`` of a run: ``claims.parquet``,
+Plain functions of a results folder (the ``results`` folder of a run: ``claims.parquet``,
 ``<experiment>/metrics.parquet`` with its provenance, ``<experiment>/runs/*.parquet``):
 the schema of any table, the claims table, the rows a claim was computed from, and the
 differences between two runs. Bad input raises :class:`AuditError` with one readable line.
+
+Unlike the pipeline's steps, which are given every path, an audit is given a results folder
+and finds the tables in it: this module is the one place of the library that knows that
+layout (the workflow's rules define it; ``tests/e2e/test_cli.py`` checks the two agree).
 """
 
 from __future__ import annotations

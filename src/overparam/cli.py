@@ -231,7 +231,7 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(run=cmd_claims)
 
     s = sub.add_parser("show", help="a table: its columns' meanings, provenance and rows")
-    s.add_argument("table", help="a parquet table, e.g. results/lazy_training/metrics.parquet")
+    s.add_argument("table", help="a parquet table of a run, e.g. an experiment's metrics.parquet")
     s.add_argument("--columns", action="store_true", help="the columns and their meanings")
     s.add_argument("--provenance", action="store_true", help="config, commit, versions, device")
     s.add_argument("--head", type=int, metavar="N", help="show N rows (default 10)")
