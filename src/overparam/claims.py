@@ -49,6 +49,24 @@ CLAIMS_SCHEMA = Schema(
         "note": "str",
     },
     nullable=frozenset({"value", "ci_low", "ci_high"}),
+    doc={
+        "claim": "stable id, <experiment>.<claim>",
+        "experiment": "the experiment it comes from",
+        "source": "the paper (and theorem) the claim is taken from",
+        "statement": "the claim in words",
+        "metric": "what value measures",
+        "value": "the metric at this scale (NaN: it could not be computed, see note)",
+        "n_seeds": "seeds the value was computed from (0: a deterministic closed form)",
+        "ci_low": "lower end of the 95% bootstrap interval over seeds (NaN with one seed)",
+        "ci_high": "upper end of the 95% bootstrap interval over seeds (NaN with one seed)",
+        "comparison": "< <= > >=: the claim holds iff value <comparison> threshold",
+        "threshold": "the threshold, from the config (its comment says where it comes from)",
+        "holds": "the point verdict: value <comparison> threshold",
+        "confident": "the whole interval lies on the holding side of the threshold",
+        "figure": "the figure that shows the claim",
+        "scale": "the config's scale (quick, paper, test)",
+        "note": "details: per-width medians, censoring, NaN reasons",
+    },
 )
 
 LEVEL = 0.95  # the intervals' coverage

@@ -210,6 +210,15 @@ JOBS_SCHEMA = tables.Schema(
         "mean_load": "float",
     },
     nullable=frozenset({"cpu_seconds", "max_rss_mb", "mean_load"}),
+    doc={
+        "rule": "the Snakemake rule of the job (train, solve, aggregate, figure, check, ...)",
+        "experiment": "its experiment ('data' for the jobs that generate datasets)",
+        "job": "the job id ('' for an experiment's aggregate, figure and check; data: the file)",
+        "seconds": "wall-clock seconds of the job (Snakemake's benchmark file)",
+        "cpu_seconds": "CPU seconds (NaN where Snakemake could not measure)",
+        "max_rss_mb": "peak resident memory in MB (NaN where not measured)",
+        "mean_load": "mean CPU load over the job (NaN where not measured)",
+    },
 )
 
 

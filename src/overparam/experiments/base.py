@@ -237,6 +237,18 @@ class Experiment(ABC, Generic[J]):
         ``check(metrics, cfg, ctx)`` of the experiment's ``claims.py``."""
         return self._sibling("claims", "check")(metrics, cfg, ctx)
 
+    def claim_rows(self, cfg: Mapping[str, Any]) -> dict[str, str]:
+        """{claim id within the experiment: a pandas query selecting the rows of the metrics
+        table its value is computed from (no other row changes it)}, from ``rows(cfg)`` of the
+        experiment's ``claims.py`` where it defines one; ``cfg`` is the config section the
+        metrics table's provenance records. A claim without an entry reads the whole table
+        (or declares nothing): ``overparam explain`` says so."""
+        try:
+            rows = self._sibling("claims", "rows")
+        except (NotImplementedError, AttributeError):
+            return {}
+        return dict(rows(cfg))
+
     def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
         """The figure, drawn from the metrics table only. By default ``plot(metrics, cfg,
         png, pdf)`` of the experiment's ``figure.py``."""

@@ -132,3 +132,24 @@ def _demo_notes(metrics: pd.DataFrame) -> dict[str, str]:
             f"{r['train_mse']:.3g}, rank X X^T {r['gram_rank']:.0f}, test MSE {r['test_mse']:.3g}"
         )
     return notes
+
+
+def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics rows each claim's value is computed from (a pandas query per claim id;
+    ``overparam explain`` shows them)."""
+    out = {
+        "demo_interpolates": 'family == "demo"',
+        "demo_excess_small": 'family == "demo"',
+        "demo_beats_isotropic": 'family in ["demo", "demo_isotropic"]',
+    }
+    last_n = max(int(n) for n in cfg["sweep_n"])
+    for family, spec in cfg["families"].items():
+        f = f'family == "{family}"'
+        if spec["benign"]:
+            out[f"{family}.slope"] = f
+            out[f"{family}.vanishes"] = f"{f} and n == {last_n}"
+        else:
+            out[f"{family}.does_not_vanish"] = f"{f} and n == {last_n}"
+        if spec["spectrum"] == "isotropic":
+            out[f"{family}.matches_hastie"] = f
+    return out

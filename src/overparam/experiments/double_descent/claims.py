@@ -12,8 +12,8 @@ from ...claims import Claim
 from .. import CheckContext
 from .common import NAME, PanelClaim
 from .linear import linear_claims
-from .mlp import mlp_claims
-from .random_features import rf_claims
+from .mlp import MLP_CLAIMS, mlp_claims
+from .random_features import RF_CLAIMS, rf_claims
 
 
 def _values(claims_of: Callable[..., list[PanelClaim]], c, runs: pd.DataFrame) -> dict:
@@ -34,4 +34,21 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         est = ctx.estimates(partial(_values, claims_of, c), runs)
         specs = {key: cfg["claims"][key] for key, _, _ in found}
         out += ctx.claims(NAME, specs, est, {key: note for key, _, note in found})
+    return out
+
+
+def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics rows each claim's value is computed from (a pandas query per claim id;
+    ``overparam explain`` shows them): its panel (and estimator, in the linear panel)."""
+    min_norm = 'panel == "linear" and estimator == "min_norm"'
+    ridge = 'panel == "linear" and estimator == "optimal_ridge"'
+    band = float(cfg["linear"]["exclude_band"])  # as in linear_claims
+    out = {
+        "linear_matches_hastie_under": f"{min_norm} and gamma <= {1 / band!r}",
+        "linear_matches_hastie_over": f"{min_norm} and gamma >= {band!r}",
+        "linear_peak_at_one": min_norm,
+    }
+    out.update(dict.fromkeys(("optimal_ridge_monotone", "optimal_ridge_matches_theory"), ridge))
+    out.update(dict.fromkeys(RF_CLAIMS, 'panel == "random_features"'))
+    out.update(dict.fromkeys(MLP_CLAIMS, 'panel == "mlp"'))
     return out

@@ -16,27 +16,50 @@ NAN = math.nan
 RUN_SCHEMA = Schema(
     name="double_descent.runs",
     columns={
-        "panel": "str",  # linear | random_features | mlp
-        "estimator": "str",  # min_norm | optimal_ridge | sgd
+        "panel": "str",
+        "estimator": "str",
         "seed": "int",
         "n_train": "int",
-        "width": "int",  # swept size: p (linear), N features (random_features), h (mlp)
-        "num_params": "int",  # trainable parameters (random_features: N per output x 10)
-        "gamma": "float",  # width / n_train: p/n or N/n; NaN for mlp
-        "params_per_sample": "float",  # num_params / n_train
-        "ridge_lambda": "float",  # penalty in (1/n)||y - Xb||^2 + lam ||b||^2; 0 for min-norm / mlp
-        "label_noise": "float",  # fraction of training labels redrawn at random
-        "epoch": "int",  # mlp: recorded epoch; closed-form fits: 0
+        "width": "int",
+        "num_params": "int",
+        "gamma": "float",
+        "params_per_sample": "float",
+        "ridge_lambda": "float",
+        "label_noise": "float",
+        "epoch": "int",
         "train_mse": "float",
-        "test_mse": "float",  # linear: excess + sigma^2 (exact); random_features: test sample
-        "excess_risk": "float",  # linear only: E[(x^T(b_hat - b))^2], exact
-        "theory_excess_risk": "float",  # linear only: Hastie (min_norm) / optimal-ridge closed form
-        "norm": "float",  # ||b_hat|| (Frobenius for the 10 outputs); NaN for mlp
-        "train_error": "float",  # 0-1 error on the (noisy) training labels
-        "test_error": "float",  # 0-1 error on the clean test labels
-        "train_loss": "float",  # mlp: cross-entropy
+        "test_mse": "float",
+        "excess_risk": "float",
+        "theory_excess_risk": "float",
+        "norm": "float",
+        "train_error": "float",
+        "test_error": "float",
+        "train_loss": "float",
         "test_loss": "float",
         "diverged": "bool",
+    },
+    doc={
+        "panel": "linear | random_features | mlp",
+        "estimator": "min_norm | optimal_ridge | sgd",
+        "seed": "the run's seed",
+        "n_train": "number of training samples",
+        "width": "swept size: p (linear), N features (random_features), h (mlp)",
+        "num_params": "trainable parameters: p; 10 N (10 one-hot outputs); the MLP's count",
+        "gamma": "width / n_train: p/n or N/n; NaN for mlp",
+        "params_per_sample": "num_params / n_train",
+        "ridge_lambda": "penalty in (1/n)||y - Xb||^2 + lam ||b||^2; 0 for min-norm / mlp",
+        "label_noise": "fraction of training labels redrawn at random",
+        "epoch": "mlp: recorded epoch; closed-form fits: 0",
+        "train_mse": "mean squared error on the training set",
+        "test_mse": "linear: exact excess + sigma^2; random_features: squared error of the one-hot targets summed over classes, on a test sample",
+        "excess_risk": "linear only: E[(x^T(b_hat - b))^2], exact",
+        "theory_excess_risk": "linear only: the asymptotic limit, Hastie et al. (min_norm) or the Marchenko-Pastur closed form (optimal_ridge)",
+        "norm": "||b_hat|| (Frobenius for the 10 outputs); NaN for mlp",
+        "train_error": "0-1 error on the (noisy) training labels",
+        "test_error": "0-1 error on the clean test labels",
+        "train_loss": "mlp: cross-entropy on the training set",
+        "test_loss": "mlp: cross-entropy on the test set",
+        "diverged": "the training loss became NaN or inf (mlp)",
     },
     nullable=frozenset(
         {
@@ -54,7 +77,10 @@ RUN_SCHEMA = Schema(
     ),
 )
 METRICS_SCHEMA = Schema(
-    name="double_descent.metrics", columns=RUN_SCHEMA.columns, nullable=RUN_SCHEMA.nullable
+    name="double_descent.metrics",
+    columns=RUN_SCHEMA.columns,
+    nullable=RUN_SCHEMA.nullable,
+    doc=RUN_SCHEMA.doc,
 )
 
 # A claim of one panel before it meets its config entry: (claim key, value, note).

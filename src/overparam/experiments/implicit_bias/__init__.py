@@ -36,18 +36,33 @@ PANELS = ("least_squares", "logistic", "neural")
 RUN_SCHEMA = Schema(
     name="implicit_bias.runs",
     columns={
-        "panel": "str",  # least_squares | logistic | neural
-        "kind": "str",  # gd_w0_zero | gd_w0_random | null_shift | gd
-        "dim": "int",  # least squares: p; logistic: d; neural: hidden width
-        "init_scale": "float",  # w0 scale | null shift | 0 | the network's init scale
+        "panel": "str",
+        "kind": "str",
+        "dim": "int",
+        "init_scale": "float",
         "seed": "int",
-        "step": "int",  # GD step (null_shift rows: 0)
-        "loss": "float",  # least squares: ||Xw - y||^2 / 2n; logistic: mean loss; neural: MSE
-        "norm": "float",  # ||w_t|| (neural: ||theta_t||)
-        "rel_dist": "float",  # see the module docstring
-        "angle": "float",  # logistic: angle to the SVM direction (radians)
-        "kkt": "float",  # logistic: the SVM's KKT residual
-        "ref_norm": "float",  # least squares: ||X^+ y||; logistic: ||w_svm||
+        "step": "int",
+        "loss": "float",
+        "norm": "float",
+        "rel_dist": "float",
+        "angle": "float",
+        "kkt": "float",
+        "ref_norm": "float",
+    },
+    doc={
+        "panel": "least_squares | logistic | neural",
+        "kind": "gd_w0_zero | gd_w0_random | null_shift | gd: how the solution was reached",
+        "dim": "least squares: p; logistic: d; neural: hidden width",
+        "init_scale": "w0 scale | null shift | 0 | the network's init scale",
+        "seed": "the run's seed (data and initialisation)",
+        "step": "gradient descent step, log-spaced (0: null shifts and the networks' init)",
+        "loss": "least squares: ||Xw - y||^2 / 2n; logistic: mean loss; neural: MSE",
+        "norm": "||w_t|| (neural: ||theta_t||)",
+        "rel_dist": "least squares: ||w_t - w_lim|| / ||w_lim||, w_lim = X^+ y + (I - X^+ X) w0;"
+        " null shifts: ||v|| / ||X^+ y||; neural: ||theta_t - theta_0|| / ||theta_0||",
+        "angle": "logistic: angle to the hard-margin SVM direction (radians)",
+        "kkt": "logistic: the SVM's KKT residual",
+        "ref_norm": "least squares: ||X^+ y||; logistic: ||w_svm||",
     },
     nullable=frozenset({"rel_dist", "angle", "kkt", "ref_norm"}),
 )

@@ -166,3 +166,21 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         v.update({k: x.value for k, x in e.items()})
     notes = _notes(v, metrics, cfg)
     return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, notes)
+
+
+def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics rows each claim's value is computed from (a pandas query per claim id;
+    ``overparam explain`` shows them)."""
+    lg = f'panel == "logistic" and dim >= {int(cfg["logistic"]["claim_min_dim"])}'
+    fit = f"{lg} and step >= {int(cfg['logistic']['fit_from_step'])}"
+    return {
+        "ls_reaches_limit": 'panel == "least_squares" and kind != "null_shift"',
+        "ls_min_norm": 'panel == "least_squares" and kind in ["null_shift", "gd_w0_zero"]',
+        "svm_kkt": lg,
+        "logistic_angle": lg,
+        "angle_inv_log_fit": fit,
+        "norm_log_fit": fit,
+        "norm_rate_is_svm_norm": lg,  # the curves from fit_from_step, ||w_svm|| from every step
+        "neural_interpolate": 'panel == "neural"',
+        "neural_norm_grows": 'panel == "neural"',
+    }

@@ -38,13 +38,23 @@ REGIMES = ("ntk", "scaled")
 RUN_SCHEMA = Schema(
     name="lazy_training.runs",
     columns={
-        "regime": "str",  # ntk | scaled
-        "width": "int",  # hidden units per layer
-        "output_scale": "float",  # the output multiplier alpha
-        "lr": "float",  # the learning rate used (lr / alpha^2)
+        "regime": "str",
+        "width": "int",
+        "output_scale": "float",
+        "lr": "float",
         "seed": "int",
-        "quantity": "str",  # weight_change_l<i> | ntk_change | lin_gap | kr_gap | train_loss
+        "quantity": "str",
         "value": "float",
+    },
+    doc={
+        "regime": "ntk (output multiplier 1) | scaled (output times alpha, Chizat et al. 2019)",
+        "width": "hidden units per layer",
+        "output_scale": "the output multiplier alpha",
+        "lr": "the learning rate used (lr / alpha^2)",
+        "seed": "the member's seed (its initialisation)",
+        "quantity": "weight_change_l<i> | ntk_change | lin_gap | kr_gap | train_loss "
+        "(see the experiment's docstring)",
+        "value": "the quantity's value: a relative change, an RMS gap or the final train MSE",
     },
 )
 

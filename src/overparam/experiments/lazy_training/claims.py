@@ -109,3 +109,16 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     est = ctx.estimates(values, metrics)
     notes = _notes(est, metrics)
     return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, notes)
+
+
+def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics rows each claim's value is computed from (a pandas query per claim id;
+    ``overparam explain`` shows them)."""
+    return {
+        "weight_change_vanishes": 'regime == "ntk" and quantity.str.startswith("weight_change_l")',
+        "ntk_change_vanishes": 'regime == "ntk" and quantity == "ntk_change"',
+        "linearisation_gap_vanishes": 'regime == "ntk" and quantity == "lin_gap"',
+        "kernel_regression_match": 'regime == "ntk" and quantity == "kr_gap" '
+        "and width == width.max()",
+        "scaled_leaves_lazy": 'regime == "scaled" and quantity == "ntk_change"',
+    }

@@ -44,10 +44,40 @@ _COLUMNS = {
 _NULLABLE = frozenset(
     {"val_loss_at_stop", "test_acc_at_stop", "max_test_acc", "final_test_acc", "final_train_acc"}
 )
+_DOC = {
+    "network": "the network's name in the config",
+    "hidden": "its hidden widths joined by x (e.g. 100x100)",
+    "rewind_step": "k: the step of the dense run the rewound variants restart from",
+    "pruning": "layerwise | global: magnitude pruning within each layer or over all layers",
+    "round": "pruning round: 0 the dense network, 1..rounds the pruned ones",
+    "variant": "dense | ticket | reinit (ticket mask, fresh init) | random (random mask)",
+    "seed": "batch order and, for dense/ticket/random, the init",
+    "init_seed": "the seed of the member's starting weights: the seed itself, or a fresh one for reinit",
+    "remaining_frac": "fraction of all weights (of the weight matrices) kept",
+    **{
+        f"remaining_frac_layer{i}": f"fraction of weight matrix {i}'s weights kept"
+        for i in range(1, NUM_LAYERS + 1)
+    },
+    "kept_weights": "number of weights kept (all weight matrices)",
+    "stop_step": "early-stopping step (minimum validation loss), counted from the variant's "
+    "own start; -1 when diverged",
+    "total_steps": "optimizer steps of the full training budget",
+    "val_loss_at_stop": "validation cross-entropy at the early-stopping step",
+    "test_acc_at_stop": "test accuracy at the early-stopping step (the paper's measure)",
+    "max_test_acc": "highest test accuracy over the checkpoints (the MNIST-1D notebook's)",
+    "final_test_acc": "test accuracy at the end of training",
+    "final_train_acc": "training accuracy at the end of training",
+    "diverged": "the run's loss became NaN or inf (its accuracies are NaN)",
+}
 RUN_SCHEMA = Schema(
-    name="lottery_ticket.runs", columns={**_COLUMNS, "mask": "str"}, nullable=_NULLABLE
+    name="lottery_ticket.runs",
+    columns={**_COLUMNS, "mask": "str"},
+    nullable=_NULLABLE,
+    doc={**_DOC, "mask": "the member's weight mask, bit-packed (overparam.prune.Mask.pack)"},
 )
-METRICS_SCHEMA = Schema(name="lottery_ticket.metrics", columns=_COLUMNS, nullable=_NULLABLE)
+METRICS_SCHEMA = Schema(
+    name="lottery_ticket.metrics", columns=_COLUMNS, nullable=_NULLABLE, doc=_DOC
+)
 
 
 @dataclass(frozen=True)

@@ -178,3 +178,21 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
             },
         )
     return claims
+
+
+def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics rows each claim's value is computed from (a pandas query per claim id;
+    ``overparam explain`` shows them): the variants it compares, every round of its job
+    (which rounds count depends on their remaining fraction, see ``job_values``)."""
+    variants = {
+        "matches_dense": '["dense", "ticket"]',
+        "beats_controls": '["ticket", "reinit", "random"]',
+        "earlier_stop": '["dense", "ticket"]',
+    }
+    return {
+        f"{net}_rewind{k}.{claim}": f'network == "{net}" and rewind_step == {int(k)} '
+        f"and variant in {v}"
+        for net in cfg["networks"]
+        for k in cfg["rewind_steps"]
+        for claim, v in variants.items()
+    }

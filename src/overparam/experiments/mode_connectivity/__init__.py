@@ -46,18 +46,32 @@ NO_SPAWN = -1  # spawn_step of the rows whose pairs were trained independently
 RUN_SCHEMA = Schema(
     name="mode_connectivity.runs",
     columns={
-        "panel": "str",  # demo | width | stability
-        "method": "str",  # linear | aligned | bezier
-        "width": "int",  # hidden units per layer
-        "spawn_step": "int",  # stability: the step k the copies were spawned at; else -1
-        "seed": "int",  # the pair
-        "alpha": "float",  # position on the path (bezier: t); 0 = network a, 1 = network b
-        "demo_alpha": "bool",  # one of the reference demo's own alphas (demo rows)
-        "train_loss": "float",  # demo: MSE; MNIST-1D: cross-entropy
+        "panel": "str",
+        "method": "str",
+        "width": "int",
+        "spawn_step": "int",
+        "seed": "int",
+        "alpha": "float",
+        "demo_alpha": "bool",
+        "train_loss": "float",
         "test_loss": "float",
         "train_err": "float",
         "test_err": "float",
-        "perm_max_abs_diff": "float",  # aligned: max |f(P w_b) - f(w_b)| on the test set
+        "perm_max_abs_diff": "float",
+    },
+    doc={
+        "panel": "demo | width | stability",
+        "method": "linear | aligned | bezier",
+        "width": "hidden units per layer",
+        "spawn_step": "stability: the step k the copies were spawned at; else -1",
+        "seed": "the pair of networks (its seed)",
+        "alpha": "position on the path (bezier: t); 0 = network a, 1 = network b",
+        "demo_alpha": "one of the reference demo's own alphas (demo rows)",
+        "train_loss": "training loss at this point of the path; demo: MSE, MNIST-1D: cross-entropy",
+        "test_loss": "loss on the test set (NaN where the panel has none)",
+        "train_err": "0-1 error on the training set (NaN for a regression: the demo)",
+        "test_err": "0-1 error on the test set (NaN for a regression or without a test set)",
+        "perm_max_abs_diff": "aligned: max |f(P w_b) - f(w_b)| on the test set",
     },
     nullable=frozenset({"test_loss", "train_err", "test_err", "perm_max_abs_diff"}),
 )

@@ -159,3 +159,20 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     v["demo_fine_max"] = demo["demo_fine_max"].value
     notes = _notes(v, metrics, cfg)
     return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, notes)
+
+
+def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics rows each claim's value is computed from (a pandas query per claim id;
+    ``overparam explain`` shows them). Barriers read whole paths, so the queries select
+    paths, not points (the demo's claim reads only the demo's own alphas)."""
+    bezier = f'panel == "width" and width == {int(cfg["bezier"]["width"])}'
+    return {
+        "demo_linearly_connected": 'panel == "demo" and demo_alpha',
+        "aligned_below_unaligned": 'panel == "width" and method in ["linear", "aligned"]',
+        "aligned_shrinks_with_width": 'panel == "width" and method == "aligned"',
+        "bezier_low_loss": f'{bezier} and method in ["linear", "bezier"]',
+        "bezier_near_endpoints": f'{bezier} and method == "bezier"',
+        "unstable_at_init": 'panel == "stability" and spawn_step == 0',
+        # the other panels' spawn_step is -1: the table's largest is the stability panel's
+        "stable_late": 'panel == "stability" and spawn_step == spawn_step.max()',
+    }

@@ -33,8 +33,8 @@ from .. import Experiment, JobSpec, register
 RUN_SCHEMA = Schema(
     name="optimization_ease.runs",
     columns={
-        "setup": "str",  # extension (the one-hidden-layer sweep) | demo (the reference demo)
-        "parametrization": "str",  # standard | ntk
+        "setup": "str",
+        "parametrization": "str",
         "lr": "float",
         "width": "int",
         "depth": "int",
@@ -45,6 +45,20 @@ RUN_SCHEMA = Schema(
         "train_loss": "float",
         "test_loss": "float",
         "diverged": "bool",
+    },
+    doc={
+        "setup": "extension (the one-hidden-layer sweep) | demo (the reference demo as written)",
+        "parametrization": "standard | ntk (the demo's runs repeated in NTK parametrization)",
+        "lr": "the learning rate of the run",
+        "width": "hidden units per layer",
+        "depth": "number of hidden layers",
+        "num_params": "trainable parameters of the network",
+        "seed": "the run's seed (demo: it draws the data and the networks)",
+        "epoch": "recorded epoch (0: at initialisation)",
+        "step": "optimizer steps taken up to this epoch",
+        "train_loss": "training MSE at this epoch; NaN once the run diverged",
+        "test_loss": "test MSE at this epoch (extension); NaN for the demo (no test set) and once diverged",
+        "diverged": "the run's loss became NaN or inf",
     },
     nullable=frozenset({"train_loss", "test_loss"}),
 )

@@ -182,3 +182,13 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
                 )
             )
     return out
+
+
+def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics rows each claim's value is computed from (a pandas query per claim id;
+    ``overparam explain`` shows them): the runs of its sweep, every recorded epoch."""
+    out = {c: 'setup == "extension" and parametrization == "standard"' for c in SWEEP_CLAIMS}
+    for p in (cfg.get("demo") or {}).get("lr", {}):
+        for c in SWEEP_CLAIMS:
+            out[f"demo.{demo_claim_key(p, c)}"] = f'setup == "demo" and parametrization == "{p}"'
+    return out
