@@ -4,12 +4,14 @@
 #   tests/slurm/up.sh DIR          # then: export SLURM_CONF=DIR/slurm.conf; sinfo; sbatch ...
 #   tests/slurm/down.sh DIR        # stops the daemons this script started
 #
-# Everything lives in DIR: slurm.conf, a private munge key and socket, the daemons' state,
-# logs and pid files. Nothing under /etc is written, so a system SLURM or munge on the machine
-# is left alone. No systemd, no cgroups (proctrack/linuxproc, task/none) and no accounting
-# database (accounting_storage/none): jobs stay visible to `squeue` for MinJobAge seconds
-# after they end, which is what the workflow's status checks use (profiles/slurm). Needs root
-# (slurmd runs jobs as their user) and Debian's `slurm-wlm` and `munge` packages.
+# Everything lives in DIR: slurm.conf, gres.conf, a private munge key and socket (so no
+# /run/munge and no system munged), the daemons' state, logs and pid files, and jobcomp.txt
+# (one line per finished job). Outside DIR only the link /etc/slurm/slurm.conf -> DIR (see
+# below; down.sh removes it); a machine with a slurm.conf of its own is refused (exit 3). No
+# systemd, no cgroups (proctrack/linuxproc, task/none) and no accounting database
+# (accounting_storage/none): jobs stay visible to `squeue` for MinJobAge seconds after they
+# end, which is what the workflow's status checks use (profiles/slurm). Needs root (slurmd
+# runs jobs as their user) and Debian's `slurm-wlm` and `munge` packages.
 set -euo pipefail
 
 dir=${1:?usage: up.sh DIR}
@@ -23,7 +25,8 @@ for bin in munged mungekey slurmctld slurmd sbatch squeue sinfo scontrol; do
     command -v "$bin" >/dev/null || { echo "up.sh: $bin not found (apt-get install slurm-wlm munge)" >&2; exit 2; }
 done
 
-# munge: its own key and socket in DIR
+# munge: its own key and socket in DIR (--force: munged otherwise refuses a socket in a
+# directory not open to all users, and DIR is private, mode 700; only root uses it here)
 [ -f "$dir/munge/munge.key" ] || mungekey --create --keyfile="$dir/munge/munge.key"
 chmod 600 "$dir/munge/munge.key"
 socket="$dir/munge/munge.socket"
