@@ -113,3 +113,41 @@ def test_each_experiment_adds_its_own_problems():
     assert "config key 'lottery_ticket.val_size'" in msg
     msg = bad(lambda c: c["double_descent"]["linear"].__setitem__("gamma_max", 0.9))
     assert "config key 'double_descent.linear'" in msg
+
+
+# ------------------------------------------------------------------- scheduler resources
+
+
+def test_job_resources_have_global_defaults():
+    cfg = load()
+    for key in ("mem_mb", "runtime"):
+        cfg.pop(key, None)
+    validate(cfg, BASE_SCHEMA)
+    assert cfg["mem_mb"] == 2000 and cfg["runtime"] == 60
+    assert "mem_mb" not in cfg["benign_overfitting"]  # an experiment falls back to the global
+
+
+def test_every_experiment_takes_job_resources():
+    """threads, mem_mb and runtime are accepted in every experiment's section, also where its
+    own schema.yaml does not list them (benign_overfitting, optimization_ease)."""
+    cfg = load()
+    for name in ("benign_overfitting", "optimization_ease", "lazy_training"):
+        cfg[name].update(threads=3, mem_mb=500, runtime=5)
+    validate(cfg, BASE_SCHEMA)
+    assert cfg["benign_overfitting"]["mem_mb"] == 500
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("mem_mb", 0, "'benign_overfitting.mem_mb': 0 is out of range (must be >= 1)"),
+        ("runtime", 1.5, "'benign_overfitting.runtime': 1.5 should be of type integer"),
+        ("threads", 0, "'benign_overfitting.threads': 0 is out of range (must be >= 1)"),
+    ],
+)
+def test_bad_job_resources_named(key, value, message):
+    assert message in bad(lambda c: c["benign_overfitting"].__setitem__(key, value))
+
+
+def test_bad_global_runtime_named():
+    assert "'runtime': -1 is out of range" in bad(lambda c: c.__setitem__("runtime", -1))

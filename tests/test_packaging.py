@@ -35,3 +35,12 @@ def test_installed_versions_match_pins():
     proj = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     for name, v in pins(proj["dependencies"]).items():
         assert version(name).split("+")[0] == v, name
+
+
+def test_test_extra_brings_the_slurm_extra():
+    """CI installs `.[test]` and runs tests/slurm: the test extra carries the slurm pins."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    slurm, test = pins(extras["slurm"]), pins(extras["test"])
+    assert slurm and all(test.get(k) == v for k, v in slurm.items()), (slurm, test)

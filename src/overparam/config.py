@@ -66,9 +66,22 @@ def load_schema(base_path: str | Path, names: list[str] | None = None) -> dict[s
         schema = dict(yaml.safe_load(f))
     schema = copy.deepcopy(schema)
     props = schema.setdefault("properties", {})
+    shared = schema.get("definitions", {}).get("job_resources", {}).get("properties", {})
     for name in experiments.names() if names is None else names:
-        props[name] = experiments.get(name).schema_fragment()
+        props[name] = with_job_resources(experiments.get(name).schema_fragment(), shared)
     return schema
+
+
+def with_job_resources(fragment: dict[str, Any], shared: Mapping[str, Any]) -> dict[str, Any]:
+    """An experiment's section schema that also accepts the scheduler keys of the base
+    schema's ``definitions.job_resources`` (threads, mem_mb, runtime), each a ``$ref`` there.
+    A key the fragment declares itself is kept as it is."""
+    out = dict(fragment)
+    props = dict(out.get("properties", {}))
+    for key in shared:
+        props.setdefault(key, {"$ref": f"#/definitions/job_resources/properties/{key}"})
+    out["properties"] = props
+    return out
 
 
 def _resolve(schema: dict, root: dict) -> dict:

@@ -57,6 +57,13 @@ for _e, _j in sorted(SOLVE_JOBS):
         )
 
 
+# `--resources gpu=N` (profiles/default: 1) is the number of GPUs of the machine a job runs
+# on: on a cluster each job gets its GPU from the scheduler, so the limit is per job there, not
+# a cap on the training jobs running at once (local runs count it across jobs as before).
+resource_scopes:
+    gpu="local",
+
+
 wildcard_constraints:
     exp=_alternatives(EXPERIMENTS),
     job=r"[A-Za-z0-9_.-]+",
@@ -84,18 +91,32 @@ JOB_PARAMS = {
 }
 
 
-def section_params(exp, without=("claims", "threads")):
-    """An experiment's config section without its claims and thread count, keys sorted
+# What a scheduler reserves for a job: not inputs of the computation, so never in params (a
+# changed memory or time limit re-runs nothing).
+JOB_RESOURCES = ("threads", "mem_mb", "runtime")
+
+
+def section_params(exp, without=("claims", *JOB_RESOURCES)):
+    """An experiment's config section without its claims and scheduler resources, keys sorted
     (Snakemake compares params by repr: reordering YAML keys must not look like a change)."""
     return json.loads(
         json.dumps({k: v for k, v in config[exp].items() if k not in without}, sort_keys=True)
     )
 
 
-def job_threads(wildcards):
-    """Cores a training job reserves = torch threads it uses: the experiment's `threads`,
-    else the global one."""
-    return config[wildcards.exp].get("threads", config["threads"])
+def job_resource(key):
+    """A job's `threads`, `mem_mb` or `runtime`: its experiment's value, else the global one
+    (workflow/schemas: definitions.job_resources)."""
+
+    def value(wildcards):
+        return config[wildcards.exp].get(key, config[key])
+
+    return value
+
+
+job_threads = job_resource("threads")
+job_mem_mb = job_resource("mem_mb")
+job_runtime = job_resource("runtime")
 
 
 def uses_gpu():

@@ -18,7 +18,11 @@ rule train:
         "../envs/overparam.yaml"
     threads: job_threads
     resources:
+        # a scheduler places the job by these (config: threads, mem_mb, runtime per experiment
+        # or global); gpu: 1 where training runs on CUDA (a SLURM profile may ask for one)
         gpu=uses_gpu(),
+        mem_mb=job_mem_mb,
+        runtime=job_runtime,
     params:
         **JOB_PARAMS,
         device=config["device"],
@@ -42,6 +46,9 @@ rule solve:
         job=SOLVE_JOB,
     conda:
         "../envs/overparam.yaml"
+    resources:
+        mem_mb=job_mem_mb,
+        runtime=job_runtime,
     params:
         **JOB_PARAMS,
         device="cpu",
@@ -84,7 +91,7 @@ rule figure:
     conda:
         "../envs/overparam.yaml"
     params:
-        cfg=lambda w: section_params(w.exp, without=()),
+        cfg=lambda w: section_params(w.exp, without=("mem_mb", "runtime")),
         seeds=lambda w: _experiments.get(w.exp).seed_summary(config[w.exp]),
     message:
         "{wildcards.exp}: draw the figure"
@@ -104,7 +111,7 @@ rule check:
     conda:
         "../envs/overparam.yaml"
     params:
-        cfg=lambda w: section_params(w.exp, without=()),
+        cfg=lambda w: section_params(w.exp, without=("mem_mb", "runtime")),
         scale=config["scale"],
         bootstrap=config["bootstrap"],
         figure=lambda w: expand(rules.figure.output.png, exp=w.exp)[0],
