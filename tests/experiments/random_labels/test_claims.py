@@ -8,7 +8,7 @@ import pytest
 from overparam.claims import claims_frame
 from overparam.experiments import CheckContext, get
 from overparam.experiments.random_labels import RUN_SCHEMA
-from overparam.experiments.random_labels.claims import CLAIMS, per_variant, values
+from overparam.experiments.random_labels.claims import CLAIMS, finals, per_variant, values
 
 from .conftest import QUICK
 
@@ -74,7 +74,7 @@ def test_memorises_fails_when_a_variant_does_not_fit():
     m = metrics(final_acc={("labels", 1.0): 0.95})
     assert holds(m) == dict(memorises=False, test_acc_falls=True, chance_at_random=True,
                             slower_fit=False)  # fmt: skip
-    v = values(m)
+    v = values(finals(m))
     assert v["memorises"] == pytest.approx(0.95)
     assert np.isnan(v["slower_fit"])  # a censored fit time: the factor is unknown
     assert per_variant(m).loc[(256, "labels", 1.0), "unfitted"] == 3
@@ -84,7 +84,7 @@ def test_test_acc_falls_fails_when_accuracy_rises_with_the_fraction():
     m = metrics(**{"labels__0.5": (36, 0.40)})
     h = holds(m)
     assert not h["test_acc_falls"] and h["memorises"] and h["chance_at_random"]
-    assert values(m)["test_acc_falls"] == 1  # 0.2 -> 0.5 rises
+    assert values(finals(m))["test_acc_falls"] == 1  # 0.2 -> 0.5 rises
 
 
 def test_chance_fails_when_random_labels_still_generalise():
@@ -93,13 +93,13 @@ def test_chance_fails_when_random_labels_still_generalise():
     # random inputs count too
     m = metrics(**{"random_inputs__1.0": (22, 0.05)})
     assert not holds(m)["chance_at_random"]
-    assert values(m)["chance_at_random"] == pytest.approx(0.05)
+    assert values(finals(m))["chance_at_random"] == pytest.approx(0.05)
 
 
 def test_slower_fit_fails_when_random_labels_fit_as_fast():
     m = metrics(**{"labels__1.0": (28, 0.10)})
     assert not holds(m)["slower_fit"]
-    assert values(m)["slower_fit"] == pytest.approx(28 / 30)
+    assert values(finals(m))["slower_fit"] == pytest.approx(28 / 30)
 
 
 def test_diverged_runs_make_every_claim_nan():

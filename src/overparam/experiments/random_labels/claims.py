@@ -1,8 +1,9 @@
 """Claims of random_labels (Zhang et al. 2017, Sec. 2, Fig. 1 and Table 1).
 
-Every value is a function of the run rows, recomputed by ``ctx.estimates`` on tables whose
-seeds are resampled (the variants of a seed stay together, so comparisons stay paired). A
-run's summary is its last row (``finals``); means are over seeds per variant.
+Every value is a function of the runs' last rows (``finals``: one row per run, which carries
+the fit epoch and the test accuracy), recomputed by ``ctx.estimates`` on tables whose seeds are
+resampled (the variants of a seed stay together, so comparisons stay paired); means are over
+seeds per variant.
 """
 
 from __future__ import annotations
@@ -43,32 +44,48 @@ def per_variant(metrics: pd.DataFrame) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def values(metrics: pd.DataFrame) -> dict[str, float]:
-    """Every claim's value; worst case over widths where there are several."""
-    f = finals(metrics)
-    if f.empty or f["diverged"].any():
+def _groups(f: pd.DataFrame) -> dict[tuple, dict[str, list]]:
+    """{(width, variant, fraction): {column: values over seeds}} of a finals table, built in
+    plain Python: the bootstrap calls ``values`` a thousand times on a few dozen rows."""
+    cols = ("train_acc", "test_acc", "fit_epoch", "fitted")
+    out: dict[tuple, dict[str, list]] = {}
+    keys = zip(f["width"].tolist(), f["variant"].tolist(), f["label_fraction"].tolist())
+    data = zip(*(f[c].tolist() for c in cols))
+    for key, vals in zip(keys, data):
+        g = out.setdefault(key, {c: [] for c in cols})
+        for c, v in zip(cols, vals):
+            g[c].append(v)
+    return out
+
+
+def values(runs: pd.DataFrame) -> dict[str, float]:
+    """Every claim's value from the finals table (one row per run, ``finals``); worst case
+    over widths where there are several."""
+    if runs.empty or runs["diverged"].any():
         return {c: NAN for c in CLAIMS}
-    v = per_variant(metrics)
-    out: dict[str, float] = {"memorises": float(f["train_acc"].min())}
+    g = _groups(runs)
+    out: dict[str, float] = {"memorises": float(runs["train_acc"].min())}
     falls, chance, slow = [], [], []
-    for _, vw in v.groupby(level="width"):
-        lab = vw.xs("labels", level="variant").droplevel("width")["test_acc"].sort_index()
-        falls.append(int((np.diff(lab.to_numpy()) >= 0).sum()))
-        nolabel = [lab.get(1.0, NAN)]
-        if "random_inputs" in vw.index.get_level_values("variant"):
-            nolabel.append(float(vw.xs("random_inputs", level="variant")["test_acc"].iloc[0]))
+    for w in sorted({k[0] for k in g}):
+        lab = {fr: v for (ww, var, fr), v in g.items() if ww == w and var == "labels"}
+        acc = [float(np.mean(lab[fr]["test_acc"])) for fr in sorted(lab)]
+        falls.append(int((np.diff(acc) >= 0).sum()))
+        nolabel = [float(np.mean(lab[1.0]["test_acc"]))] if 1.0 in lab else [NAN]
+        if (w, "random_inputs", 1.0) in g:
+            nolabel.append(float(np.mean(g[(w, "random_inputs", 1.0)]["test_acc"])))
         chance.append(max(abs(a - CHANCE) for a in nolabel))
-        fit = vw.xs("labels", level="variant").droplevel("width")
-        if 0.0 in fit.index and 1.0 in fit.index and fit.loc[[0.0, 1.0], "unfitted"].sum() == 0:
-            slow.append(float(fit.loc[1.0, "fit_epoch"] / fit.loc[0.0, "fit_epoch"]))
+        ends = [lab.get(0.0), lab.get(1.0)]
+        if all(e is not None and all(e["fitted"]) for e in ends):
+            slow.append(float(np.mean(ends[1]["fit_epoch"]) / np.mean(ends[0]["fit_epoch"])))
         else:
             slow.append(NAN)  # a censored fit time: the factor is unknown
+        for (ww, var, fr), v in g.items():  # for the notes: every variant's slowdown
+            if ww == w:
+                base = np.mean(lab[0.0]["fit_epoch"]) if 0.0 in lab else NAN
+                out[f"slowdown.w{w}.{var}.{fr:g}"] = float(np.mean(v["fit_epoch"]) / base)
     out["test_acc_falls"] = float(max(falls))
     out["chance_at_random"] = float(max(chance))
     out["slower_fit"] = float(min(slow))
-    for (w, var, fr), row in v.iterrows():  # for the notes: every variant's slowdown
-        base = v.loc[(w, "labels", 0.0), "fit_epoch"] if (w, "labels", 0.0) in v.index else NAN
-        out[f"slowdown.w{w}.{var}.{fr:g}"] = float(row["fit_epoch"] / base)
     return out
 
 
@@ -104,5 +121,5 @@ def _notes(est: Mapping[str, Estimate], metrics: pd.DataFrame) -> dict[str, str]
 
 
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
-    est = ctx.estimates(values, metrics)
+    est = ctx.estimates(values, finals(metrics))
     return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, _notes(est, metrics))
