@@ -74,9 +74,8 @@ def values(runs: pd.DataFrame) -> dict[str, float]:
         if (w, "random_inputs", 1.0) in g:
             nolabel.append(float(np.mean(g[(w, "random_inputs", 1.0)]["test_acc"])))
         chance.append(max(abs(a - CHANCE) for a in nolabel))
-        ends = [lab.get(0.0), lab.get(1.0)]
-        if all(e is not None and all(e["fitted"]) for e in ends):
-            slow.append(float(np.mean(ends[1]["fit_epoch"]) / np.mean(ends[0]["fit_epoch"])))
+        if 0.0 in lab and 1.0 in lab and all(lab[0.0]["fitted"] + lab[1.0]["fitted"]):
+            slow.append(float(np.mean(lab[1.0]["fit_epoch"]) / np.mean(lab[0.0]["fit_epoch"])))
         else:
             slow.append(NAN)  # a censored fit time: the factor is unknown
         for (ww, var, fr), v in g.items():  # for the notes: every variant's slowdown

@@ -46,7 +46,7 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
                 ax.plot([1.0], [rnd[col].mean()], "s", mfc="none", color=f"C{j}", ms=7,
                         label=f"random inputs, width {w}")  # fmt: skip
     ax_t.set(xlabel="fraction of training labels redrawn", ylabel="first epoch at train acc 1.0",
-             title="(b) time to fit")  # fmt: skip
+             title="(b) time to fit", ylim=(0, None))  # fmt: skip
     ax_a.axhline(CHANCE, ls="--", color="0.5", lw=1, label="chance")
     ax_a.set(xlabel="fraction of training labels redrawn", ylabel="test accuracy (clean labels)",
              title="(c) generalisation", ylim=(0, None))  # fmt: skip
