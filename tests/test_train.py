@@ -413,3 +413,73 @@ def test_resolve_device_without_cuda():
         resolve_device("cuda")
     with pytest.raises(ValueError, match="unknown device"):
         resolve_device("tpu9")
+
+
+# ----------------------------------------------------------------------------- per-member data
+
+
+def per_member_data(seeds, classes=3, seed=0):
+    """toy_data with member k's labels permuted at random (its own labels) and, for the last
+    member, its own random inputs."""
+    base = toy_data(classes=classes, seed=seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    K, n = len(seeds), len(base["y"])
+    ys = torch.stack([base["y"][torch.randperm(n, generator=g)] for _ in range(K)])
+    xs = base["x"].expand(K, -1, -1).clone()
+    xs[-1] = torch.randn(n, base["x"].shape[1], generator=g)
+    return base, xs, ys
+
+
+@pytest.mark.parametrize("optimizer,momentum,loss", [("sgd", 0.9, "ce"), ("adam", 0.0, "mse")])
+@pytest.mark.parametrize("own_inputs", [False, True])
+def test_per_member_data_equals_members_trained_alone(optimizer, momentum, loss, own_inputs):
+    """An ensemble whose members have their own labels (K, n) (and inputs (K, n, d)) equals
+    each member trained alone on its labels (inputs): params, curves, accuracies."""
+    seeds = [4, 9, 4]  # members may share a seed (the same init and batch order)
+    base, xs, ys = per_member_data(seeds)
+    spec = spec_for()
+    cfg = TrainConfig(epochs=3, batch_size=20, lr=0.02, optimizer=optimizer, momentum=momentum,
+                      loss=loss)  # fmt: skip
+    x = xs if own_inputs else base["x"]
+    data = {"x": x, "y": ys, "x_test": base["x_test"], "y_test": base["y_test"]}
+    ens = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds)
+    h = ens.history.set_index(["member", "epoch"])
+    for k, s in enumerate(seeds):
+        xk = xs[k] if own_inputs else base["x"]
+        solo_data = {"x": xk, "y": ys[k], "x_test": base["x_test"], "y_test": base["y_test"]}
+        solo = train_ensemble(spec, init_mlp_ensemble(spec, [s]), solo_data, cfg, [s])
+        assert_params_close([p[k : k + 1] for p in ens.params], solo.params)
+        hs = solo.history.set_index("epoch")
+        for col in ("train_loss", "test_loss", "train_acc", "test_acc"):
+            np.testing.assert_allclose(h.loc[k][col].to_numpy(), hs[col].to_numpy(), rtol=1e-5)
+    # members 0 and 2 share the init and the batch order but not the labels: they differ
+    assert not torch.allclose(ens.params[0][0], ens.params[0][2])
+
+
+def test_per_member_data_shapes_are_checked():
+    spec, seeds = spec_for(), [0, 1]
+    base, xs, ys = per_member_data(seeds)
+    cfg = TrainConfig(epochs=1, batch_size=16, lr=0.01)
+    p = init_mlp_ensemble(spec, seeds)
+    with pytest.raises(ValueError, match="per-member labels need"):
+        train_ensemble(spec, p, {"x": base["x"], "y": ys[:1].expand(3, -1)}, cfg, seeds)
+    with pytest.raises(ValueError, match="per member"):
+        train_ensemble(spec, p, {"x": xs[:1].expand(3, -1, -1), "y": base["y"]}, cfg, seeds)
+    with pytest.raises(ValueError, match="rows"):
+        train_ensemble(spec, p, {"x": base["x"], "y": ys[:, :-1]}, cfg, seeds)
+
+
+def test_stop_train_acc_freezes_members_at_full_accuracy():
+    spec, data, seeds = spec_for(), toy_data(), [0, 1, 2]
+    cfg = TrainConfig(epochs=200, batch_size=16, lr=0.01, optimizer="adam", stop_train_acc=1.0)
+    res = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds)
+    h = res.history
+    assert res.stopped.all() and h.epoch.max() < 200  # everyone fitted: the run ended early
+    for k in range(3):
+        hk = h[h.member == k]
+        first = hk[hk.stopped].index[0]
+        assert hk.loc[first, "train_acc"] == 1.0
+        assert (hk.loc[: first - 1, "train_acc"] < 1.0).all()  # stopped at the first epoch
+        assert hk.loc[first:, "train_loss"].nunique() == 1  # frozen
+    with pytest.raises(ValueError, match="stop_train_acc"):
+        TrainConfig(epochs=1, batch_size=1, lr=0.1, stop_train_acc=0.0)

@@ -27,7 +27,14 @@ loss gradient is in closed form. Progress is logged at epoch ends, at most every
 
 Early stop. With ``stop_train_loss``, a member whose full-batch train loss at an evaluation
 is below the threshold is frozen (learning rate 0, params kept) and marked ``stopped``;
-training ends when no member is left active.
+``stop_train_acc`` does the same once its train accuracy reaches the threshold (1.0: it fits
+every training label). Training ends when no member is left active.
+
+Per-member data. ``y`` may give every member its own integer labels, shape (K, n) (labels
+partly or wholly randomised per member), and ``x`` its own inputs, shape (K, n, in_dim)
+(random inputs); each member then trains and is evaluated on its own rows, drawn in its own
+batch order. Shared (n,) labels and (n, in_dim) inputs take exactly the code path they took
+before per-member data existed.
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ class TrainConfig:
     eval_every: int = 1  # epochs; epoch 0 and the last epoch are always evaluated
     checkpoint_steps: tuple[int, ...] = ()  # optimizer steps to keep params at (0 = init)
     stop_train_loss: float | None = None  # freeze a member once its train loss is below this
+    stop_train_acc: float | None = None  # freeze a member once its train accuracy is >= this
     threads: int | None = None  # torch.set_num_threads for the duration of the run
     betas: tuple[float, float] = (0.9, 0.999)  # adam
     eps: float = 1e-8  # adam
@@ -108,6 +116,8 @@ class TrainConfig:
             errors.append("momentum is an sgd setting; adam uses betas")
         if self.weight_decay < 0:
             errors.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.stop_train_acc is not None and not 0.0 < self.stop_train_acc <= 1.0:
+            errors.append(f"stop_train_acc must be in (0, 1], got {self.stop_train_acc}")
         if self.eval_every < 1:
             errors.append(f"eval_every must be >= 1, got {self.eval_every}")
         if any(s < 0 for s in self.checkpoint_steps):
@@ -135,7 +145,7 @@ class TrainResult:
     checkpoints: dict[int, list[torch.Tensor]]  # step -> stacked params copy (on the CPU)
     diverged: np.ndarray  # (K,) bool
     diverged_step: np.ndarray  # (K,) int: optimizer step at which divergence was seen, -1 never
-    stopped: np.ndarray  # (K,) bool: frozen by stop_train_loss
+    stopped: np.ndarray  # (K,) bool: frozen by stop_train_loss or stop_train_acc
     best_epoch: np.ndarray  # (K,) int: evaluated epoch of minimum test loss (-1: none finite)
     wall_s: float  # whole call
     train_s: float  # optimizer steps only (no evaluation, no checkpoint copies)
@@ -174,8 +184,8 @@ def batch_generator(seed: int) -> torch.Generator:
 
 @dataclass
 class _Data:
-    x: torch.Tensor
-    y: torch.Tensor  # ce: int64 (n,); mse: float (n, out)
+    x: torch.Tensor  # (n, in) shared, or (K, n, in) per member
+    y: torch.Tensor  # ce: int64 (n,) or (K, n) per member; mse: float (n, out) or (K, n, out)
     labels: torch.Tensor | None  # int64 class labels for accuracy, None when not a classification
     x_test: torch.Tensor | None
     y_test: torch.Tensor | None
@@ -191,11 +201,18 @@ def _as_tensor(a, name: str) -> torch.Tensor:
         raise ValueError(f"data[{name!r}] is not an array: {e}") from e
 
 
-def _prepare_targets(y: torch.Tensor, n: int, spec: MLPSpec, loss: str, name: str):
-    if y.shape[0] != n:
-        raise ValueError(f"data[{name!r}] has {y.shape[0]} rows, the inputs have {n}")
+def _prepare_targets(y: torch.Tensor, n: int, spec: MLPSpec, loss: str, name: str, K: int):
     is_int = not (y.is_floating_point() or y.is_complex())
-    if is_int and y.dim() == 1:
+    per_member = is_int and y.dim() == 2
+    if per_member and y.shape[0] != K:
+        raise ValueError(
+            f"data[{name!r}] has shape {tuple(y.shape)}: per-member labels need ({K}, n) "
+            f"for {K} members"
+        )
+    rows = y.shape[-1] if per_member else y.shape[0]
+    if rows != n:
+        raise ValueError(f"data[{name!r}] has {rows} rows, the inputs have {n}")
+    if is_int and y.dim() in (1, 2):
         lo, hi = (int(y.min()), int(y.max())) if n else (0, 0)
         if lo < 0 or hi >= spec.out_dim:
             raise ValueError(
@@ -217,7 +234,7 @@ def _prepare_targets(y: torch.Tensor, n: int, spec: MLPSpec, loss: str, name: st
     return y, None
 
 
-def _prepare_data(data, spec: MLPSpec, loss: str, device, dtype) -> _Data:
+def _prepare_data(data, spec: MLPSpec, loss: str, device, dtype, K: int) -> _Data:
     for key in ("x", "y"):
         if key not in data:
             raise ValueError(
@@ -231,12 +248,14 @@ def _prepare_data(data, spec: MLPSpec, loss: str, device, dtype) -> _Data:
             out.update({"x" + split: None, "y" + split: None, "labels" + split: None})
             continue
         x = _as_tensor(data["x" + split], "x" + split)
-        if x.dim() != 2 or x.shape[1] != spec.in_dim:
+        shared = x.dim() == 2 and x.shape[1] == spec.in_dim
+        if not shared and not (x.dim() == 3 and x.shape[0] == K and x.shape[2] == spec.in_dim):
             raise ValueError(
-                f"data['x{split}'] has shape {tuple(x.shape)}, expected (n, {spec.in_dim})"
+                f"data['x{split}'] has shape {tuple(x.shape)}, expected (n, {spec.in_dim}) or, "
+                f"per member, ({K}, n, {spec.in_dim})"
             )
         y, labels = _prepare_targets(
-            _as_tensor(data["y" + split], "y" + split), x.shape[0], spec, loss, "y" + split
+            _as_tensor(data["y" + split], "y" + split), x.shape[-2], spec, loss, "y" + split, K
         )
         if loss == "mse":
             y = y.to(device=device, dtype=dtype)
@@ -247,7 +266,7 @@ def _prepare_data(data, spec: MLPSpec, loss: str, device, dtype) -> _Data:
         out["labels" + split] = None if labels is None else labels.to(device)
     x_train = out["x"]
     assert x_train is not None  # required above
-    if x_train.shape[0] == 0:
+    if x_train.shape[-2] == 0:
         raise ValueError("no training samples")
     return _Data(**out)
 
@@ -277,28 +296,35 @@ def _losses_and_grad(logits: torch.Tensor, y: torch.Tensor, loss: str, keep_fn):
 
 @torch.no_grad()
 def evaluate(spec: MLPSpec, params: Sequence[torch.Tensor], x, y, loss: str, labels=None):
-    """Full-batch (K,) loss and (K,) accuracy (None without class labels), in chunks."""
+    """Full-batch (K,) loss and (K,) accuracy (None without class labels), in chunks.
+    ``x`` (n, in) or per member (K, n, in); ``y``, ``labels`` shared or per member (K, n...)."""
     K = params[0].shape[0]
-    n = x.shape[0]
+    n = x.shape[-2]
     chunk = max(EVAL_MIN_CHUNK, EVAL_CHUNK_ELEMENTS // (K * max(spec.dims)))
     loss_sum = torch.zeros(K, dtype=torch.float64, device=x.device)
     correct = torch.zeros(K, dtype=torch.int64, device=x.device)
+    y_member = y.dim() == (3 if loss == "mse" else 2)  # per-member targets
+    lab_member = labels is not None and labels.dim() == 2
     for a in range(0, n, chunk):
-        logits = mlp_forward(spec, params, x[a : a + chunk])  # shared input: one GEMM
+        # shared input: one GEMM for all members; per-member inputs: batched GEMMs
+        logits = mlp_forward(
+            spec, params, x[a : a + chunk] if x.dim() == 2 else x[:, a : a + chunk]
+        )
         b = logits.shape[1]
         if loss == "ce":
-            yy = y[a : a + chunk].expand(K, b)
+            yy = y[:, a : a + chunk] if y_member else y[a : a + chunk].expand(K, b)
             per = F.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), yy.reshape(-1), reduction="none"
             )
             loss_sum += per.view(K, b).sum(1, dtype=torch.float64)
         else:
-            yy = y[a : a + chunk]
+            yy = y[:, a : a + chunk] if y_member else y[a : a + chunk]
             loss_sum += (logits - yy).square().reshape(K, -1).sum(
                 1, dtype=torch.float64
-            ) / yy.shape[1]
+            ) / yy.shape[-1]
         if labels is not None:
-            correct += (logits.argmax(-1) == labels[a : a + chunk]).sum(1)
+            lab = labels[:, a : a + chunk] if lab_member else labels[a : a + chunk]
+            correct += (logits.argmax(-1) == lab).sum(1)
     acc = None if labels is None else (correct.double() / n)
     return loss_sum / n, acc
 
@@ -414,8 +440,8 @@ def train_ensemble(
     if len(lr_values) != K:
         raise ValueError(f"cfg.lr has {len(lr_values)} values for {K} members")
     dtype = params[0].dtype
-    d = _prepare_data(data, spec, cfg.loss, dev, dtype)
-    n = d.x.shape[0]
+    d = _prepare_data(data, spec, cfg.loss, dev, dtype, K)
+    n = d.x.shape[-2]
     B = min(cfg.batch_size, n)
     steps_per_epoch = math.ceil(n / B)
     total_steps = cfg.epochs * steps_per_epoch
@@ -439,7 +465,7 @@ def train_ensemble(
 def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
            say, log_every_s, t_start) -> TrainResult:  # fmt: skip
     K = len(seeds)
-    n = d.x.shape[0]
+    n = d.x.shape[-2]
     params = [p.detach().to(dev, copy=True).contiguous() for p in params_in]
     grads = [torch.zeros_like(p) for p in params]  # written in place every step
     mask_list = _prepare_masks(masks, params)
@@ -503,13 +529,17 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         }
         for c in cols:
             cols[c] = np.where(diverged, np.nan, cols[c])
+        stop = np.zeros(K, dtype=bool)
         if cfg.stop_train_loss is not None:
-            stop = ~diverged & ~stopped & (cols["train_loss"] < cfg.stop_train_loss)
-            if stop.any():
-                stopped[stop] = True
-                with torch.no_grad():
-                    active[torch.as_tensor(np.flatnonzero(stop), device=dev)] = False
-                neg_lr[:] = _neg_lr_views(lr_base * active, params)
+            stop |= cols["train_loss"] < cfg.stop_train_loss
+        if cfg.stop_train_acc is not None:
+            stop |= cols["train_acc"] >= cfg.stop_train_acc
+        stop &= ~diverged & ~stopped
+        if stop.any():
+            stopped[stop] = True
+            with torch.no_grad():
+                active[torch.as_tensor(np.flatnonzero(stop), device=dev)] = False
+            neg_lr[:] = _neg_lr_views(lr_base * active, params)
         rows.append({
             "member": np.arange(K), "seed": np.asarray(seeds), "epoch": np.full(K, epoch),
             "step": np.full(K, step), **cols, "diverged": diverged.copy(), "stopped": stopped.copy(),
@@ -539,6 +569,14 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
     record(0)
     progress(0, force=True)
     x, y = d.x, d.y
+    # per-member rows: flattened to (K * n, ...), member k's sample i at row k * n + i
+    x_member = x.dim() == 3
+    y_member = y.dim() == (3 if cfg.loss == "mse" else 2)
+    if x_member:
+        x = x.reshape(K * n, spec.in_dim)
+    if y_member:
+        y = y.reshape(K * n, *y.shape[2:])
+    row0 = (torch.arange(K, device=dev) * n).view(K, 1)  # first row of each member's data
     y_tail = y.shape[1:]
     yb = y[:0]
 
@@ -564,9 +602,11 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         t0 = time.perf_counter()
         perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)  # (K, n)
         for s in range(steps_per_epoch):
-            idx = perm[:, s * B : (s + 1) * B].reshape(-1)
-            xb = x.index_select(0, idx).view(K, -1, spec.in_dim)
-            yb = y.index_select(0, idx).view(K, -1, *y_tail)
+            pick = perm[:, s * B : (s + 1) * B]
+            idx = pick.reshape(-1)
+            idx_own = (pick + row0).reshape(-1) if x_member or y_member else idx
+            xb = x.index_select(0, idx_own if x_member else idx).view(K, -1, spec.in_dim)
+            yb = y.index_select(0, idx_own if y_member else idx).view(K, -1, *y_tail)
             mlp_forward_backward(spec, params, xb, head, grads)  # sets newly_bad
             if newly_bad is not None:
                 kill(newly_bad)  # zero params, grads, state before the update
