@@ -65,6 +65,7 @@ MEASURED = {
     "mode_connectivity": ["train_loss", "test_loss", "train_err", "test_err"],
     "lazy_training": ["value"],
     "implicit_bias": ["loss", "norm", "rel_dist", "angle", "kkt", "ref_norm"],
+    "random_labels": ["train_acc", "test_acc", "fit_epoch", "train_loss", "test_loss"],
 }  # fmt: skip
 
 

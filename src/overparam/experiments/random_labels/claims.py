@@ -122,3 +122,13 @@ def _notes(est: Mapping[str, Estimate], metrics: pd.DataFrame) -> dict[str, str]
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
     est = ctx.estimates(values, finals(metrics))
     return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, _notes(est, metrics))
+
+
+def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics rows each claim's value is computed from (a pandas query per claim id;
+    ``overparam explain`` shows them; ``memorises`` reads every run)."""
+    return {
+        "test_acc_falls": 'variant == "labels"',
+        "chance_at_random": "label_fraction == 1.0",
+        "slower_fit": 'variant == "labels" and label_fraction in [0.0, 1.0]',
+    }
