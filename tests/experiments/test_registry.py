@@ -20,6 +20,7 @@ BUILT_IN = {
     "lazy_training",
     "implicit_bias",
     "random_labels",
+    "width_vs_depth",
 }
 
 

@@ -1,0 +1,142 @@
+"""Claims of width_vs_depth: per-run summaries (epochs to fit, early-stopped test loss) and
+the two sourced claims, each computed per budget and combined over budgets (the claim must
+hold at every budget)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from ...claims import Claim
+from .. import CheckContext
+
+NAME = "width_vs_depth"
+CLAIMS = ("deeper_slower_to_fit", "shape_insensitive")
+RUN_KEYS = ["budget", "depth", "seed"]
+
+
+def per_run(metrics: pd.DataFrame, fit_train_acc: float) -> pd.DataFrame:
+    """One row per (budget, depth, seed): ``epochs_to_fit`` (first recorded epoch with training
+    accuracy >= ``fit_train_acc``; NaN if never within the run), ``max_epoch`` (the run's
+    budget of epochs), ``best_test_loss`` (the early-stopped test loss: minimum over recorded
+    epochs), ``final_train_acc``, ``final_test_acc``, ``best_test_acc`` and ``diverged``."""
+    m = metrics.sort_values([*RUN_KEYS, "epoch"])
+    g = m.groupby(RUN_KEYS, sort=True)
+    out = g.agg(
+        width=("width", "first"),
+        num_params=("num_params", "first"),
+        max_epoch=("epoch", "max"),
+        diverged=("diverged", "any"),
+        best_test_loss=("test_loss", "min"),
+        best_test_acc=("test_acc", "max"),
+    )
+    last = m.drop_duplicates(RUN_KEYS, keep="last").set_index(RUN_KEYS)
+    out["final_train_acc"] = last["train_acc"]
+    out["final_test_acc"] = last["test_acc"]
+    fit = m[m["train_acc"] >= fit_train_acc].groupby(RUN_KEYS)["epoch"].min()
+    out["epochs_to_fit"] = fit.reindex(out.index).astype(float)
+    out["diverged"] = out["diverged"].astype(bool)
+    return out.reset_index()
+
+
+def censored_epochs(runs: pd.DataFrame) -> pd.Series:
+    """Epochs to fit, a run that never fit counted as one epoch past its budget."""
+    return runs["epochs_to_fit"].fillna(runs["max_epoch"] + 1)
+
+
+def per_shape(runs: pd.DataFrame) -> pd.DataFrame:
+    """Medians over seeds per (budget, depth) of ``per_run`` rows, with the counts."""
+    r = runs.assign(epochs_censored=censored_epochs(runs))
+    return (
+        r.groupby(["budget", "depth"], sort=True)
+        .agg(
+            width=("width", "first"),
+            num_params=("num_params", "first"),
+            median_epochs=("epochs_censored", "median"),
+            fitted=("epochs_to_fit", lambda s: int(s.notna().sum())),
+            runs=("seed", "size"),
+            diverged=("diverged", "sum"),
+            budget_epochs=("max_epoch", "max"),
+            median_best_test_loss=("best_test_loss", "median"),
+            median_final_test_acc=("final_test_acc", "median"),
+            median_final_train_acc=("final_train_acc", "median"),
+        )
+        .reset_index()
+    )
+
+
+def slower_ratio(runs: pd.DataFrame, reference_depth: int) -> float:
+    """Min over budgets of the median (censored) epochs to fit of the deepest network over
+    that of ``reference_depth``: above 1 at every budget iff the deepest is slower at all."""
+    r = runs.assign(e=censored_epochs(runs))
+    med = r.groupby(["budget", "depth"])["e"].median()
+    deepest = int(r["depth"].max())
+    ratios = [med[(b, deepest)] / med[(b, reference_depth)] for b in sorted(set(r["budget"]))]
+    return float(min(ratios)) if ratios else float("nan")
+
+
+def shape_spread(runs: pd.DataFrame, min_depth: int) -> float:
+    """Max over budgets of (largest / smallest median early-stopped test loss over the
+    depths >= ``min_depth``) - 1. NaN if any of those runs diverged (its loss is cut short)."""
+    r = runs[runs["depth"] >= min_depth]
+    if r.empty or r["diverged"].any() or r["best_test_loss"].isna().any():
+        return float("nan")
+    med = r.groupby(["budget", "depth"])["best_test_loss"].median()
+    spreads = [float(s.max() / s.min() - 1.0) for _, s in med.groupby(level="budget")]
+    return float(max(spreads))
+
+
+def values(runs: pd.DataFrame, setup: Mapping[str, Any]) -> dict[str, float]:
+    return {
+        "deeper_slower_to_fit": slower_ratio(runs, int(setup["reference_depth"])),
+        "shape_insensitive": shape_spread(runs, int(setup["shape_min_depth"])),
+    }
+
+
+def notes(runs: pd.DataFrame, setup: Mapping[str, Any]) -> dict[str, str]:
+    s = per_shape(runs)
+    div = int(s["diverged"].sum())
+    div_note = f"{div} of {len(runs)} runs diverged; " if div else ""
+    fit, lo = setup["fit_train_acc"], setup["shape_min_depth"]
+    by_budget_e, by_budget_l = [], []
+    for b, g in s.groupby("budget"):
+        by_budget_e.append(
+            f"P={b}: "
+            + ", ".join(
+                f"L={r.depth} (w={r.width}) {r.median_epochs:g}"
+                + ("*" if r.median_epochs > r.budget_epochs else "")
+                + f" [{r.fitted}/{r.runs} fit]"
+                for r in g.itertuples()
+            )
+        )
+        by_budget_l.append(
+            f"P={b}: "
+            + ", ".join(
+                f"L={r.depth} {r.median_best_test_loss:.3f}"
+                + ("" if r.depth >= lo else " (not compared)")
+                for r in g.itertuples()
+            )
+        )
+    return {
+        "deeper_slower_to_fit": div_note
+        + f"median epochs to train acc >= {fit:g} (* = censored: most runs never fit): "
+        + "; ".join(by_budget_e),
+        "shape_insensitive": div_note
+        + "median early-stopped test loss (nats): "
+        + "; ".join(by_budget_l),
+    }
+
+
+def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
+    setup = cfg["claims_setup"]
+    runs = per_run(metrics, setup["fit_train_acc"])
+    est = ctx.estimates(lambda r: values(r, setup), runs)
+    specs = {k: cfg["claims"][k] for k in CLAIMS}
+    return ctx.claims(NAME, specs, est, notes=notes(runs, setup))
+
+
+def summary_table(metrics: pd.DataFrame, fit_train_acc: float) -> pd.DataFrame:
+    """``per_shape`` of a metrics table (for the figure and the README)."""
+    return per_shape(per_run(metrics, fit_train_acc))

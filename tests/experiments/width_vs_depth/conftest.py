@@ -1,0 +1,29 @@
+"""A tiny width_vs_depth config (seconds) and its runs, shared by this folder's tests."""
+
+import copy
+
+import pytest
+import yaml
+
+from overparam.experiments import RunContext, get
+
+from ...conftest import ROOT
+
+QUICK = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["width_vs_depth"]
+PAPER = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["width_vs_depth"]
+TINY = copy.deepcopy(QUICK)
+TINY.update(data=dict(num_samples=300, train_split=0.8, seed=42), budgets=[20000],
+            depths=[1, 2, 3], seeds=[0, 1], epochs=3, eval_every=1)  # fmt: skip
+
+
+@pytest.fixture
+def tiny():
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_run():
+    """{job id: run table} of the tiny config's jobs."""
+    exp = get("width_vs_depth")
+    ctx = RunContext(device="cpu", threads=1, log=lambda msg: None)
+    return {job_id: exp.run(job, ctx) for job_id, job in exp.jobs(TINY).items()}
