@@ -140,3 +140,14 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
 def summary_table(metrics: pd.DataFrame, fit_train_acc: float) -> pd.DataFrame:
     """``per_shape`` of a metrics table (for the figure and the README)."""
     return per_shape(per_run(metrics, fit_train_acc))
+
+
+def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics rows each claim's value is computed from (a pandas query per claim id;
+    ``overparam explain`` shows them)."""
+    setup = cfg["claims_setup"]
+    return {
+        "deeper_slower_to_fit": f"depth in [{int(setup['reference_depth'])}, "
+        f"{max(int(d) for d in cfg['depths'])}]",
+        "shape_insensitive": f"depth >= {int(setup['shape_min_depth'])}",
+    }
