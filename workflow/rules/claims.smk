@@ -57,10 +57,10 @@ rule claims:
     conda:
         "../envs/overparam.yaml"
     params:
-        # the config the results come from, for the report (keys sorted: reordering the
-        # config's keys must not look like a change of params)
-        config=json.loads(json.dumps(config, sort_keys=True)),
-        seeds={e: _experiments.get(e).seed_summary(config[e]) for e in EXPERIMENTS},
+        # the report shows the config: any change of it re-writes the pages (a hash, keys
+        # sorted, so that reordering the config's keys is no change)
+        config_hash=config_hash(config),
+        seeds={e: _experiments.get(e).seed_summary(config[e]) for e in sorted(EXPERIMENTS)},
     message:
         "collect every experiment's claims and write the manifest and the report's pages"
     script:

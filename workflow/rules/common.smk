@@ -11,6 +11,7 @@ from overparam import experiments as _experiments
 from overparam.config import ConfigError, validate as _validate_config
 from overparam.device import cuda_visible
 from overparam.report import title as _report_title
+from overparam.tables import config_hash
 
 _LIBRARY = Path(workflow.basedir, "src", "overparam").resolve()
 if Path(overparam.__file__).resolve().parent != _LIBRARY:

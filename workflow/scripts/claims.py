@@ -22,7 +22,7 @@ with logging_to(sm.log[0], rebuild="figures/all") as log:
     )
     report_pages(
         df,
-        sm.params.config,
+        sm.config,
         sm.params.seeds,
         captions_out=sm.output.captions,
         pages_dir=sm.output.pages,
