@@ -328,3 +328,47 @@ def require_all_hold(claims_path: PathLike, out: PathLike, log: Log = print) -> 
         )
     atomic_write_text(out, text + "\n")
     log(text)
+
+
+# ----------------------------------------------------------------------------- HTML report
+
+
+def description(experiment: str) -> str:
+    """The experiment's ``caption.rst`` (what its figure plots, which paper and figure), or a
+    line saying it has none."""
+    path = experiments.get(experiment).caption_path()
+    if not path.exists():
+        return f"(No description: {path} is missing.)"
+    return path.read_text()
+
+
+def report_pages(
+    claims: pd.DataFrame,
+    config: Mapping[str, Any],
+    seeds: Mapping[str, str],
+    captions_out: PathLike,
+    pages_dir: PathLike,
+    all_claims_out: PathLike,
+    config_out: PathLike,
+    log: Log = print,
+) -> None:
+    """What ``snakemake --report`` shows besides the figures: per experiment of ``claims`` a
+    claims page ``<pages_dir>/<experiment>_claims.html``, every claim on one page, the
+    config as YAML, and the figures' captions (one Jinja template, see
+    :func:`overparam.report.captions_template`). ``seeds``: {experiment: how many seeds its
+    figure shows, in words}, one entry per experiment of the build."""
+    from . import report
+
+    out = Path(pages_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    captions = {}
+    scale = ", ".join(sorted(set(claims["scale"])))
+    for exp, n_seeds in seeds.items():
+        df = claims[claims["experiment"] == exp]
+        text = description(exp)
+        atomic_write_text(out / f"{exp}_claims.html", report.experiment_page(exp, df, text))
+        captions[exp] = report.caption(text, df, n_seeds, scale)
+    atomic_write_text(captions_out, report.captions_template(captions))
+    atomic_write_text(all_claims_out, report.all_claims_page(claims))
+    atomic_write_text(config_out, report.config_page(config))
+    log(f"report pages of {len(captions)} experiments -> {out}, {all_claims_out}, {config_out}")

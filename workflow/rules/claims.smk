@@ -28,18 +28,41 @@ rule claims:
         claims=expand(rules.check.output[0], exp=EXPERIMENTS),
         figures=expand(rules.figure.output, exp=EXPERIMENTS),
         benchmarks=rules.benchmarks.output[0],
+        # the experiments' descriptions, shown in the report
+        captions=caption_files(),
     output:
         parquet="results/claims.parquet",
         markdown="results/claims.md",
         manifest="figures/all",
+        # what `--report` shows besides the figures (its captions and pages)
+        captions=REPORT_CAPTIONS,
+        pages=report(
+            directory(f"{REPORT}/experiments"),
+            patterns=["{exp}_claims.html"],
+            caption="../report/claims.rst",
+            category=report_category,
+        ),
+        all_claims=report(
+            f"{REPORT}/claims.html",
+            caption="../report/all_claims.rst",
+            category=REPORT_OVERVIEW,
+        ),
+        config=report(
+            f"{REPORT}/config.html", caption="../report/config.rst", category=REPORT_OVERVIEW
+        ),
     log:
         "logs/claims.log",
     benchmark:
         "results/benchmarks/jobs/claims.tsv"
     conda:
         "../envs/overparam.yaml"
+    params:
+        # the report shows the config: any change of it re-writes the pages (a hash, keys
+        # sorted, so that reordering the config's keys is no change)
+        config_hash=config_hash(config),
+        seeds={e: _experiments.get(e).seed_summary(config[e]) for e in sorted(EXPERIMENTS)},
     message:
-        "collect every experiment's claims and write the manifest"
+        "collect every experiment's claims and write the manifest and the report's pages"
     script:
         "../scripts/claims.py"
 

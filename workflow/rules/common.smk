@@ -10,6 +10,8 @@ import overparam
 from overparam import experiments as _experiments
 from overparam.config import ConfigError, validate as _validate_config
 from overparam.device import cuda_visible
+from overparam.report import title as _report_title
+from overparam.tables import config_hash
 
 _LIBRARY = Path(workflow.basedir, "src", "overparam").resolve()
 if Path(overparam.__file__).resolve().parent != _LIBRARY:
@@ -158,3 +160,32 @@ def dataset_path(ds):
 
 def dataset_benchmark(ds):
     return expand(getattr(rules, ds.rule).benchmark, **ds.wildcards())[0]
+
+
+# ----------------------------------------------------------------------------- HTML report
+# `snakemake figures/all --report report.html`: per experiment a category with its figure and
+# its claims page; "All experiments" holds every claim and the config. The claims rule writes
+# the pages and the figures' captions (results/report/), so the report reads finished files:
+# nothing is computed from results while the DAG is planned, and building it runs no job.
+REPORT = "results/report"
+REPORT_CAPTIONS = f"{REPORT}/captions.rst"
+REPORT_OVERVIEW = "All experiments"
+
+
+def report_category(wildcards):
+    """The report category of an experiment's items: its name as a title."""
+    return _report_title(wildcards.exp)
+
+
+def figure_caption():
+    """The figures' caption: the template the claims rule writes (every experiment's
+    description and claims), once it exists, else the generic one. Snakemake fixes a
+    caption's file when it parses the workflow and reads it only when it builds a report."""
+    built = Path(REPORT_CAPTIONS).resolve()
+    return str(built) if built.exists() else "../report/figure.rst"
+
+
+def caption_files():
+    """Every experiment's caption.rst there is (the report says when one is missing)."""
+    paths = [_experiments.get(e).caption_path() for e in EXPERIMENTS]
+    return [str(p) for p in paths if p.exists()]

@@ -82,7 +82,7 @@ rule figure:
     input:
         rules.aggregate.output.metrics,
     output:
-        png=report("figures/{exp}.png", caption="../report/figure.rst", category="Figures"),
+        png=report("figures/{exp}.png", caption=figure_caption(), category=report_category),
         pdf="figures/{exp}.pdf",
     log:
         "logs/{exp}/figure.log",

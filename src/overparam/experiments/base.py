@@ -189,6 +189,15 @@ class Experiment(ABC, Generic[J]):
         with open(path) as f:
             return dict(yaml.safe_load(f))
 
+    @classmethod
+    def caption_path(cls) -> Path:
+        """The experiment's description for the HTML report (``caption.rst`` beside its
+        ``__init__.py``): a few lines of reStructuredText saying what the figure plots and
+        which paper and figure it reproduces."""
+        import inspect
+
+        return Path(inspect.getfile(cls)).with_name("caption.rst")
+
     # ------------------------------------------------------------------ tables
 
     @property
