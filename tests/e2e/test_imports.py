@@ -41,7 +41,7 @@ from overparam import config, steps
 cfg = config.validate(yaml.safe_load(open({str(TEST_CONFIG)!r})),
                       {str(ROOT / "workflow/schemas/config.schema.yaml")!r})
 for exp in ("benign_overfitting", "optimization_ease", "double_descent", "lottery_ticket",
-            "mode_connectivity", "lazy_training", "implicit_bias"):
+            "mode_connectivity", "lazy_training", "implicit_bias", "flat_minima"):
     runs = sorted(glob.glob(f"{pipeline_run}/results/{{exp}}/runs/*.parquet"))
     m = f"{tmp_path}/{{exp}}_metrics.parquet"
     steps.aggregate(exp, cfg[exp], runs, m, f"{tmp_path}/{{exp}}.json", log=lambda s: None)

@@ -37,8 +37,9 @@ def test_single_figure_builds_only_what_it_needs(tmp_path):
     # train: optimization_ease's 2 widths and 2 x 2 demo jobs + double_descent's 3 MLP widths
     # + lottery's 2 jobs + mode_connectivity's demo, 2 widths and stability + lazy_training's
     # 3 widths + implicit_bias's networks (its least squares and logistic jobs: solve)
-    assert full["solve"] == 4 + 2 + 3 and full["train"] == 2 + 4 + 3 + 2 + 4 + 3 + 1
-    assert full["claims"] == 1 and full["check"] == 7 and full["benchmarks"] == 1
+    # + flat_minima's 2 (fixed and scaled lr)
+    assert full["solve"] == 4 + 2 + 3 and full["train"] == 2 + 4 + 3 + 2 + 4 + 3 + 1 + 2
+    assert full["claims"] == 1 and full["check"] == 8 and full["benchmarks"] == 1
 
 
 def test_outputs_exist(pipeline_run):
@@ -66,6 +67,7 @@ def test_claims_table(pipeline_run):
         "mode_connectivity",
         "lazy_training",
         "implicit_bias",
+        "flat_minima",
     }
     assert (df["scale"] == "test").all()
     assert df["claim"].is_unique
@@ -193,11 +195,11 @@ def test_benchmarks_table(pipeline_run):
         "solve": 9,  # benign_overfitting 4, double_descent 2, implicit_bias 3
         # optimization_ease 2 + its demo 4, double_descent 3, lottery_ticket 2,
         # mode_connectivity 4 (demo, 2 widths, stability), lazy_training 3 (widths),
-        # implicit_bias 1 (networks)
-        "train": 19,
-        "aggregate": 7,
-        "figure": 7,
-        "check": 7,
+        # implicit_bias 1 (networks), flat_minima 2 (fixed and scaled lr)
+        "train": 21,
+        "aggregate": 8,
+        "figure": 8,
+        "check": 8,
         "mnist1d": 2,
     }
     assert (b["seconds"] > 0).all()

@@ -19,6 +19,7 @@ BUILT_IN = {
     "mode_connectivity",
     "lazy_training",
     "implicit_bias",
+    "flat_minima",
 }
 
 

@@ -34,10 +34,16 @@ def _by_batch(ax, runs: pd.DataFrame, col: str) -> None:
             ax.plot(lim.index, lim, ls, color="0.6", lw=1, label=f"2 / lr, {label}")
 
 
-def _axes(ax, ylabel: str, title: str, logy: bool = True) -> None:
+def _axes(ax, batches, ylabel: str, title: str, logy: bool = True) -> None:
+    from matplotlib.ticker import NullFormatter, NullLocator
+
     ax.set_xscale("log", base=2)
+    ax.set_xticks(list(batches), [f"{b:g}" for b in batches])
+    ax.xaxis.set_minor_locator(NullLocator())
     if logy:
         ax.set_yscale("log")
+        plots.plain_log_ticks(ax, "y")
+        ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set(xlabel="batch size B", ylabel=ylabel, title=title)
     ax.legend(fontsize=6)
 
@@ -45,14 +51,15 @@ def _axes(ax, ylabel: str, title: str, logy: bool = True) -> None:
 def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
     eps = float(cfg["claims_setup"]["eps"])
     runs = per_run(metrics, eps)
+    bs = sorted(int(b) for b in runs.index.get_level_values("batch_size").unique())
     fig, axes = plots.subplots(2, nrows=2, width=4.8, height=3.6)
     ax_e, ax_s, ax_a, ax_l = axes
     _by_batch(ax_e, runs, "top_eig")
-    _axes(ax_e, r"top Hessian eigenvalue $\lambda_{max}$", "(a) sharpness vs 2 / lr")
+    _axes(ax_e, bs, r"top Hessian eigenvalue $\lambda_{max}$", "(a) sharpness vs 2 / lr")
     _by_batch(ax_s, runs, "eps_sharpness")
-    _axes(ax_s, f"eps-sharpness (eps {eps:g}, %)", "(b) Keskar's eps-sharpness")
+    _axes(ax_s, bs, f"eps-sharpness (eps {eps:g}, %)", "(b) Keskar's eps-sharpness")
     _by_batch(ax_a, runs, "test_acc")
-    _axes(ax_a, "test accuracy", "(c) test accuracy at the same train loss", logy=False)
+    _axes(ax_a, bs, "test accuracy", "(c) test accuracy at the same train loss", logy=False)
     q = metrics["quantity"]
     for rule, (_, color, label) in STYLE.items():
         for name, ls in (("slice_train_loss", "-"), ("slice_test_loss", ":")):
