@@ -10,7 +10,6 @@ from overparam import sharpness
 from overparam.models import MLPSpec, init_mlp_ensemble
 
 
-
 @pytest.fixture(autouse=True)
 def float64():
     """Every test here in float64 (exact comparisons), the default restored after it."""
@@ -75,14 +74,14 @@ def test_top_eigenvalue_of_a_tiny_mlp_matches_the_full_hessian():
     fn = sharpness.member_loss(spec, x, y)
     res = sharpness.top_eigenvalue(fn, params, torch.Generator().manual_seed(1), iters=2000,
                                    tol=1e-12)  # fmt: skip
+    shapes = [p.shape[1:] for p in params]
+    sizes = [int(np.prod(s)) for s in shapes]
     for k in range(2):
-        shapes = [p.shape[1:] for p in params]
-        sizes = [int(np.prod(s)) for s in shapes]
 
-        def flat_loss(theta, k=k):
+        def flat_loss(theta):
             parts = torch.split(theta, sizes)
             member = [t.reshape(1, *s) for t, s in zip(parts, shapes)]
-            return fn(member)[0]
+            return fn(member)[0]  # one member: the params of member k
 
         theta = torch.cat([p[k].reshape(-1) for p in params])
         H = torch.autograd.functional.hessian(flat_loss, theta)

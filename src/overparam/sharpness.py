@@ -59,7 +59,7 @@ def member_loss(spec: MLPSpec, x: torch.Tensor, y: torch.Tensor, loss: str = "ce
 
 def member_dot(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> torch.Tensor:
     """(K,) inner products of the members' slices, summed over every tensor of the list."""
-    return sum((u * v).reshape(u.shape[0], -1).sum(1) for u, v in zip(a, b))  # type: ignore[return-value]
+    return sum((u * v).reshape(u.shape[0], -1).sum(1) for u, v in zip(a, b))
 
 
 def _per_member(c: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -121,7 +121,8 @@ def top_eigenvalue(
     lam = torch.full((ps[0].shape[0],), float("nan"), dtype=torch.float64)
     converged = torch.zeros_like(lam, dtype=torch.bool)
     it = 0
-    for it in range(1, iters + 1):
+    while it < iters:
+        it += 1
         hv = hvp(v)
         new = member_dot(v, hv).double().cpu()
         converged = (new - lam).abs() <= tol * new.abs()
@@ -168,8 +169,7 @@ def eps_sharpness(
         frac = 1.0 if s == 0 else step_frac
         with torch.no_grad():
             delta = [
-                torch.clamp(d + frac * r * g.sign(), -r, r)
-                for d, r, g in zip(delta, radius, grads)
+                torch.clamp(d + frac * r * g.sign(), -r, r) for d, r, g in zip(delta, radius, grads)
             ]
             f = loss_fn([p + d for p, d in zip(x, delta)])
             up = f > best  # NaN never counts

@@ -37,9 +37,10 @@ def per_run(metrics: pd.DataFrame, eps: float) -> pd.DataFrame:
     ``eps_sharpness`` at ``eps``."""
     q = metrics["quantity"]
     keep = q.isin(RUN_QUANTITIES) | ((q == "eps_sharpness") & np.isclose(metrics["x"], eps))
-    m = metrics[keep]
-    wide = m.pivot_table(index=["rule", "batch_size", "seed"], columns="quantity",
-                         values="value", aggfunc="first", dropna=False)  # fmt: skip
+    m = metrics.loc[keep, ["rule", "batch_size", "seed", "quantity", "value"]]
+    # one row per (run, quantity): resampled tables relabel their seeds 0..k-1
+    wide = m.groupby(["rule", "batch_size", "seed", "quantity"], sort=True)["value"].first()
+    wide = wide.unstack("quantity")
     return wide.reindex(columns=[*RUN_QUANTITIES, "eps_sharpness"])
 
 

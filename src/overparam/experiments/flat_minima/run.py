@@ -63,7 +63,10 @@ def run(job: SweepJob, ctx: RunContext) -> pd.DataFrame:
         res = train_ensemble(spec, init_mlp_ensemble(spec, seeds, device=dev), {"x": x, "y": y},
                              cfg, seeds, device=dev)  # fmt: skip
         bad = res.diverged
-        nan_bad = lambda v: np.where(bad, np.nan, np.asarray(v, dtype=float))  # noqa: E731
+
+        def nan_bad(v, bad=bad):
+            return np.where(bad, np.nan, np.asarray(v, dtype=float))
+
         steps = reached_steps(res.history, K, res.steps)
         tr_loss, tr_acc = evaluate(spec, res.params, x, y, "ce", y)
         te_loss, te_acc = evaluate(spec, res.params, xt, yt, "ce", yt)
