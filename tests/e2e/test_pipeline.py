@@ -216,7 +216,7 @@ def test_rerun_is_a_noop(pipeline_run):
 
 def test_default_target_is_figures_all(tmp_path):
     counts = job_counts(snakemake(tmp_path, "-n").stdout)
-    assert counts["claims"] == 1 and counts["check"] == 7, counts
+    assert counts["claims"] == 1 and counts["check"] == 8, counts
 
 
 def test_every_run_ends_with_the_verdicts(pipeline_run, tmp_path):
