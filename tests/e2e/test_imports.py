@@ -42,7 +42,7 @@ cfg = config.validate(yaml.safe_load(open({str(TEST_CONFIG)!r})),
                       {str(ROOT / "workflow/schemas/config.schema.yaml")!r})
 for exp in ("benign_overfitting", "optimization_ease", "double_descent", "lottery_ticket",
             "mode_connectivity", "lazy_training", "implicit_bias", "random_labels",
-            "width_vs_depth"):
+            "flat_minima", "width_vs_depth"):
     runs = sorted(glob.glob(f"{pipeline_run}/results/{{exp}}/runs/*.parquet"))
     m = f"{tmp_path}/{{exp}}_metrics.parquet"
     steps.aggregate(exp, cfg[exp], runs, m, f"{tmp_path}/{{exp}}.json", log=lambda s: None)

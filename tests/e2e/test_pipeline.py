@@ -37,9 +37,11 @@ def test_single_figure_builds_only_what_it_needs(tmp_path):
     # train: optimization_ease's 2 widths and 2 x 2 demo jobs + double_descent's 3 MLP widths
     # + lottery's 2 jobs + mode_connectivity's demo, 2 widths and stability + lazy_training's
     # 3 widths + implicit_bias's networks (its least squares and logistic jobs: solve)
-    # + random_labels' 1 width + width_vs_depth's 3 (budget, depth) jobs
-    assert full["solve"] == 4 + 2 + 3 and full["train"] == 2 + 4 + 3 + 2 + 4 + 3 + 1 + 1 + 3
-    assert full["claims"] == 1 and full["check"] == 9 and full["benchmarks"] == 1
+    # + random_labels' 1 width + flat_minima's 2 (fixed and scaled lr) + width_vs_depth's 3
+    # (budget, depth) jobs
+    assert full["solve"] == 4 + 2 + 3
+    assert full["train"] == 2 + 4 + 3 + 2 + 4 + 3 + 1 + 1 + 2 + 3
+    assert full["claims"] == 1 and full["check"] == 10 and full["benchmarks"] == 1
 
 
 def test_outputs_exist(pipeline_run):
@@ -68,6 +70,7 @@ def test_claims_table(pipeline_run):
         "lazy_training",
         "implicit_bias",
         "random_labels",
+        "flat_minima",
         "width_vs_depth",
     }
     assert (df["scale"] == "test").all()
@@ -196,11 +199,12 @@ def test_benchmarks_table(pipeline_run):
         "solve": 9,  # benign_overfitting 4, double_descent 2, implicit_bias 3
         # optimization_ease 2 + its demo 4, double_descent 3, lottery_ticket 2,
         # mode_connectivity 4 (demo, 2 widths, stability), lazy_training 3 (widths),
-        # implicit_bias 1 (networks), random_labels 1 (width), width_vs_depth 3 (depths)
-        "train": 23,
-        "aggregate": 9,
-        "figure": 9,
-        "check": 9,
+        # implicit_bias 1 (networks), random_labels 1 (width), flat_minima 2 (fixed and
+        # scaled lr), width_vs_depth 3 (depths)
+        "train": 25,
+        "aggregate": 10,
+        "figure": 10,
+        "check": 10,
         "mnist1d": 2,
     }
     assert (b["seconds"] > 0).all()
@@ -217,7 +221,7 @@ def test_rerun_is_a_noop(pipeline_run):
 
 def test_default_target_is_figures_all(tmp_path):
     counts = job_counts(snakemake(tmp_path, "-n").stdout)
-    assert counts["claims"] == 1 and counts["check"] == 9, counts
+    assert counts["claims"] == 1 and counts["check"] == 10, counts
 
 
 def test_every_run_ends_with_the_verdicts(pipeline_run, tmp_path):

@@ -21,6 +21,7 @@ BUILT_IN = {
     "implicit_bias",
     "random_labels",
     "width_vs_depth",
+    "flat_minima",
 }
 
 

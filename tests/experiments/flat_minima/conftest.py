@@ -1,0 +1,30 @@
+"""A tiny flat_minima config (seconds) and its runs, shared by this folder's tests."""
+
+import copy
+
+import pytest
+import yaml
+
+from overparam.experiments import RunContext, get
+
+from ...conftest import ROOT
+
+QUICK = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["flat_minima"]
+TINY = copy.deepcopy(QUICK)
+TINY.update(data=dict(num_samples=500, train_split=0.4, seed=42), width=8, seeds=[0, 1],
+            batch_sizes=[8, 32], ref_batch=16, stop_train_loss=2.0, max_steps=200,
+            eval_steps=10, hessian=dict(samples=100, iters=5, tol=1e-3, seed=0),
+            sharpness=dict(eps=[5e-4, 1e-3], steps=2), slice=dict(points=3, lo=0.0, hi=1.0))  # fmt: skip
+
+
+@pytest.fixture
+def tiny():
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_run():
+    """{job id: run table} of the tiny config's jobs."""
+    exp = get("flat_minima")
+    ctx = RunContext(device="cpu", threads=1, log=lambda msg: None)
+    return {job_id: exp.run(job, ctx) for job_id, job in exp.jobs(TINY).items()}
