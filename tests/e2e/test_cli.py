@@ -67,6 +67,7 @@ MEASURED = {
     "implicit_bias": ["loss", "norm", "rel_dist", "angle", "kkt", "ref_norm"],
     "random_labels": ["train_acc", "test_acc", "fit_epoch", "train_loss", "test_loss"],
     "width_vs_depth": ["train_loss", "test_loss", "train_acc", "test_acc"],
+    "flat_minima": ["value"],
 }  # fmt: skip
 
 

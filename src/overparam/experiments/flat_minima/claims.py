@@ -135,3 +135,15 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     eps = float(cfg["claims_setup"]["eps"])
     est = ctx.estimates(lambda m: values(m, eps), metrics)
     return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, _notes(est, metrics, eps))
+
+
+def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The metrics rows each claim's value is computed from (a pandas query per claim id;
+    ``overparam explain`` shows them); the lr / B comparisons and the stability limit read
+    both rules."""
+    fixed = 'rule == "fixed"'
+    return {
+        "fixed_sharper_with_batch": fixed,
+        "fixed_eps_sharper_with_batch": fixed,
+        "fixed_worse_test_with_batch": fixed,
+    }
