@@ -11,7 +11,13 @@ best of a few sizes and repeats, same thread count) and (2) for MLPs 40-h-h-10 o
 - ``loop_nn``: plain ``torch.nn.Sequential`` + ``torch.optim.SGD``, one model after another.
 
 Throughput is member-samples per second of optimizer steps (evaluation excluded), the best
-of ``--repeats`` runs per mode. ``speedup_vs_loop`` divides by the faster of the two loops.
+of ``--repeats`` runs per mode. ``speedup_vs_loop`` divides by the faster of the two loops,
+``speedup_vs_nn`` by ``loop_nn``. ``step_ms`` is the time of one optimizer step (of all k
+members for ``batched``, of one model for the loops); ``gemm_ms`` the time its GEMMs take at
+the measured peak, and ``overhead_ms`` the rest (elementwise ops, dispatch, Python): what
+fusing ops can remove. ``eval_share`` (batched only) is the share of a job's time spent in
+evaluation when the train and test sets are evaluated after every epoch, as the experiments
+do (one evaluation vs one epoch of steps, from the same ensemble trained with eval_every=1).
 The matmul peak is the best of the measurements at the start and at the end of the run. FLOPs count only the GEMMs, exactly:
 forward 2*sum(fan_in*fan_out), weight gradients the same again, input gradients the same for
 every layer but the first (no gradient w.r.t. the data) -- a bit under 3x forward.
@@ -65,8 +71,8 @@ def gemm_flops_per_sample(spec: MLPSpec) -> int:
 
 def loop_nn(
     spec: MLPSpec, data: dict, cfg: TrainConfig, seed: int, dev: torch.device
-) -> tuple[int, float]:
-    """One plain torch.nn model: (member-samples, seconds of optimizer steps)."""
+) -> tuple[int, float, int]:
+    """One plain torch.nn model: (member-samples, seconds of optimizer steps, steps)."""
     layers: list[torch.nn.Module] = []
     for i, (a, b) in enumerate(zip(spec.dims[:-1], spec.dims[1:])):
         layers += [torch.nn.Linear(a, b)] + ([torch.nn.ReLU()] if i < spec.num_layers - 1 else [])
@@ -78,7 +84,7 @@ def loop_nn(
     opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     x = torch.as_tensor(data["x"], device=dev)
     y = torch.as_tensor(data["y"], device=dev)
-    n, gen, samples = x.shape[0], batch_generator(seed), 0
+    n, gen, samples, steps = x.shape[0], batch_generator(seed), 0, 0
     sync(dev)
     t = time.perf_counter()
     for _ in range(cfg.epochs):
@@ -90,8 +96,9 @@ def loop_nn(
             loss.backward()
             opt.step()
             samples += idx.numel()
+            steps += 1
     sync(dev)
-    return samples, time.perf_counter() - t
+    return samples, time.perf_counter() - t, steps
 
 
 def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[dict]:
@@ -111,19 +118,19 @@ def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[d
     for _ in range(repeats):  # best of `repeats` per mode: the machine may be shared
         runs = []
         res = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds, device=dev)
-        runs.append(
-            dict(mode="batched", k=k, samples=res.samples_per_s * res.train_s, seconds=res.train_s)
-        )
-        samples = seconds = 0.0
+        runs.append(dict(mode="batched", k=k, samples=res.samples_per_s * res.train_s,
+                         seconds=res.train_s, steps=res.steps))  # fmt: skip
+        samples = seconds = steps = 0.0
         for s in seeds[:k_loop]:
             r = train_ensemble(spec, init_mlp_ensemble(spec, [s]), data, cfg, [s], device=dev)
             samples, seconds = samples + r.samples_per_s * r.train_s, seconds + r.train_s
-        runs.append(dict(mode="loop", k=k_loop, samples=samples, seconds=seconds))
-        samples = seconds = 0.0
+            steps += r.steps
+        runs.append(dict(mode="loop", k=k_loop, samples=samples, seconds=seconds, steps=steps))
+        samples = seconds = steps = 0.0
         for s in seeds[:k_loop]:
-            a, b = loop_nn(spec, data, cfg, s, dev)
-            samples, seconds = samples + a, seconds + b
-        runs.append(dict(mode="loop_nn", k=k_loop, samples=samples, seconds=seconds))
+            a, b, c = loop_nn(spec, data, cfg, s, dev)
+            samples, seconds, steps = samples + a, seconds + b, steps + c
+        runs.append(dict(mode="loop_nn", k=k_loop, samples=samples, seconds=seconds, steps=steps))
         for r in runs:
             r["samples_per_s"] = r["samples"] / r["seconds"]
             if r["mode"] not in best or r["samples_per_s"] > best[r["mode"]]["samples_per_s"]:
@@ -133,9 +140,23 @@ def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[d
     for r in rows:
         r["width"] = width
         r["gflops"] = r["samples_per_s"] * fps / 1e9
+        r["step_ms"] = 1e3 * r["seconds"] / r["steps"]  # one optimizer step of k // k models
+        r["eval_share"] = float("nan")
+    # a job's view: the batched ensemble evaluated (train + test set) after every epoch, as
+    # the experiments do; the share of its whole wall time not spent in optimizer steps
+    job = TrainConfig(**{**cfg.__dict__, "eval_every": 1})
+    shares = []
+    for _ in range(repeats):
+        res = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, job, seeds, device=dev)
+        # epochs + 1 evaluations (epoch 0 too): per epoch, as in a long job
+        ev = (res.wall_s - res.train_s) / (job.epochs + 1)
+        shares.append(ev / (ev + res.train_s / job.epochs))
+    rows[0]["eval_share"] = min(shares)
     best_loop = max(r["samples_per_s"] for r in rows if r["mode"] != "batched")
+    nn_loop = next(r["samples_per_s"] for r in rows if r["mode"] == "loop_nn")
     for r in rows:
         r["speedup_vs_loop"] = r["samples_per_s"] / best_loop
+        r["speedup_vs_nn"] = r["samples_per_s"] / nn_loop
     return rows
 
 
@@ -184,6 +205,10 @@ def main(argv=None) -> int:
     df = pd.DataFrame(rows)
     df["peak_gflops"] = peak
     df["frac_of_peak"] = df["gflops"] / peak
+    # GEMM time of one step at the measured peak; the rest of the step is per-op overhead
+    # (elementwise ops, dispatch, Python) -- what fusion and fewer ops can remove
+    df["gemm_ms"] = df["step_ms"] * df["frac_of_peak"]
+    df["overhead_ms"] = df["step_ms"] - df["gemm_ms"]
     df["device"] = str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev)
     df["torch_version"] = torch.__version__
     df["threads"] = threads
@@ -191,12 +216,12 @@ def main(argv=None) -> int:
     df["batch_size"] = 128
     df["repeats"] = repeats
     cols = ["width", "k", "mode", "samples_per_s", "gflops", "peak_gflops", "frac_of_peak",
-            "speedup_vs_loop", "device", "torch_version", "threads", "epochs", "batch_size", "repeats"]  # fmt: skip
+            "speedup_vs_loop", "speedup_vs_nn", "step_ms", "gemm_ms", "overhead_ms", "eval_share", "device", "torch_version", "threads", "epochs", "batch_size", "repeats"]  # fmt: skip
     df = df[cols]
     with atomic_path(args.out) as tmp:
         df.to_parquet(tmp, index=False)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(df.drop(columns=["device", "torch_version", "threads", "epochs", "batch_size", "repeats"])
+        print(df.drop(columns=["gflops", "peak_gflops", "device", "torch_version", "threads", "epochs", "batch_size", "repeats"])
               .to_string(index=False, float_format=lambda v: f"{v:,.3g}"))  # fmt: skip
     print(f"wrote {args.out} ({time.perf_counter() - t_start:.0f} s)")
     return 0
