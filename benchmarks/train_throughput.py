@@ -8,7 +8,12 @@ best of a few sizes and repeats, same thread count) and (2) for MLPs 40-h-h-10 o
 
 - ``batched``: K seeds trained as one ensemble by ``overparam.train.train_ensemble``;
 - ``loop``:    the same engine with K=1, called once per seed (same code path);
-- ``loop_nn``: plain ``torch.nn.Sequential`` + ``torch.optim.SGD``, one model after another.
+- ``loop_nn``: plain ``torch.nn.Sequential`` + ``torch.optim.SGD``, one model after another;
+- ``batched_base`` (with ``--baseline-train PATH``): the ensemble trained by another version
+  of ``overparam/train.py`` (say the commit before a change), timed in the same run;
+- ``batched_graph`` (CUDA, always) / ``batched_static`` (``--static``, elsewhere): the
+  engine's step without its per-step host synchronisation, on static buffers, captured once
+  as a CUDA graph and replayed (eager off CUDA) -- what the step costs without launch overhead.
 
 Throughput is member-samples per second of optimizer steps (evaluation excluded), the best
 of ``--repeats`` runs per mode. ``speedup_vs_loop`` divides by the faster of the two loops,
@@ -26,6 +31,7 @@ every layer but the first (no gradient w.r.t. the data) -- a bit under 3x forwar
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 
@@ -34,8 +40,16 @@ import torch
 
 from overparam.data import mnist1d
 from overparam.io import atomic_path
-from overparam.models import MLPSpec, init_mlp_ensemble
-from overparam.train import TrainConfig, batch_generator, resolve_device, train_ensemble
+from overparam.models import MLPSpec, init_mlp_ensemble, mlp_forward_backward
+from overparam.train import (
+    TrainConfig,
+    _losses_and_grad,
+    _neg_lr_views,
+    _update,
+    batch_generator,
+    resolve_device,
+    train_ensemble,
+)
 
 LR, MOMENTUM = 0.05, 0.9
 
@@ -101,7 +115,60 @@ def loop_nn(
     return samples, time.perf_counter() - t, steps
 
 
-def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[dict]:
+def static_step_run(spec: MLPSpec, data: dict, cfg: TrainConfig, seeds, dev: torch.device):
+    """The engine's step (same forward/backward, loss head and update) without its per-step
+    host synchronisation (no divergence check: every member kept), on static buffers; on
+    CUDA captured once as a CUDA graph and replayed per step, elsewhere run eagerly.
+    Full batches only. Returns (member-samples, seconds, steps)."""
+    K, B = len(seeds), cfg.batch_size
+    params = [p.to(dev) for p in init_mlp_ensemble(spec, seeds)]
+    grads = [torch.zeros_like(p) for p in params]
+    state = {"buf": [torch.zeros_like(p) for p in params]}
+    neg_lr = _neg_lr_views(torch.full((K,), cfg.lr, dtype=torch.float64, device=dev), params)
+    x = torch.as_tensor(data["x"], device=dev)
+    y = torch.as_tensor(data["y"], device=dev)
+    n = x.shape[0]
+    idx = torch.zeros(K * B, dtype=torch.long, device=dev)  # the step's rows, written per step
+    keep = torch.ones(K, dtype=torch.bool, device=dev)
+
+    def step() -> None:
+        xb = x.index_select(0, idx).view(K, B, -1)
+        yb = y.index_select(0, idx).view(K, B)
+        head = lambda z: _losses_and_grad(z, yb, "ce", lambda losses: keep)  # noqa: E731
+        mlp_forward_backward(spec, params, xb, head, grads)
+        _update(cfg, params, grads, state, neg_lr, 1)
+
+    run = step
+    if dev.type == "cuda":
+        side = torch.cuda.Stream(dev)
+        side.wait_stream(torch.cuda.current_stream(dev))
+        with torch.cuda.stream(side):  # warm up outside the capture (cuBLAS workspaces)
+            for _ in range(3):
+                step()
+        torch.cuda.current_stream(dev).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            step()
+        run = graph.replay
+    else:
+        step()
+    gens = [batch_generator(s) for s in seeds]
+    steps = 0
+    sync(dev)
+    t = time.perf_counter()
+    for _ in range(cfg.epochs):
+        perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)
+        for a in range(0, n - B + 1, B):
+            idx.copy_(perm[:, a : a + B].reshape(-1))
+            run()
+            steps += 1
+    sync(dev)
+    return steps * K * B, time.perf_counter() - t, steps
+
+
+def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats, engines, static) -> list[dict]:
+    """``engines``: mode name -> train_ensemble (the batched modes); ``static``: also time
+    ``static_step_run`` (mode ``batched_graph`` on CUDA, ``batched_static`` elsewhere)."""
     spec = MLPSpec(40, (width, width), 10)
     cfg = TrainConfig(
         epochs=epochs, batch_size=128, lr=LR, momentum=MOMENTUM, eval_every=epochs, threads=threads
@@ -110,16 +177,22 @@ def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[d
     # warm up every path once (allocator, MKL/cuBLAS handles) on a small subset
     small = {key: v[:512] for key, v in data.items()}
     warm = TrainConfig(**{**cfg.__dict__, "epochs": 1, "eval_every": 1})
-    train_ensemble(spec, init_mlp_ensemble(spec, seeds), small, warm, seeds, device=dev)
+    for train in engines.values():
+        train(spec, init_mlp_ensemble(spec, seeds), small, warm, seeds, device=dev)
     train_ensemble(spec, init_mlp_ensemble(spec, seeds[:1]), small, warm, seeds[:1], device=dev)
     loop_nn(spec, small, warm, 0, dev)
+    static_mode = "batched_graph" if dev.type == "cuda" else "batched_static"
 
     best: dict[str, dict] = {}
     for _ in range(repeats):  # best of `repeats` per mode: the machine may be shared
         runs = []
-        res = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds, device=dev)
-        runs.append(dict(mode="batched", k=k, samples=res.samples_per_s * res.train_s,
-                         seconds=res.train_s, steps=res.steps))  # fmt: skip
+        for mode, train in engines.items():
+            res = train(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds, device=dev)
+            runs.append(dict(mode=mode, k=k, samples=res.samples_per_s * res.train_s,
+                             seconds=res.train_s, steps=res.steps))  # fmt: skip
+        if static:
+            a, b, c = static_step_run(spec, data, cfg, seeds, dev)
+            runs.append(dict(mode=static_mode, k=k, samples=a, seconds=b, steps=c))
         samples = seconds = steps = 0.0
         for s in seeds[:k_loop]:
             r = train_ensemble(spec, init_mlp_ensemble(spec, [s]), data, cfg, [s], device=dev)
@@ -145,19 +218,31 @@ def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[d
     # a job's view: the batched ensemble evaluated (train + test set) after every epoch, as
     # the experiments do; the share of its whole wall time not spent in optimizer steps
     job = TrainConfig(**{**cfg.__dict__, "eval_every": 1})
-    shares = []
-    for _ in range(repeats):
-        res = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, job, seeds, device=dev)
-        # epochs + 1 evaluations (epoch 0 too): per epoch, as in a long job
-        ev = (res.wall_s - res.train_s) / (job.epochs + 1)
-        shares.append(ev / (ev + res.train_s / job.epochs))
-    rows[0]["eval_share"] = min(shares)
-    best_loop = max(r["samples_per_s"] for r in rows if r["mode"] != "batched")
-    nn_loop = next(r["samples_per_s"] for r in rows if r["mode"] == "loop_nn")
+    for mode, train in engines.items():
+        shares = []
+        for _ in range(repeats):
+            res = train(spec, init_mlp_ensemble(spec, seeds), data, job, seeds, device=dev)
+            # epochs + 1 evaluations (epoch 0 too): per epoch, as in a long job
+            ev = (res.wall_s - res.train_s) / (job.epochs + 1)
+            shares.append(ev / (ev + res.train_s / job.epochs))
+        best[mode]["eval_share"] = min(shares)
+    best_loop = max(r["samples_per_s"] for r in rows if r["mode"] in ("loop", "loop_nn"))
+    nn_loop = best["loop_nn"]["samples_per_s"]
     for r in rows:
         r["speedup_vs_loop"] = r["samples_per_s"] / best_loop
         r["speedup_vs_nn"] = r["samples_per_s"] / nn_loop
     return rows
+
+
+def load_engine(path: str):
+    """``train_ensemble`` of another version of overparam/train.py (e.g. the commit before a
+    change), to time both in one run; it imports the current overparam.models."""
+    spec = importlib.util.spec_from_file_location("overparam_train_baseline", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod.train_ensemble
 
 
 def main(argv=None) -> int:
@@ -173,6 +258,17 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument(
         "--repeats", type=int, default=None, help="best of N per mode (default 1 quick, 2 full)"
+    )
+    ap.add_argument(
+        "--baseline-train",
+        default=None,
+        help="path of another overparam/train.py: also time its ensemble (mode batched_base)",
+    )
+    ap.add_argument(
+        "--static",
+        action="store_true",
+        help="also time the engine's step without host syncs (CUDA: as a CUDA graph); on by "
+        "default on CUDA",
     )
     args = ap.parse_args(argv)
 
@@ -191,10 +287,16 @@ def main(argv=None) -> int:
     )
     data = mnist1d(num_samples=5000, train_split=0.8, seed=0)  # 4000 train samples
 
+    engines = {"batched": train_ensemble}
+    if args.baseline_train:
+        engines["batched_base"] = load_engine(args.baseline_train)
+    static = args.static or dev.type == "cuda"
     rows = []
     for w in args.widths:
-        rows += bench_width(w, args.k, k_loop, epochs, data, dev, args.threads, repeats)
-        r = rows[-3]
+        rows += bench_width(
+            w, args.k, k_loop, epochs, data, dev, args.threads, repeats, engines, static
+        )
+        r = next(r for r in rows if r["width"] == w and r["mode"] == "batched")
         print(f"  width {w:5d}: batched {r['samples_per_s']:10,.0f} samples/s, "
               f"{r['speedup_vs_loop']:5.1f}x the faster loop")  # fmt: skip
     # the peak is the best observed: measured again at the end, in case the first was disturbed

@@ -5,7 +5,7 @@
 
 Trains a fixed set of small configurations covering the trainer's paths (sgd with momentum
 and weight decay, adam, mse, masks with checkpoints, per-member labels and inputs with early
-stopping, ntk without biases, linear lr decay, a diverging member, gelu/tanh) on fixed seeds
+stopping, ntk without biases, linear lr decay, a diverging member, gelu/tanh, float64) on fixed seeds
 with one torch thread, and stores final params, checkpoints and the history table. ``check``
 requires every tensor and every history value to be bitwise equal (NaN == NaN). Use it for
 changes that must not move the quick-scale tables; run both halves on the same machine.
@@ -64,6 +64,10 @@ def cases() -> dict[str, dict]:
                                                   lr_schedule="linear", weight_decay=1e-4)),
         "diverge": dict(spec=s, data=_data(), cfg=TrainConfig(
             epochs=3, batch_size=32, lr=(0.05, 80.0, 0.05), momentum=0.9, divergence_factor=10.0)),
+        "float64_adam_wd": dict(spec=s, data=_data(), dtype=torch.float64, cfg=TrainConfig(
+            epochs=3, batch_size=32, lr=3e-3, optimizer="adam", weight_decay=1e-3)),
+        "float64_sgd": dict(spec=s, data=_data(), dtype=torch.float64, cfg=TrainConfig(
+            epochs=3, batch_size=32, lr=0.05, momentum=0.9)),
         "stop_loss_full_batch": dict(spec=s, data=_data(n=100), cfg=TrainConfig(
             epochs=8, batch_size=1000, lr=0.5, stop_train_loss=0.8, eval_every=2)),
     }  # fmt: skip
@@ -76,8 +80,8 @@ def run_all() -> dict[str, dict]:
         cfg = c["cfg"]
         k = len(cfg.lr) if isinstance(cfg.lr, tuple) else 3
         seeds = list(range(10, 10 + k))
-        r = train_ensemble(c["spec"], init_mlp_ensemble(c["spec"], seeds), c["data"], cfg,
-                           seeds, masks=c.get("masks"))  # fmt: skip
+        init = init_mlp_ensemble(c["spec"], seeds, dtype=c.get("dtype", torch.float32))
+        r = train_ensemble(c["spec"], init, c["data"], cfg, seeds, masks=c.get("masks"))
         out[name] = {
             "params": [p.clone() for p in r.params],
             "checkpoints": {s: [p.clone() for p in ps] for s, ps in r.checkpoints.items()},

@@ -294,18 +294,22 @@ def _losses_and_grad(logits: torch.Tensor, y: torch.Tensor, loss: str, keep_fn):
         scale = 2.0 / (b * c)
     # kept members' gradients times scale, the others times 0 (one op: the same values as
     # keep.to(dtype) * scale in dz's dtype)
-    return losses, dz.mul_(keep.to(dz.dtype).mul_(scale).view(K, 1, 1))
+    return losses, dz.mul_(keep.to(dz.dtype).mul_(_const(scale, dz.device, dz.dtype)).view(K, 1, 1))
 
 
 _CONSTANTS: dict[tuple, torch.Tensor] = {}
 
 
-def _minus_one(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """A cached 0-dim -1 (read-only: only ever expanded as the source of scatter_add_)."""
-    key = (dtype, device)
+def _const(value: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A cached 0-dim constant (never written to: read by kernels, or expanded as a source)."""
+    key = (float(value), dtype, device)
     if key not in _CONSTANTS:
-        _CONSTANTS[key] = torch.full((), -1.0, dtype=dtype, device=device)
+        _CONSTANTS[key] = torch.full((), float(value), dtype=dtype, device=device)
     return _CONSTANTS[key]
+
+
+def _minus_one(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return _const(-1.0, device, dtype)
 
 
 @torch.no_grad()
@@ -369,13 +373,17 @@ def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], 
 
     Each line is one ``torch._foreach_*`` call over all params: the same elementwise op per
     tensor as a Python loop would issue (bit-identical results), without a Python round trip
-    per tensor -- the update costs a few dispatches whatever the depth."""
+    per tensor -- the update costs a few dispatches whatever the depth. Scalar factors are
+    passed as cached 0-dim tensors of the params' dtype: float32 and float64 kernels compute
+    in that dtype and cast a Python float to it, so the values are the same, without a new
+    wrapped tensor (and its cast) per param."""
+    dev, dt = params[0].device, params[0].dtype
     if cfg.weight_decay:
         torch._foreach_add_(grads, params, alpha=cfg.weight_decay)
     if cfg.optimizer == "sgd":
         if cfg.momentum:
             buf = state["buf"]
-            torch._foreach_mul_(buf, cfg.momentum)
+            torch._foreach_mul_(buf, _const(cfg.momentum, dev, dt))
             torch._foreach_add_(buf, grads)
             grads = buf
         torch._foreach_addcmul_(params, grads, neg_lr)
@@ -385,11 +393,11 @@ def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], 
     bc2_sqrt = math.sqrt(1.0 - b2**t)
     m, v = state["m"], state["v"]
     torch._foreach_lerp_(m, grads, 1.0 - b1)
-    torch._foreach_mul_(v, b2)
+    torch._foreach_mul_(v, _const(b2, dev, dt))
     torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
     den = torch._foreach_sqrt(v)
-    torch._foreach_div_(den, bc2_sqrt)
-    torch._foreach_add_(den, cfg.eps)
+    torch._foreach_div_(den, torch.tensor(bc2_sqrt, dtype=dt, device=dev))
+    torch._foreach_add_(den, _const(cfg.eps, dev, dt))
     torch._foreach_addcmul_(params, torch._foreach_div(m, den), neg_lr, value=inv_bc1)
 
 
