@@ -47,8 +47,12 @@ def run_batch(jobs: int, threads: int, policy: str | None, epochs: int) -> list[
         env["OMP_WAIT_POLICY"] = policy
     t = time.perf_counter()
     procs = [
-        subprocess.Popen([sys.executable, "-c", JOB, str(threads), str(epochs)], env=env,
-                         stdout=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", JOB, str(threads), str(epochs)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
         for _ in range(jobs)
     ]
     outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]

@@ -32,8 +32,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import time
+
+# as workflow/scripts/run.py does for the jobs: idle OpenMP workers sleep (set before torch loads)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pandas as pd
 import torch
@@ -166,7 +170,9 @@ def static_step_run(spec: MLPSpec, data: dict, cfg: TrainConfig, seeds, dev: tor
     return steps * K * B, time.perf_counter() - t, steps
 
 
-def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats, engines, static) -> list[dict]:
+def bench_width(
+    width, k, k_loop, epochs, data, dev, threads, repeats, engines, static
+) -> list[dict]:
     """``engines``: mode name -> train_ensemble (the batched modes); ``static``: also time
     ``static_step_run`` (mode ``batched_graph`` on CUDA, ``batched_static`` elsewhere)."""
     spec = MLPSpec(40, (width, width), 10)
