@@ -525,3 +525,32 @@ def test_foreach_update_is_bit_identical_to_per_tensor_ops(dtype, optimizer, mom
     for a, b in zip(ours, ref):
         assert torch.equal(a, b)
     assert not torch.equal(ours[0], init_mlp_ensemble(spec, [0, 1, 2], dtype=dtype)[0])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_adam_with_subnormal_second_moments_is_bit_identical(dtype):
+    """The update reads subnormal second moments as 0 (fast on CPUs); den is unchanged."""
+    from overparam.train import _denormals_vanish, _init_state, _neg_lr_views, _update
+
+    assert _denormals_vanish(dtype, math.sqrt(1 - 0.999), 1e-8)
+    assert not _denormals_vanish(dtype, math.sqrt(1 - 0.999), 0.0)  # no eps: exact path
+    spec = spec_for()
+    cfg = TrainConfig(epochs=1, batch_size=8, lr=0.1, optimizer="adam")
+    g = torch.Generator().manual_seed(1)
+    ours = init_mlp_ensemble(spec, [0, 1], dtype=dtype)
+    ref = [p.clone() for p in ours]
+    st_ours, st_ref = _init_state(cfg, ours), _init_state(cfg, ref)
+    tiny = torch.finfo(dtype).tiny
+    for st in (st_ours, st_ref):
+        for v in st["v"]:
+            v.copy_(
+                torch.rand(v.shape, generator=torch.Generator().manual_seed(2), dtype=dtype) * tiny
+            )
+    assert all((0 < v).any() and (v < tiny).all() for v in st_ours["v"])  # subnormal
+    neg_lr = _neg_lr_views(torch.tensor([0.1, 0.01], dtype=torch.float64), ours)
+    for t in range(1, 4):
+        grads = [torch.randn(p.shape, generator=g, dtype=dtype) * 1e-25 for p in ours]
+        _update(cfg, ours, [x.clone() for x in grads], st_ours, neg_lr, t)
+        _update_per_tensor(cfg, ref, [x.clone() for x in grads], st_ref, neg_lr, t)
+    for a, b in zip(ours + st_ours["m"] + st_ours["v"], ref + st_ref["m"] + st_ref["v"]):
+        assert torch.equal(a, b)
