@@ -22,7 +22,9 @@ stay at zero. The full-batch train loss at every evaluation is checked the same 
 
 Speed. The step does not use autograd over the params: ``models.mlp_forward_backward`` is a
 hand-written backward whose weight-gradient GEMMs write into preallocated buffers, and the
-loss gradient is in closed form. Progress is logged at epoch ends, at most every
+loss gradient is in closed form. The optimizer update is a few ``torch._foreach_*`` calls
+whatever the depth, and the batches of a block of steps are gathered at once; both are
+bit-identical to the per-tensor, per-step ops they replace (benchmarks/trainer_identity.py). Progress is logged at epoch ends, at most every
 ``log_every_s`` seconds (and always at the first and last epoch).
 
 Early stop. With ``stop_train_loss``, a member whose full-batch train loss at an evaluation
@@ -292,21 +294,11 @@ def _losses_and_grad(logits: torch.Tensor, y: torch.Tensor, loss: str, keep_fn):
         losses = dz.square().mean((1, 2))
         keep = keep_fn(losses)
         scale = 2.0 / (b * c)
-    # kept members' gradients times scale, the others times 0 (one op: the same values as
-    # keep.to(dtype) * scale in dz's dtype)
+    # kept members' gradients times scale, the others times 0
     return losses, dz.mul_(keep.to(dz.dtype).mul_(_const(scale, dz.device, dz.dtype)).view(K, 1, 1))
 
 
 _CONSTANTS: dict[tuple, torch.Tensor] = {}
-
-
-def _denormals_vanish(dtype: torch.dtype, bc2_sqrt: float, eps: float) -> bool:
-    """Whether Adam's ``den = sqrt(v) / bc2_sqrt + eps`` rounds to exactly ``eps`` for every
-    subnormal ``v`` (below the dtype's smallest normal number): then reading subnormal ``v`` as
-    0 (flush-to-zero) leaves ``den``, and so the step, bit for bit unchanged. True for the
-    usual eps (1e-8: sqrt(1.2e-38) / bc2_sqrt <= 3.5e-18, far below half an ulp of eps)."""
-    fi = torch.finfo(dtype)
-    return math.sqrt(fi.tiny) / bc2_sqrt < 0.25 * eps * fi.eps
 
 
 def _const(value: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -319,6 +311,15 @@ def _const(value: float, device: torch.device, dtype: torch.dtype) -> torch.Tens
 
 def _minus_one(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     return _const(-1.0, device, dtype)
+
+
+def _denormals_vanish(dtype: torch.dtype, bc2_sqrt: float, eps: float) -> bool:
+    """Whether Adam's ``den = sqrt(v) / bc2_sqrt + eps`` rounds to exactly ``eps`` for every
+    subnormal ``v`` (below the dtype's smallest normal number): then reading subnormal ``v`` as
+    0 (flush-to-zero) leaves ``den``, and so the step, bit for bit unchanged. True for the
+    usual eps (1e-8: sqrt(1.2e-38) / bc2_sqrt <= 3.5e-18, far below half an ulp of eps)."""
+    fi = torch.finfo(dtype)
+    return math.sqrt(fi.tiny) / bc2_sqrt < 0.25 * eps * fi.eps
 
 
 @torch.no_grad()
@@ -406,7 +407,7 @@ def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], 
     torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
     if dev.type == "cpu" and _denormals_vanish(dt, bc2_sqrt, cfg.eps):
         # CPUs take ~30x longer on subnormal inputs (second moments of tiny gradients:
-        # pruned networks, dead units); read as 0 here they give the same den, see below
+        # pruned networks, dead units); read as 0 they give the same den (_denormals_vanish)
         torch.set_flush_denormal(True)
         try:
             den = torch._foreach_sqrt(v)
