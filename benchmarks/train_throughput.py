@@ -8,10 +8,21 @@ best of a few sizes and repeats, same thread count) and (2) for MLPs 40-h-h-10 o
 
 - ``batched``: K seeds trained as one ensemble by ``overparam.train.train_ensemble``;
 - ``loop``:    the same engine with K=1, called once per seed (same code path);
-- ``loop_nn``: plain ``torch.nn.Sequential`` + ``torch.optim.SGD``, one model after another.
+- ``loop_nn``: plain ``torch.nn.Sequential`` + ``torch.optim.SGD``, one model after another;
+- ``batched_base`` (with ``--baseline-train PATH``): the ensemble trained by another version
+  of ``overparam/train.py`` (say the commit before a change), timed in the same run;
+- ``batched_graph`` (CUDA, always) / ``batched_static`` (``--static``, elsewhere): the
+  engine's step without its per-step host synchronisation, on static buffers, captured once
+  as a CUDA graph and replayed (eager off CUDA) -- what the step costs without launch overhead.
 
 Throughput is member-samples per second of optimizer steps (evaluation excluded), the best
-of ``--repeats`` runs per mode. ``speedup_vs_loop`` divides by the faster of the two loops.
+of ``--repeats`` runs per mode. ``speedup_vs_loop`` divides by the faster of the two loops,
+``speedup_vs_nn`` by ``loop_nn``. ``step_ms`` is the time of one optimizer step (of all k
+members for ``batched``, of one model for the loops); ``gemm_ms`` the time its GEMMs take at
+the measured peak, and ``overhead_ms`` the rest (elementwise ops, dispatch, Python): what
+fusing ops can remove. ``eval_share`` (batched only) is the share of a job's time spent in
+evaluation when the train and test sets are evaluated after every epoch, as the experiments
+do (one evaluation vs one epoch of steps, from the same ensemble trained with eval_every=1).
 The matmul peak is the best of the measurements at the start and at the end of the run. FLOPs count only the GEMMs, exactly:
 forward 2*sum(fan_in*fan_out), weight gradients the same again, input gradients the same for
 every layer but the first (no gradient w.r.t. the data) -- a bit under 3x forward.
@@ -20,16 +31,29 @@ every layer but the first (no gradient w.r.t. the data) -- a bit under 3x forwar
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sys
 import time
+
+# as workflow/scripts/run.py does for the jobs: idle OpenMP workers sleep (set before torch loads)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pandas as pd
 import torch
 
 from overparam.data import mnist1d
 from overparam.io import atomic_path
-from overparam.models import MLPSpec, init_mlp_ensemble
-from overparam.train import TrainConfig, batch_generator, resolve_device, train_ensemble
+from overparam.models import MLPSpec, init_mlp_ensemble, mlp_forward_backward
+from overparam.train import (
+    TrainConfig,
+    _losses_and_grad,
+    _neg_lr_views,
+    _update,
+    batch_generator,
+    resolve_device,
+    train_ensemble,
+)
 
 LR, MOMENTUM = 0.05, 0.9
 
@@ -65,8 +89,8 @@ def gemm_flops_per_sample(spec: MLPSpec) -> int:
 
 def loop_nn(
     spec: MLPSpec, data: dict, cfg: TrainConfig, seed: int, dev: torch.device
-) -> tuple[int, float]:
-    """One plain torch.nn model: (member-samples, seconds of optimizer steps)."""
+) -> tuple[int, float, int]:
+    """One plain torch.nn model: (member-samples, seconds of optimizer steps, steps)."""
     layers: list[torch.nn.Module] = []
     for i, (a, b) in enumerate(zip(spec.dims[:-1], spec.dims[1:])):
         layers += [torch.nn.Linear(a, b)] + ([torch.nn.ReLU()] if i < spec.num_layers - 1 else [])
@@ -78,7 +102,7 @@ def loop_nn(
     opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     x = torch.as_tensor(data["x"], device=dev)
     y = torch.as_tensor(data["y"], device=dev)
-    n, gen, samples = x.shape[0], batch_generator(seed), 0
+    n, gen, samples, steps = x.shape[0], batch_generator(seed), 0, 0
     sync(dev)
     t = time.perf_counter()
     for _ in range(cfg.epochs):
@@ -90,11 +114,67 @@ def loop_nn(
             loss.backward()
             opt.step()
             samples += idx.numel()
+            steps += 1
     sync(dev)
-    return samples, time.perf_counter() - t
+    return samples, time.perf_counter() - t, steps
 
 
-def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[dict]:
+def static_step_run(spec: MLPSpec, data: dict, cfg: TrainConfig, seeds, dev: torch.device):
+    """The engine's step (same forward/backward, loss head and update) without its per-step
+    host synchronisation (no divergence check: every member kept), on static buffers; on
+    CUDA captured once as a CUDA graph and replayed per step, elsewhere run eagerly.
+    Full batches only. Returns (member-samples, seconds, steps)."""
+    K, B = len(seeds), cfg.batch_size
+    params = [p.to(dev) for p in init_mlp_ensemble(spec, seeds)]
+    grads = [torch.zeros_like(p) for p in params]
+    state = {"buf": [torch.zeros_like(p) for p in params]}
+    neg_lr = _neg_lr_views(torch.full((K,), cfg.lr, dtype=torch.float64, device=dev), params)
+    x = torch.as_tensor(data["x"], device=dev)
+    y = torch.as_tensor(data["y"], device=dev)
+    n = x.shape[0]
+    idx = torch.zeros(K * B, dtype=torch.long, device=dev)  # the step's rows, written per step
+    keep = torch.ones(K, dtype=torch.bool, device=dev)
+
+    def step() -> None:
+        xb = x.index_select(0, idx).view(K, B, -1)
+        yb = y.index_select(0, idx).view(K, B)
+        head = lambda z: _losses_and_grad(z, yb, "ce", lambda losses: keep)  # noqa: E731
+        mlp_forward_backward(spec, params, xb, head, grads)
+        _update(cfg, params, grads, state, neg_lr, 1)
+
+    run = step
+    if dev.type == "cuda":
+        side = torch.cuda.Stream(dev)
+        side.wait_stream(torch.cuda.current_stream(dev))
+        with torch.cuda.stream(side):  # warm up outside the capture (cuBLAS workspaces)
+            for _ in range(3):
+                step()
+        torch.cuda.current_stream(dev).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            step()
+        run = graph.replay
+    else:
+        step()
+    gens = [batch_generator(s) for s in seeds]
+    steps = 0
+    sync(dev)
+    t = time.perf_counter()
+    for _ in range(cfg.epochs):
+        perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)
+        for a in range(0, n - B + 1, B):
+            idx.copy_(perm[:, a : a + B].reshape(-1))
+            run()
+            steps += 1
+    sync(dev)
+    return steps * K * B, time.perf_counter() - t, steps
+
+
+def bench_width(
+    width, k, k_loop, epochs, data, dev, threads, repeats, engines, static
+) -> list[dict]:
+    """``engines``: mode name -> train_ensemble (the batched modes); ``static``: also time
+    ``static_step_run`` (mode ``batched_graph`` on CUDA, ``batched_static`` elsewhere)."""
     spec = MLPSpec(40, (width, width), 10)
     cfg = TrainConfig(
         epochs=epochs, batch_size=128, lr=LR, momentum=MOMENTUM, eval_every=epochs, threads=threads
@@ -103,27 +183,33 @@ def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[d
     # warm up every path once (allocator, MKL/cuBLAS handles) on a small subset
     small = {key: v[:512] for key, v in data.items()}
     warm = TrainConfig(**{**cfg.__dict__, "epochs": 1, "eval_every": 1})
-    train_ensemble(spec, init_mlp_ensemble(spec, seeds), small, warm, seeds, device=dev)
+    for train in engines.values():
+        train(spec, init_mlp_ensemble(spec, seeds), small, warm, seeds, device=dev)
     train_ensemble(spec, init_mlp_ensemble(spec, seeds[:1]), small, warm, seeds[:1], device=dev)
     loop_nn(spec, small, warm, 0, dev)
+    static_mode = "batched_graph" if dev.type == "cuda" else "batched_static"
 
     best: dict[str, dict] = {}
     for _ in range(repeats):  # best of `repeats` per mode: the machine may be shared
         runs = []
-        res = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds, device=dev)
-        runs.append(
-            dict(mode="batched", k=k, samples=res.samples_per_s * res.train_s, seconds=res.train_s)
-        )
-        samples = seconds = 0.0
+        for mode, train in engines.items():
+            res = train(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds, device=dev)
+            runs.append(dict(mode=mode, k=k, samples=res.samples_per_s * res.train_s,
+                             seconds=res.train_s, steps=res.steps))  # fmt: skip
+        if static:
+            a, b, c = static_step_run(spec, data, cfg, seeds, dev)
+            runs.append(dict(mode=static_mode, k=k, samples=a, seconds=b, steps=c))
+        samples = seconds = steps = 0.0
         for s in seeds[:k_loop]:
             r = train_ensemble(spec, init_mlp_ensemble(spec, [s]), data, cfg, [s], device=dev)
             samples, seconds = samples + r.samples_per_s * r.train_s, seconds + r.train_s
-        runs.append(dict(mode="loop", k=k_loop, samples=samples, seconds=seconds))
-        samples = seconds = 0.0
+            steps += r.steps
+        runs.append(dict(mode="loop", k=k_loop, samples=samples, seconds=seconds, steps=steps))
+        samples = seconds = steps = 0.0
         for s in seeds[:k_loop]:
-            a, b = loop_nn(spec, data, cfg, s, dev)
-            samples, seconds = samples + a, seconds + b
-        runs.append(dict(mode="loop_nn", k=k_loop, samples=samples, seconds=seconds))
+            a, b, c = loop_nn(spec, data, cfg, s, dev)
+            samples, seconds, steps = samples + a, seconds + b, steps + c
+        runs.append(dict(mode="loop_nn", k=k_loop, samples=samples, seconds=seconds, steps=steps))
         for r in runs:
             r["samples_per_s"] = r["samples"] / r["seconds"]
             if r["mode"] not in best or r["samples_per_s"] > best[r["mode"]]["samples_per_s"]:
@@ -133,10 +219,36 @@ def bench_width(width, k, k_loop, epochs, data, dev, threads, repeats) -> list[d
     for r in rows:
         r["width"] = width
         r["gflops"] = r["samples_per_s"] * fps / 1e9
-    best_loop = max(r["samples_per_s"] for r in rows if r["mode"] != "batched")
+        r["step_ms"] = 1e3 * r["seconds"] / r["steps"]  # one optimizer step of k // k models
+        r["eval_share"] = float("nan")
+    # a job's view: the batched ensemble evaluated (train + test set) after every epoch, as
+    # the experiments do; the share of its whole wall time not spent in optimizer steps
+    job = TrainConfig(**{**cfg.__dict__, "eval_every": 1})
+    for mode, train in engines.items():
+        shares = []
+        for _ in range(repeats):
+            res = train(spec, init_mlp_ensemble(spec, seeds), data, job, seeds, device=dev)
+            # epochs + 1 evaluations (epoch 0 too): per epoch, as in a long job
+            ev = (res.wall_s - res.train_s) / (job.epochs + 1)
+            shares.append(ev / (ev + res.train_s / job.epochs))
+        best[mode]["eval_share"] = min(shares)
+    best_loop = max(r["samples_per_s"] for r in rows if r["mode"] in ("loop", "loop_nn"))
+    nn_loop = best["loop_nn"]["samples_per_s"]
     for r in rows:
         r["speedup_vs_loop"] = r["samples_per_s"] / best_loop
+        r["speedup_vs_nn"] = r["samples_per_s"] / nn_loop
     return rows
+
+
+def load_engine(path: str):
+    """``train_ensemble`` of another version of overparam/train.py (e.g. the commit before a
+    change), to time both in one run; it imports the current overparam.models."""
+    spec = importlib.util.spec_from_file_location("overparam_train_baseline", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod.train_ensemble
 
 
 def main(argv=None) -> int:
@@ -153,7 +265,30 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--repeats", type=int, default=None, help="best of N per mode (default 1 quick, 2 full)"
     )
+    ap.add_argument(
+        "--baseline-train",
+        default=None,
+        help="path of another overparam/train.py: also time its ensemble (mode batched_base)",
+    )
+    ap.add_argument(
+        "--static",
+        action="store_true",
+        help="also time the engine's step without host syncs (CUDA: as a CUDA graph); on by "
+        "default on CUDA",
+    )
+    ap.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: time with the process's CPU time (time.process_time) instead of wall time, "
+        "for every timing here and in the trainer; needs --threads 1. On a machine shared with "
+        "other work, CPU time leaves out the time the process waits for a core",
+    )
     args = ap.parse_args(argv)
+    if args.clock == "cpu":
+        if args.threads != 1:
+            ap.error("--clock cpu needs --threads 1 (CPU time adds up over threads)")
+        time.perf_counter = time.process_time  # the trainer's and this script's clock
 
     t_start = time.perf_counter()
     dev = resolve_device(args.device)
@@ -170,10 +305,16 @@ def main(argv=None) -> int:
     )
     data = mnist1d(num_samples=5000, train_split=0.8, seed=0)  # 4000 train samples
 
+    engines = {"batched": train_ensemble}
+    if args.baseline_train:
+        engines["batched_base"] = load_engine(args.baseline_train)
+    static = args.static or dev.type == "cuda"
     rows = []
     for w in args.widths:
-        rows += bench_width(w, args.k, k_loop, epochs, data, dev, args.threads, repeats)
-        r = rows[-3]
+        rows += bench_width(
+            w, args.k, k_loop, epochs, data, dev, args.threads, repeats, engines, static
+        )
+        r = next(r for r in rows if r["width"] == w and r["mode"] == "batched")
         print(f"  width {w:5d}: batched {r['samples_per_s']:10,.0f} samples/s, "
               f"{r['speedup_vs_loop']:5.1f}x the faster loop")  # fmt: skip
     # the peak is the best observed: measured again at the end, in case the first was disturbed
@@ -184,19 +325,24 @@ def main(argv=None) -> int:
     df = pd.DataFrame(rows)
     df["peak_gflops"] = peak
     df["frac_of_peak"] = df["gflops"] / peak
+    # GEMM time of one step at the measured peak; the rest of the step is per-op overhead
+    # (elementwise ops, dispatch, Python) -- what fusion and fewer ops can remove
+    df["gemm_ms"] = df["step_ms"] * df["frac_of_peak"]
+    df["overhead_ms"] = df["step_ms"] - df["gemm_ms"]
     df["device"] = str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev)
     df["torch_version"] = torch.__version__
     df["threads"] = threads
+    df["clock"] = args.clock
     df["epochs"] = epochs
     df["batch_size"] = 128
     df["repeats"] = repeats
     cols = ["width", "k", "mode", "samples_per_s", "gflops", "peak_gflops", "frac_of_peak",
-            "speedup_vs_loop", "device", "torch_version", "threads", "epochs", "batch_size", "repeats"]  # fmt: skip
+            "speedup_vs_loop", "speedup_vs_nn", "step_ms", "gemm_ms", "overhead_ms", "eval_share", "device", "torch_version", "threads", "clock", "epochs", "batch_size", "repeats"]  # fmt: skip
     df = df[cols]
     with atomic_path(args.out) as tmp:
         df.to_parquet(tmp, index=False)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(df.drop(columns=["device", "torch_version", "threads", "epochs", "batch_size", "repeats"])
+        print(df.drop(columns=["gflops", "peak_gflops", "device", "torch_version", "threads", "clock", "epochs", "batch_size", "repeats"])
               .to_string(index=False, float_format=lambda v: f"{v:,.3g}"))  # fmt: skip
     print(f"wrote {args.out} ({time.perf_counter() - t_start:.0f} s)")
     return 0

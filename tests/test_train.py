@@ -483,3 +483,74 @@ def test_stop_train_acc_freezes_members_at_full_accuracy():
         assert hk.loc[first:, "train_loss"].nunique() == 1  # frozen
     with pytest.raises(ValueError, match="stop_train_acc"):
         TrainConfig(epochs=1, batch_size=1, lr=0.1, stop_train_acc=0.0)
+
+
+def _update_per_tensor(cfg, params, grads, state, neg_lr, t):
+    """The optimizer step as one Python loop of per-tensor ops (the trainer's former form)."""
+    b1, b2 = cfg.betas
+    for i, (p, g, c) in enumerate(zip(params, grads, neg_lr)):
+        if cfg.weight_decay:
+            g.add_(p, alpha=cfg.weight_decay)
+        if cfg.optimizer == "sgd":
+            if cfg.momentum:
+                g = state["buf"][i].mul_(cfg.momentum).add_(g)
+            p.addcmul_(g, c)
+        else:
+            m, v = state["m"][i], state["v"][i]
+            m.lerp_(g, 1.0 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+            den = torch.sqrt(v).div_(math.sqrt(1.0 - b2**t)).add_(cfg.eps)
+            p.addcmul_(torch.div(m, den), c, value=1.0 / (1.0 - b1**t))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "optimizer,momentum,wd", [("sgd", 0.0, 0.0), ("sgd", 0.9, 1e-3), ("adam", 0.0, 1e-2)]
+)
+def test_foreach_update_is_bit_identical_to_per_tensor_ops(dtype, optimizer, momentum, wd):
+    from overparam.train import _init_state, _neg_lr_views, _update
+
+    spec = spec_for()
+    cfg = TrainConfig(epochs=1, batch_size=8, lr=0.1, optimizer=optimizer, momentum=momentum,
+                      weight_decay=wd)  # fmt: skip
+    g = torch.Generator().manual_seed(0)
+    ours = init_mlp_ensemble(spec, [0, 1, 2], dtype=dtype)
+    ref = [p.clone() for p in ours]
+    state_ours, state_ref = _init_state(cfg, ours), _init_state(cfg, ref)
+    neg_lr = _neg_lr_views(torch.tensor([0.1, 0.03, 0.0], dtype=torch.float64), ours)
+    for t in range(1, 6):
+        grads = [torch.randn(p.shape, generator=g, dtype=dtype) for p in ours]
+        _update(cfg, ours, [x.clone() for x in grads], state_ours, neg_lr, t)
+        _update_per_tensor(cfg, ref, [x.clone() for x in grads], state_ref, neg_lr, t)
+    for a, b in zip(ours, ref):
+        assert torch.equal(a, b)
+    assert not torch.equal(ours[0], init_mlp_ensemble(spec, [0, 1, 2], dtype=dtype)[0])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_adam_with_subnormal_second_moments_is_bit_identical(dtype):
+    """The update reads subnormal second moments as 0 (fast on CPUs); den is unchanged."""
+    from overparam.train import _denormals_vanish, _init_state, _neg_lr_views, _update
+
+    assert _denormals_vanish(dtype, math.sqrt(1 - 0.999), 1e-8)
+    assert not _denormals_vanish(dtype, math.sqrt(1 - 0.999), 0.0)  # no eps: exact path
+    spec = spec_for()
+    cfg = TrainConfig(epochs=1, batch_size=8, lr=0.1, optimizer="adam")
+    g = torch.Generator().manual_seed(1)
+    ours = init_mlp_ensemble(spec, [0, 1], dtype=dtype)
+    ref = [p.clone() for p in ours]
+    st_ours, st_ref = _init_state(cfg, ours), _init_state(cfg, ref)
+    tiny = torch.finfo(dtype).tiny
+    for st in (st_ours, st_ref):
+        for v in st["v"]:
+            v.copy_(
+                torch.rand(v.shape, generator=torch.Generator().manual_seed(2), dtype=dtype) * tiny
+            )
+    assert all((0 < v).any() and (v < tiny).all() for v in st_ours["v"])  # subnormal
+    neg_lr = _neg_lr_views(torch.tensor([0.1, 0.01], dtype=torch.float64), ours)
+    for t in range(1, 4):
+        grads = [torch.randn(p.shape, generator=g, dtype=dtype) * 1e-25 for p in ours]
+        _update(cfg, ours, [x.clone() for x in grads], st_ours, neg_lr, t)
+        _update_per_tensor(cfg, ref, [x.clone() for x in grads], st_ref, neg_lr, t)
+    for a, b in zip(ours + st_ours["m"] + st_ours["v"], ref + st_ref["m"] + st_ref["v"]):
+        assert torch.equal(a, b)

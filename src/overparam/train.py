@@ -22,7 +22,9 @@ stay at zero. The full-batch train loss at every evaluation is checked the same 
 
 Speed. The step does not use autograd over the params: ``models.mlp_forward_backward`` is a
 hand-written backward whose weight-gradient GEMMs write into preallocated buffers, and the
-loss gradient is in closed form. Progress is logged at epoch ends, at most every
+loss gradient is in closed form. The optimizer update is a few ``torch._foreach_*`` calls
+whatever the depth, and the batches of a block of steps are gathered at once; both are
+bit-identical to the per-tensor, per-step ops they replace (benchmarks/trainer_identity.py). Progress is logged at epoch ends, at most every
 ``log_every_s`` seconds (and always at the first and last epoch).
 
 Early stop. With ``stop_train_loss``, a member whose full-batch train loss at an evaluation
@@ -61,6 +63,7 @@ HISTORY_COLUMNS = (
 )  # fmt: skip
 EVAL_CHUNK_ELEMENTS = 1 << 20  # activations per evaluation chunk (K * samples * widest layer)
 EVAL_MIN_CHUNK = 256  # in samples: cache-sized chunks, large enough for efficient GEMMs
+GATHER_ELEMENTS = 1 << 21  # training batches gathered at once (several steps' worth)
 
 
 @dataclass(frozen=True)
@@ -283,15 +286,40 @@ def _losses_and_grad(logits: torch.Tensor, y: torch.Tensor, loss: str, keep_fn):
         target = y.unsqueeze(-1)
         losses = logp.gather(-1, target).mean((1, 2)).neg_()
         keep = keep_fn(losses)
-        minus_one = torch.full((), -1.0, dtype=logp.dtype, device=logp.device).expand(K, b, 1)
+        minus_one = _minus_one(logp.dtype, logp.device).expand(K, b, 1)
         dz = logp.exp_().scatter_add_(-1, target, minus_one)  # softmax - onehot
         scale = 1.0 / b
     else:
-        dz = logits - y
+        dz = logits - y.contiguous()  # y's layout sets dz's, and so the GEMMs' summation order
         losses = dz.square().mean((1, 2))
         keep = keep_fn(losses)
         scale = 2.0 / (b * c)
-    return losses, dz.mul_(keep.to(dz.dtype).mul_(scale).view(K, 1, 1))
+    # kept members' gradients times scale, the others times 0
+    return losses, dz.mul_(keep.to(dz.dtype).mul_(_const(scale, dz.device, dz.dtype)).view(K, 1, 1))
+
+
+_CONSTANTS: dict[tuple, torch.Tensor] = {}
+
+
+def _const(value: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A cached 0-dim constant (never written to: read by kernels, or expanded as a source)."""
+    key = (float(value), dtype, device)
+    if key not in _CONSTANTS:
+        _CONSTANTS[key] = torch.full((), float(value), dtype=dtype, device=device)
+    return _CONSTANTS[key]
+
+
+def _minus_one(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return _const(-1.0, device, dtype)
+
+
+def _denormals_vanish(dtype: torch.dtype, bc2_sqrt: float, eps: float) -> bool:
+    """Whether Adam's ``den = sqrt(v) / bc2_sqrt + eps`` rounds to exactly ``eps`` for every
+    subnormal ``v`` (below the dtype's smallest normal number): then reading subnormal ``v`` as
+    0 (flush-to-zero) leaves ``den``, and so the step, bit for bit unchanged. True for the
+    usual eps (1e-8: sqrt(1.2e-38) / bc2_sqrt <= 3.5e-18, far below half an ulp of eps)."""
+    fi = torch.finfo(dtype)
+    return math.sqrt(fi.tiny) / bc2_sqrt < 0.25 * eps * fi.eps
 
 
 @torch.no_grad()
@@ -338,7 +366,6 @@ def _init_state(cfg: TrainConfig, params: list[torch.Tensor]) -> dict[str, list[
     return {
         "m": [torch.zeros_like(p) for p in params],
         "v": [torch.zeros_like(p) for p in params],
-        "tmp": [torch.empty_like(p) for p in params],  # scratch, no per-step allocation
     }
 
 
@@ -352,25 +379,45 @@ def _neg_lr_views(lr_k: torch.Tensor, params) -> list[torch.Tensor]:
 def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], t: int) -> None:
     """One optimizer step (t >= 1) on the stacked params with per-member learning rates
     (``neg_lr`` from ``_neg_lr_views``). ``grads`` are overwritten (weight decay is added).
-    Follows torch.optim.SGD (dampening 0, no nesterov) and torch.optim.Adam (no amsgrad)."""
-    if cfg.optimizer == "adam":
-        b1, b2 = cfg.betas
-        inv_bc1 = 1.0 / (1.0 - b1**t)  # step size lr / bias_correction1
-        bc2_sqrt = math.sqrt(1.0 - b2**t)
-    for i, (p, g, c) in enumerate(zip(params, grads, neg_lr)):
-        if cfg.weight_decay:
-            g.add_(p, alpha=cfg.weight_decay)
-        if cfg.optimizer == "sgd":
-            if cfg.momentum:
-                g = state["buf"][i].mul_(cfg.momentum).add_(g)
-            p.addcmul_(g, c)
-        else:
-            m, v, tmp = state["m"][i], state["v"][i], state["tmp"][i]
-            m.lerp_(g, 1.0 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
-            torch.sqrt(v, out=tmp).div_(bc2_sqrt).add_(cfg.eps)
-            torch.div(m, tmp, out=tmp)
-            p.addcmul_(tmp, c, value=inv_bc1)
+    Follows torch.optim.SGD (dampening 0, no nesterov) and torch.optim.Adam (no amsgrad).
+
+    Each line is one ``torch._foreach_*`` call over all params: the same elementwise op per
+    tensor as a Python loop would issue (bit-identical results), without a Python round trip
+    per tensor -- the update costs a few dispatches whatever the depth. Scalar factors are
+    passed as cached 0-dim tensors of the params' dtype: float32 and float64 kernels compute
+    in that dtype and cast a Python float to it, so the values are the same, without a new
+    wrapped tensor (and its cast) per param."""
+    dev, dt = params[0].device, params[0].dtype
+    if cfg.weight_decay:
+        torch._foreach_add_(grads, params, alpha=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        if cfg.momentum:
+            buf = state["buf"]
+            torch._foreach_mul_(buf, _const(cfg.momentum, dev, dt))
+            torch._foreach_add_(buf, grads)
+            grads = buf
+        torch._foreach_addcmul_(params, grads, neg_lr)
+        return
+    b1, b2 = cfg.betas
+    inv_bc1 = 1.0 / (1.0 - b1**t)  # step size lr / bias_correction1
+    bc2_sqrt = math.sqrt(1.0 - b2**t)
+    m, v = state["m"], state["v"]
+    torch._foreach_lerp_(m, grads, 1.0 - b1)
+    torch._foreach_mul_(v, _const(b2, dev, dt))
+    torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
+    if dev.type == "cpu" and _denormals_vanish(dt, bc2_sqrt, cfg.eps):
+        # CPUs take ~30x longer on subnormal inputs (second moments of tiny gradients:
+        # pruned networks, dead units); read as 0 they give the same den (_denormals_vanish)
+        torch.set_flush_denormal(True)
+        try:
+            den = torch._foreach_sqrt(v)
+        finally:
+            torch.set_flush_denormal(False)
+    else:
+        den = torch._foreach_sqrt(v)
+    torch._foreach_div_(den, torch.tensor(bc2_sqrt, dtype=dt, device=dev))
+    torch._foreach_add_(den, _const(cfg.eps, dev, dt))
+    torch._foreach_addcmul_(params, torch._foreach_div(m, den), neg_lr, value=inv_bc1)
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -592,8 +639,13 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
     def head(logits: torch.Tensor):
         return _losses_and_grad(logits, yb, cfg.loss, keep_fn)
 
-    any_mask = any(m is not None for m in mask_list)
+    masked = [(g, p, m) for g, p, m in zip(grads, params, mask_list) if m is not None]
+    m_grads, m_params, m_masks = (list(t) for t in zip(*masked)) if masked else ([], [], [])
     decay_total = cfg.decay_steps or cfg.decay_offset + steps_per_epoch * cfg.epochs
+    # the batches of several steps are gathered at once, (K, steps * B, ...), into at most
+    # about GATHER_ELEMENTS elements; a step then takes views (fewer ops per step)
+    row_elems = K * B * max(spec.in_dim, math.prod(y_tail) if y_tail else 1)
+    block = max(1, min(steps_per_epoch, GATHER_ELEMENTS // row_elems))
     epoch = 0
     for epoch in range(1, cfg.epochs + 1):
         if not active.any():
@@ -601,31 +653,32 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         sync()
         t0 = time.perf_counter()
         perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)  # (K, n)
+        perm_own = perm + row0 if x_member or y_member else perm
         for s in range(steps_per_epoch):
-            pick = perm[:, s * B : (s + 1) * B]
-            idx = pick.reshape(-1)
-            idx_own = (pick + row0).reshape(-1) if x_member or y_member else idx
-            xb = x.index_select(0, idx_own if x_member else idx).view(K, -1, spec.in_dim)
-            yb = y.index_select(0, idx_own if y_member else idx).view(K, -1, *y_tail)
+            j = s % block
+            if j == 0:  # gather the next block of steps' batches
+                a, e = s * B, min(n, (s + block) * B)
+                pick = (perm_own if x_member else perm)[:, a:e].reshape(-1)
+                xs = x.index_select(0, pick).view(K, e - a, spec.in_dim)
+                pick = (perm_own if y_member else perm)[:, a:e].reshape(-1)
+                ys = y.index_select(0, pick).view(K, e - a, *y_tail)
+            xb = xs[:, j * B : (j + 1) * B]
+            yb = ys[:, j * B : (j + 1) * B]
             mlp_forward_backward(spec, params, xb, head, grads)  # sets newly_bad
             if newly_bad is not None:
                 kill(newly_bad)  # zero params, grads, state before the update
                 if not active.any():
                     break
-            if any_mask:
-                for g, m in zip(grads, mask_list):
-                    if m is not None:
-                        g.mul_(m)
+            if masked:
+                torch._foreach_mul_(m_grads, m_masks)
             if cfg.lr_schedule == "linear":  # opt-in; the constant default never gets here
                 frac = max(0.0, 1.0 - (step + cfg.decay_offset) / decay_total)
                 neg_lr[:] = _neg_lr_views(lr_base * active * frac, params)
             step += 1
-            samples += idx.numel()
+            samples += K * xb.shape[1]
             _update(cfg, params, grads, state, neg_lr, step)
-            if any_mask:
-                for p, m in zip(params, mask_list):
-                    if m is not None:
-                        p.mul_(m)
+            if masked:
+                torch._foreach_mul_(m_params, m_masks)
             if step in ckpt_steps:
                 sync()
                 train_s += time.perf_counter() - t0

@@ -1,7 +1,15 @@
 """Snakemake script: train or solve one job of one experiment -> its run table."""
 
+import os
 import sys
 from pathlib import Path
+
+# Idle OpenMP workers sleep instead of spinning: on a machine whose cores are shared (other
+# jobs, other builds) spinning workers of a multi-threaded job took the cores from each other
+# and from their neighbours (benchmarks/thread_policy.py: two 2-thread jobs side by side ran
+# ~40x slower with the default policy, not with this one). Read once, when torch loads its
+# OpenMP runtime, so it must be set before the import below; an explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(snakemake.scriptdir).resolve().parents[1]  # this checkout: run its library
 sys.path.insert(0, str(ROOT / "src"))
