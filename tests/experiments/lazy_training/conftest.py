@@ -5,9 +5,8 @@ import copy
 import pytest
 import yaml
 
-from overparam.experiments import RunContext, get
-
 from ...conftest import ROOT
+from .. import run_jobs
 
 QUICK = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["lazy_training"]
 TINY = copy.deepcopy(QUICK)
@@ -23,6 +22,4 @@ def tiny():
 @pytest.fixture(scope="session")
 def tiny_run():
     """{job id: run table} of the tiny config's jobs."""
-    exp = get("lazy_training")
-    ctx = RunContext(device="cpu", threads=1, log=lambda msg: None)
-    return {job_id: exp.run(job, ctx) for job_id, job in exp.jobs(TINY).items()}
+    return run_jobs("lazy_training", TINY)
