@@ -60,14 +60,17 @@ def job_times(run: Path, name: str, cfg: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def estimate(jobs: pd.DataFrame) -> tuple[float, float, int]:
-    """(measured seconds, extrapolated seconds of the missing jobs, number missing). A missing
-    job costs the mean of the measured jobs of its kind (NaN when none of its kind ran)."""
+def estimate(jobs: pd.DataFrame) -> tuple[float, int, int]:
+    """(extrapolated CPU seconds of the jobs that did not run, number of them, number of them
+    whose kind has no measured job and so no estimate). A missing job costs the mean CPU time
+    of the measured jobs of its kind: on a shared machine CPU time is closer than wall time to
+    what a one-thread job takes alone."""
     done = jobs["s"].notna()
-    mean_by_kind = jobs[done].groupby("kind")["s"].mean()
+    mean_by_kind = jobs[done].groupby("kind")["cpu_s"].mean()
     missing = jobs[~done]
-    extra = float(sum(mean_by_kind.get(k, math.nan) for k in missing["kind"]))
-    return float(jobs.loc[done, "s"].sum()), extra, int((~done).sum())
+    known = missing["kind"].isin(mean_by_kind.index)
+    extra = float(sum(mean_by_kind[k] for k in missing.loc[known, "kind"]))
+    return extra, int(len(missing)), int((~known).sum())
 
 
 def claims_of(run: Path, names: list[str]) -> pd.DataFrame:
@@ -98,21 +101,27 @@ def render(run: Path, quick: Path, cfg: dict, commit: str, when: str) -> str:
     detail = []
     for n in names:
         jobs = job_times(run, n, cfg)
-        measured, extra, missing = estimate(jobs)
+        extra, missing, unknown = estimate(jobs)
         ran = len(jobs) - missing
-        rest = "none" if missing == 0 else f"{_hms(extra)} ({missing} jobs)"
+        parts = [f"{_hms(extra)} for {missing - unknown} jobs"] if missing > unknown else []
+        if unknown:
+            parts.append(f"{unknown} jobs of a kind not measured: no estimate")
+        rest = " + ".join(parts) or "none"
+        wall, cpu = jobs["s"].sum(), jobs["cpu_s"].sum()
+        peak = f"{jobs['max_rss_mb'].max():.0f} MB" if ran else "-"
+        load = f"{jobs['load'].mean():.0f}%" if ran else "-"
         out.append(
-            f"| {n} | {ran} / {len(jobs)} | {_hms(measured)} | {_hms(jobs['cpu_s'].sum())} | {rest} | "
-            f"{_num(jobs['max_rss_mb'].max())} MB | {_num(jobs['load'].mean())} |"
+            f"| {n} | {ran} / {len(jobs)} | {_hms(wall)} | {_hms(cpu)} | {rest} | {peak} | {load} |"
         )
         detail.append(f"- **{n}**: " + ", ".join(
             f"{r.job} {_hms(r.s) if math.isfinite(r.s) else 'not run'}" for r in jobs.itertuples()
         ))  # fmt: skip
     out += [
         "",
-        "Extrapolated rest: each job that did not run counts as the mean measured time of the "
-        "jobs of its kind in the same experiment (`?` where no job of that kind ran). Wider "
-        "or longer jobs than the measured ones make this an underestimate.",
+        "Extrapolated rest: CPU time; each job that did not run counts as the mean CPU time of "
+        "the measured jobs of its kind (job class) in the same experiment; jobs of a kind with "
+        "no measured job are counted, not estimated. Jobs differ in width and length, so this "
+        "is a rough estimate: an underestimate where the measured jobs were the smaller ones.",
         "",
         "Per job:",
         "",
@@ -130,7 +139,7 @@ def render(run: Path, quick: Path, cfg: dict, commit: str, when: str) -> str:
     ]
     for r in paper.itertuples():
         exp, key = r.claim.split(".", 1)
-        published = cfg[exp]["claims"].get(key, {}).get("published", "")
+        published = cfg[exp]["claims"].get(key, {}).get("published", "").replace("|", "\\|")
         q = quick_claims.loc[r.claim] if r.claim in quick_claims.index else None
         qv = "not in quick run" if q is None else f"{_num(q['value'])}: {verdict(q)}"
         if q is not None and bool(q["holds"]) != bool(r.holds):
