@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from overparam.claims import claims_frame
-from overparam.experiments import CheckContext, get
+from overparam.experiments import get
 from overparam.experiments.flat_minima import RUN_SCHEMA
 from overparam.experiments.flat_minima.claims import CLAIMS, means, slope, trends
 
+from .. import check_claims, holds_by_id
 from .conftest import QUICK
 
 EXP = get("flat_minima")
@@ -43,12 +43,11 @@ def metrics(seeds=3, eig=(3.0, 0.5, 2.0, 0.0), acc=(0.56, -0.01, 0.55, 0.0), rea
 
 
 def check(m, cfg=None):
-    ctx = CheckContext(scale="test", figure="f.png", resamples=100)
-    return claims_frame(EXP.check(m, cfg or QUICK, ctx)).set_index("claim")
+    return check_claims(EXP, m, cfg or QUICK)
 
 
 def holds(m) -> dict:
-    return {c.split(".", 1)[1]: bool(h) for c, h in check(m)["holds"].items()}
+    return holds_by_id(check(m))
 
 
 def test_slope():

@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from overparam.claims import claims_frame
-from overparam.experiments import CheckContext, get
+from overparam.experiments import get
 from overparam.experiments.mode_connectivity import RUN_SCHEMA
 from overparam.experiments.mode_connectivity.claims import CLAIMS, barriers
 
+from .. import check_claims
 from .conftest import QUICK
 
 EXP = get("mode_connectivity")
@@ -51,8 +51,7 @@ def metrics(demo_max=0.5, linear=(2.0, 2.0, 2.0), aligned=(0.5, 0.3, 0.2), bezie
 
 
 def check(m, cfg=None):
-    ctx = CheckContext(scale="test", figure="f.png", resamples=100)
-    return claims_frame(EXP.check(m, cfg or QUICK, ctx)).set_index("claim")
+    return check_claims(EXP, m, cfg or QUICK)
 
 
 def holds(m, cfg=None) -> dict:

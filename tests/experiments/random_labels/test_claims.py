@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from overparam.claims import claims_frame
-from overparam.experiments import CheckContext, get
+from overparam.experiments import get
 from overparam.experiments.random_labels import RUN_SCHEMA
 from overparam.experiments.random_labels.claims import CLAIMS, finals, per_variant, values
 
+from .. import check_claims, holds_by_id
 from .conftest import QUICK
 
 EXP = get("random_labels")
@@ -51,12 +51,11 @@ def metrics(seeds=3, final_acc=None, **change) -> pd.DataFrame:
 
 
 def check(m):
-    ctx = CheckContext(scale="test", figure="f.png", resamples=100)
-    return claims_frame(EXP.check(m, QUICK, ctx)).set_index("claim")
+    return check_claims(EXP, m, QUICK)
 
 
 def holds(m) -> dict:
-    return {c.split(".", 1)[1]: bool(h) for c, h in check(m)["holds"].items()}
+    return holds_by_id(check(m))
 
 
 def test_every_claim_holds_on_a_random_label_experiment():

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from overparam.claims import claims_frame
-from overparam.experiments import CheckContext, get
+from overparam.experiments import get
 from overparam.experiments.width_vs_depth import RUN_SCHEMA, mlp_params, nearest_width
 from overparam.experiments.width_vs_depth.claims import CLAIMS, per_run, per_shape
 
+from .. import check_claims, holds_by_id
 from .conftest import QUICK
 
 EXP = get("width_vs_depth")
@@ -40,12 +40,11 @@ def metrics(fit_epoch=lambda b, L: 8 + 2 * L, best_loss=lambda b, L: 1.0 + 0.004
 
 
 def check(m, cfg=None):
-    ctx = CheckContext(scale="test", figure="f.png", resamples=100)
-    return claims_frame(EXP.check(m, cfg or QUICK, ctx)).set_index("claim")
+    return check_claims(EXP, m, cfg or QUICK)
 
 
 def holds(m) -> dict:
-    return {c.split(".", 1)[1]: bool(h) for c, h in check(m)["holds"].items()}
+    return holds_by_id(check(m))
 
 
 def test_per_run_summaries():
