@@ -94,5 +94,27 @@ def test_collect_benchmarks(tmp_path):
     assert df.loc[0, "max_rss_mb"] == 300.2 and np.isnan(df.loc[1, "max_rss_mb"])
     back = tables.read_table(tmp_path / "jobs.parquet", steps.JOBS_SCHEMA)
     assert back["rule"].tolist() == ["train", "figure"]
+    assert df[["train_s", "eval_s"]].isna().all().all()  # no run tables given
     with pytest.raises(ValueError, match="2 benchmark files but 1 labels"):
         steps.collect_benchmarks([a, b], [("x", "e", "")], tmp_path / "j.parquet")
+
+
+def test_collect_benchmarks_reads_train_and_eval_seconds(tmp_path, stub):
+    """A job's seconds of optimizer steps and of evaluation go from the run table's
+    provenance (written by run_job) into the jobs table; jobs without them read NaN."""
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    for f in (a, b):
+        f.write_text(header + "3.0\t0:00:03\t1\t1\t1\t1\t0\t0\t90\t2.9\n")
+    run = tmp_path / "run.parquet"
+    schema = tables.Schema(name="t", columns={"x": "float"})
+    tables.write_table(pd.DataFrame({"x": [1.0]}), run, schema, {"train_s": 2.25, "eval_s": 0.5})
+    df = steps.collect_benchmarks(
+        [a, b], [("train", "e", "j"), ("figure", "e", "")], tmp_path / "jobs.parquet",
+        log=lambda m: None, run_tables=[run, None],
+    )  # fmt: skip
+    assert df.loc[0, ["train_s", "eval_s"]].tolist() == [2.25, 0.5]
+    assert df.loc[1, ["train_s", "eval_s"]].isna().all()
+    with pytest.raises(ValueError, match="2 benchmark files but 1 run tables"):
+        steps.collect_benchmarks([a, b], [("x", "e", "")] * 2, tmp_path / "j.parquet",
+                                 run_tables=[run])  # fmt: skip

@@ -12,6 +12,7 @@ import io
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -341,6 +342,47 @@ def test_all_members_diverging_ends_the_run():
     assert res.history.epoch.max() <= 1
 
 
+def _assert_same_result(a, b):
+    """Two TrainResults equal in everything but timing."""
+    pd.testing.assert_frame_equal(a.history, b.history)
+    assert all(torch.equal(p, q) for p, q in zip(a.params, b.params))
+    assert a.checkpoints.keys() == b.checkpoints.keys()
+    for s in a.checkpoints:
+        assert all(torch.equal(p, q) for p, q in zip(a.checkpoints[s], b.checkpoints[s]))
+    for f in ("diverged", "diverged_step", "stopped", "best_epoch"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    assert a.steps == b.steps
+
+
+@pytest.mark.parametrize(
+    "lr,optimizer,checkpoints",
+    [
+        ((0.05, 1e5, 0.05), "sgd", (0, 3, 7, 20)),  # one member diverges mid-epoch
+        ((1e6, 1e6), "sgd", (0, 2, 13)),  # all diverge: the run ends at the last one's step
+        ((1e6, 5e6), "sgd", ()),  # all diverge, no checkpoint: found at the epoch end
+        ((1e6, 3.0), "sgd", (0, 9, 17)),  # steps 1 and 8: the run ends before step 9
+        ((1e6, 30.0), "sgd", (0, 9, 17)),  # steps 1 and 16, a checkpoint between them
+        ((0.01, 3e4, 0.01), "adam", (5,)),
+        ((0.05, 0.05), "sgd", (4,)),  # none diverges
+    ],
+)
+def test_deferred_divergence_checks_give_the_same_result(lr, optimizer, checkpoints):
+    """Checks noted on the device and acted on at epoch ends and checkpoints (CUDA's default:
+    no host sync per step) give exactly the result of checks after every step."""
+    spec, data = spec_for(), toy_data()
+    seeds = list(range(len(lr)))
+    cfg = TrainConfig(epochs=5, batch_size=16, lr=lr, optimizer=optimizer, weight_decay=1e-3,
+                      momentum=0.9 if optimizer == "sgd" else 0.0,
+                      checkpoint_steps=checkpoints)  # fmt: skip
+    eager = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds,
+                           defer_checks=False)  # fmt: skip
+    deferred = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds,
+                              defer_checks=True)  # fmt: skip
+    _assert_same_result(eager, deferred)
+    if max(lr) > 1e3:
+        assert eager.diverged.any()
+
+
 def test_numpy_data_and_float64():
     spec, seeds = spec_for(), [0, 1]
     data = {k: v.numpy() for k, v in toy_data().items()}
@@ -454,6 +496,29 @@ def test_per_member_data_equals_members_trained_alone(optimizer, momentum, loss,
             np.testing.assert_allclose(h.loc[k][col].to_numpy(), hs[col].to_numpy(), rtol=1e-5)
     # members 0 and 2 share the init and the batch order but not the labels: they differ
     assert not torch.allclose(ens.params[0][0], ens.params[0][2])
+
+
+def test_per_member_regression_targets_equal_members_trained_alone():
+    """Float targets per member (K, n, out) with inputs per member (K, n, d): every member
+    trains on its own regression problem, as if alone (full batch and mini-batches)."""
+    seeds = [3, 5, 8]
+    g = torch.Generator().manual_seed(11)
+    K, n, d = len(seeds), 40, 6
+    xs, ys = torch.randn(K, n, d, generator=g), torch.randn(K, n, 2, generator=g)
+    spec = MLPSpec(in_dim=d, hidden=(16,), out_dim=2)
+    for batch in (n, 16):
+        cfg = TrainConfig(epochs=4, batch_size=batch, lr=0.05, momentum=0.5, loss="mse")
+        ens = train_ensemble(spec, init_mlp_ensemble(spec, seeds), {"x": xs, "y": ys}, cfg, seeds)
+        h = ens.history.set_index(["member", "epoch"])
+        for k, s in enumerate(seeds):
+            solo = train_ensemble(spec, init_mlp_ensemble(spec, [s]), {"x": xs[k], "y": ys[k]},
+                                  cfg, [s])  # fmt: skip
+            assert_params_close([p[k : k + 1] for p in ens.params], solo.params)
+            np.testing.assert_allclose(h.loc[k]["train_loss"].to_numpy(),
+                                       solo.history["train_loss"].to_numpy(), rtol=1e-5)  # fmt: skip
+    bad = {"x": xs, "y": ys[:, :, :1]}
+    with pytest.raises(ValueError, match=r"per-member targets need \(3, 40, 2\)"):
+        train_ensemble(spec, init_mlp_ensemble(spec, seeds), bad, cfg, seeds)
 
 
 def test_per_member_data_shapes_are_checked():

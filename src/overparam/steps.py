@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import experiments, tables
+from . import experiments, tables, timing
 from .claims import CLAIMS_SCHEMA, claims_frame, interval, summary, to_markdown, verdict
 from .experiments.base import CheckContext, Log, RunContext
 from .io import atomic_write_text
@@ -95,7 +95,8 @@ def run_job(
     )
     t0 = time.perf_counter()
     log(f"[{exp}/{job_id}] start (device={dev}, threads={threads}): {job}")
-    df = e.run(job, ctx)
+    with timing.ledger() as spent:
+        df = e.run(job, ctx)
     wall = time.perf_counter() - t0
     params = job.params()
     tables.write_table(
@@ -110,9 +111,15 @@ def run_job(
             repo=repo,
             experiment=exp,
             job=job_id,
+            # seconds of optimizer steps and of evaluate() passes (None: the job made none)
+            train_s=spent.train_s if spent.train_calls else None,
+            eval_s=spent.eval_s if spent.eval_calls else None,
         ),
     )
-    log(f"[{exp}/{job_id}] done: {len(df)} rows in {wall:.1f}s -> {out}")
+    spent_msg = ""
+    if spent.train_calls or spent.eval_calls:
+        spent_msg = f" ({spent.train_s:.1f}s of optimizer steps, {spent.eval_s:.1f}s evaluating)"
+    log(f"[{exp}/{job_id}] done: {len(df)} rows in {wall:.1f}s{spent_msg} -> {out}")
     return df
 
 
@@ -208,8 +215,10 @@ JOBS_SCHEMA = tables.Schema(
         "cpu_seconds": "float",
         "max_rss_mb": "float",
         "mean_load": "float",
+        "train_s": "float",
+        "eval_s": "float",
     },
-    nullable=frozenset({"cpu_seconds", "max_rss_mb", "mean_load"}),
+    nullable=frozenset({"cpu_seconds", "max_rss_mb", "mean_load", "train_s", "eval_s"}),
     doc={
         "rule": "the Snakemake rule of the job (train, solve, aggregate, figure, check, ...)",
         "experiment": "its experiment ('data' for the jobs that generate datasets)",
@@ -218,20 +227,32 @@ JOBS_SCHEMA = tables.Schema(
         "cpu_seconds": "CPU seconds (NaN where Snakemake could not measure)",
         "max_rss_mb": "peak resident memory in MB (NaN where not measured)",
         "mean_load": "mean CPU load over the job (NaN where not measured)",
+        "train_s": "seconds of optimizer steps in the job (train_ensemble; NaN: none)",
+        "eval_s": "seconds of full-batch loss/accuracy passes in the job (evaluate; NaN: none)",
     },
 )
 
 
 def collect_benchmarks(
-    paths: Sequence[PathLike], labels: Sequence[Sequence[str]], out: PathLike, log: Log = print
+    paths: Sequence[PathLike],
+    labels: Sequence[Sequence[str]],
+    out: PathLike,
+    log: Log = print,
+    run_tables: Sequence[PathLike | None] | None = None,
 ) -> pd.DataFrame:
     """Snakemake's ``benchmark:`` files (one TSV per job) -> one table with a row per job:
-    ``labels[i]`` = (rule, experiment, job) of ``paths[i]``."""
+    ``labels[i]`` = (rule, experiment, job) of ``paths[i]``. ``run_tables[i]``, where given,
+    is the run table that job wrote: its provenance adds the job's seconds of optimizer steps
+    and of evaluation (``train_s``, ``eval_s``; NaN where the job made none)."""
     if len(paths) != len(labels):
         raise ValueError(f"{len(paths)} benchmark files but {len(labels)} labels")
+    run_tables = list(run_tables) if run_tables is not None else [None] * len(paths)
+    if len(run_tables) != len(paths):
+        raise ValueError(f"{len(paths)} benchmark files but {len(run_tables)} run tables")
     rows = []
-    for path, (rule, exp, job) in zip(paths, labels):
+    for path, (rule, exp, job), run in zip(paths, labels, run_tables):
         b = pd.read_csv(path, sep="\t").iloc[-1]  # one line per --benchmark-repeats; the last
+        prov = tables.read_provenance(run) if run is not None else {}
         rows.append(
             {
                 "rule": rule,
@@ -241,12 +262,18 @@ def collect_benchmarks(
                 "cpu_seconds": _num(b.get("cpu_time")),
                 "max_rss_mb": _num(b.get("max_rss")),
                 "mean_load": _num(b.get("mean_load")),
+                "train_s": _num(prov.get("train_s")),
+                "eval_s": _num(prov.get("eval_s")),
             }
         )
     df = pd.DataFrame(rows, columns=list(JOBS_SCHEMA.columns))
-    df = df.astype({c: "float64" for c in ("seconds", "cpu_seconds", "max_rss_mb", "mean_load")})
+    df = df.astype({c: "float64" for c in JOBS_SCHEMA.columns if JOBS_SCHEMA.columns[c] == "float"})
     tables.write_table(df, out, JOBS_SCHEMA, {"kind": "snakemake job benchmarks"})
-    log(f"{len(df)} job benchmarks -> {out} ({df['seconds'].sum():.0f} s of jobs)")
+    spent = df[["train_s", "eval_s"]].sum()
+    log(
+        f"{len(df)} job benchmarks -> {out} ({df['seconds'].sum():.0f} s of jobs, of which "
+        f"{spent['train_s']:.0f} s optimizer steps and {spent['eval_s']:.0f} s evaluating)"
+    )
     return df
 
 

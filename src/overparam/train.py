@@ -19,6 +19,11 @@ objective. Members are independent in every op (batched GEMMs, per-member losses
 stays in its own member's slice and the others go on exactly as if trained alone. A
 diverged member's metrics are NaN from the first evaluation after it diverged; its params
 stay at zero. The full-batch train loss at every evaluation is checked the same way.
+On CUDA the per-step check would cost a host-device synchronisation per step, so there it is
+deferred (``defer_checks``): the step a member first left its bound is noted on the device, its
+gradient is masked out from then on, and the members seen are zeroed at the next epoch end or
+checkpoint; since its slice is its own, every table, checkpoint and result is the same as with
+the check after every step (tested on the CPU with deferred checks forced).
 
 Speed. The step does not use autograd over the params: ``models.mlp_forward_backward`` is a
 hand-written backward whose weight-gradient GEMMs write into preallocated buffers, and the
@@ -33,8 +38,8 @@ is below the threshold is frozen (learning rate 0, params kept) and marked ``sto
 every training label). Training ends when no member is left active.
 
 Per-member data. ``y`` may give every member its own integer labels, shape (K, n) (labels
-partly or wholly randomised per member), and ``x`` its own inputs, shape (K, n, in_dim)
-(random inputs); each member then trains and is evaluated on its own rows, drawn in its own
+partly or wholly randomised per member) or float targets (K, n, out_dim), and ``x`` its own
+inputs, shape (K, n, in_dim) (random inputs, a data draw per seed); each member then trains and is evaluated on its own rows, drawn in its own
 batch order. Shared (n,) labels and (n, in_dim) inputs take exactly the code path they took
 before per-member data existed.
 """
@@ -51,6 +56,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from overparam import timing
 from overparam.models import MLPSpec, mlp_forward, mlp_forward_backward, param_shapes
 
 BATCH_SEED_OFFSET = 100_003  # member k's batch order: Generator().manual_seed(seeds[k] + this)
@@ -152,6 +158,7 @@ class TrainResult:
     best_epoch: np.ndarray  # (K,) int: evaluated epoch of minimum test loss (-1: none finite)
     wall_s: float  # whole call
     train_s: float  # optimizer steps only (no evaluation, no checkpoint copies)
+    eval_s: float  # evaluations of the train (and test) set, divergence and stop checks
     steps: int  # optimizer steps taken
     samples_per_s: float = field(default=float("nan"))  # member-samples per train second
 
@@ -212,7 +219,7 @@ def _prepare_targets(y: torch.Tensor, n: int, spec: MLPSpec, loss: str, name: st
             f"data[{name!r}] has shape {tuple(y.shape)}: per-member labels need ({K}, n) "
             f"for {K} members"
         )
-    rows = y.shape[-1] if per_member else y.shape[0]
+    rows = y.shape[-1] if per_member else y.shape[1] if y.dim() == 3 else y.shape[0]
     if rows != n:
         raise ValueError(f"data[{name!r}] has {rows} rows, the inputs have {n}")
     if is_int and y.dim() in (1, 2):
@@ -228,6 +235,13 @@ def _prepare_targets(y: torch.Tensor, n: int, spec: MLPSpec, loss: str, name: st
         return F.one_hot(labels, spec.out_dim), labels
     if loss == "ce":
         raise ValueError(f"loss 'ce' needs integer class labels in data[{name!r}], got {y.dtype}")
+    if y.dim() == 3:  # per-member float targets (K, n, out)
+        if y.shape != (K, n, spec.out_dim):
+            raise ValueError(
+                f"data[{name!r}] has shape {tuple(y.shape)}: per-member targets need "
+                f"({K}, {n}, {spec.out_dim}) for {K} members"
+            )
+        return y, None
     if y.dim() == 1:
         y = y[:, None]
     if y.shape[1:] != (spec.out_dim,):
@@ -322,10 +336,22 @@ def _denormals_vanish(dtype: torch.dtype, bc2_sqrt: float, eps: float) -> bool:
     return math.sqrt(fi.tiny) / bc2_sqrt < 0.25 * eps * fi.eps
 
 
-@torch.no_grad()
 def evaluate(spec: MLPSpec, params: Sequence[torch.Tensor], x, y, loss: str, labels=None):
     """Full-batch (K,) loss and (K,) accuracy (None without class labels), in chunks.
-    ``x`` (n, in) or per member (K, n, in); ``y``, ``labels`` shared or per member (K, n...)."""
+    ``x`` (n, in) or per member (K, n, in); ``y``, ``labels`` shared or per member (K, n...).
+    Its time is charged to the open ``overparam.timing`` ledgers (the jobs' ``eval_s``)."""
+    if not timing.recording():
+        return _evaluate(spec, params, x, y, loss, labels)
+    t0 = time.perf_counter()
+    out = _evaluate(spec, params, x, y, loss, labels)
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+    timing.charge("eval", time.perf_counter() - t0)
+    return out
+
+
+@torch.no_grad()
+def _evaluate(spec: MLPSpec, params: Sequence[torch.Tensor], x, y, loss: str, labels=None):
     K = params[0].shape[0]
     n = x.shape[-2]
     chunk = max(EVAL_MIN_CHUNK, EVAL_CHUNK_ELEMENTS // (K * max(spec.dims)))
@@ -375,10 +401,24 @@ def _neg_lr_views(lr_k: torch.Tensor, params) -> list[torch.Tensor]:
     return [neg.view(-1, *([1] * (p.dim() - 1))) for p in params]
 
 
+def _adam_bc2_table(cfg: TrainConfig, steps: int, dtype, device) -> torch.Tensor | None:
+    """Adam's sqrt(1 - beta2^t) for t = 1..steps as one tensor on the device, rounded to the
+    params' dtype as the per-step scalar is: step t reads entry t - 1 (a view: no host-device
+    copy, and so no synchronisation, per step on CUDA). None for sgd."""
+    if cfg.optimizer != "adam":
+        return None
+    b2 = cfg.betas[1]
+    return torch.tensor([math.sqrt(1.0 - b2**t) for t in range(1, steps + 1)], dtype=dtype).to(
+        device
+    )
+
+
 @torch.no_grad()
-def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], t: int) -> None:
+def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], t: int,
+            bc2_table: torch.Tensor | None = None) -> None:  # fmt: skip
     """One optimizer step (t >= 1) on the stacked params with per-member learning rates
     (``neg_lr`` from ``_neg_lr_views``). ``grads`` are overwritten (weight decay is added).
+    ``bc2_table`` (Adam, optional): ``_adam_bc2_table``, else the scalar is made per step.
     Follows torch.optim.SGD (dampening 0, no nesterov) and torch.optim.Adam (no amsgrad).
 
     Each line is one ``torch._foreach_*`` call over all params: the same elementwise op per
@@ -415,7 +455,11 @@ def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], 
             torch.set_flush_denormal(False)
     else:
         den = torch._foreach_sqrt(v)
-    torch._foreach_div_(den, torch.tensor(bc2_sqrt, dtype=dt, device=dev))
+    if bc2_table is not None and t <= len(bc2_table):
+        bc2 = bc2_table[t - 1]
+    else:
+        bc2 = torch.tensor(bc2_sqrt, dtype=dt, device=dev)
+    torch._foreach_div_(den, bc2)
     torch._foreach_add_(den, _const(cfg.eps, dev, dt))
     torch._foreach_addcmul_(params, torch._foreach_div(m, den), neg_lr, value=inv_bc1)
 
@@ -463,6 +507,7 @@ def train_ensemble(
     device: str | torch.device = "cpu",
     log=None,
     log_every_s: float = 10.0,
+    defer_checks: bool | None = None,
 ) -> TrainResult:
     """Train the K members of ``params`` (stacked, see ``overparam.models``) on ``data``.
 
@@ -470,6 +515,9 @@ def train_ensemble(
     labels -> one-hot targets with accuracy), optional x_test, y_test; numpy or torch.
     ``seeds[k]`` is member k's seed (its batch order uses ``batch_generator(seeds[k])``).
     The caller's params are not modified. ``log``: None, callable(str) or file-like.
+    ``defer_checks``: check the batch losses against the divergence bound on the device and
+    act on them at epoch ends and checkpoints instead of after every step (no host-device
+    synchronisation per step; the same results); None: on CUDA only.
     """
     t_start = time.perf_counter()
     dev = resolve_device(device)
@@ -502,15 +550,18 @@ def train_ensemble(
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     try:
-        return _train(spec, params, d, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
-                      say, log_every_s, t_start)  # fmt: skip
+        defer = dev.type == "cuda" if defer_checks is None else bool(defer_checks)
+        res = _train(spec, params, d, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
+                     say, log_every_s, t_start, defer)  # fmt: skip
+        timing.charge("train", res.train_s)
+        return res
     finally:
         if cfg.threads is not None:
             torch.set_num_threads(old_threads)
 
 
 def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
-           say, log_every_s, t_start) -> TrainResult:  # fmt: skip
+           say, log_every_s, t_start, defer: bool) -> TrainResult:  # fmt: skip
     K = len(seeds)
     n = d.x.shape[-2]
     params = [p.detach().to(dev, copy=True).contiguous() for p in params_in]
@@ -535,13 +586,15 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
     step = 0
     samples = 0  # member-samples seen: K per sample of a step
     train_s = 0.0
+    eval_s = 0.0
     last_log = -math.inf
 
     def snapshot() -> list[torch.Tensor]:
         return [p.detach().to("cpu", copy=True) for p in params]
 
-    def kill(members: np.ndarray) -> None:
-        """Mark members diverged: zero their params, grads and optimizer state, lr -> 0."""
+    def kill(members: np.ndarray, seen_at: np.ndarray | int | None = None) -> None:
+        """Mark members diverged: zero their params, grads and optimizer state, lr -> 0.
+        ``seen_at``: the step each was seen at (default: now)."""
         idx = torch.as_tensor(np.flatnonzero(members), device=dev)
         with torch.no_grad():
             for p, g in zip(params, grads):
@@ -553,9 +606,17 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
             active.index_fill_(0, idx, False)
         neg_lr[:] = _neg_lr_views(lr_base * active, params)
         diverged[members] = True
-        diverged_step[members & (diverged_step < 0)] = step
+        first = members & (diverged_step < 0)
+        diverged_step[first] = step if seen_at is None else np.broadcast_to(seen_at, (K,))[first]
 
     def record(epoch: int) -> None:
+        nonlocal eval_s
+        t_rec = time.perf_counter()
+        _record(epoch)
+        sync()
+        eval_s += time.perf_counter() - t_rec
+
+    def _record(epoch: int) -> None:
         nonlocal bound
         tr_loss, tr_acc = evaluate(spec, params, d.x, d.y, cfg.loss, d.labels)
         if epoch == 0:  # divergence bound from the initial train loss
@@ -628,17 +689,48 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
     yb = y[:0]
 
     newly_bad = None
+    # deferred checks (CUDA): the step a member's batch loss first left its bound, on the device
+    bad_step = torch.full((K,), -1, dtype=torch.int64, device=dev)
+    step_dev = torch.zeros((), dtype=torch.int64, device=dev)
 
     def keep_fn(losses: torch.Tensor) -> torch.Tensor:
-        """Active members with a finite loss within the bound; sets newly_bad otherwise."""
+        """Active members with a finite loss within the bound. Members that are not: eager
+        checks set newly_bad (a host sync per step); deferred checks note the step on the
+        device, for flush()."""
         nonlocal newly_bad
         keep = (losses <= bound).logical_and_(active)  # NaN compares False: dropped here
-        newly_bad = None if torch.equal(keep, active) else (active & ~keep).cpu().numpy()
+        if defer:
+            first = (active & ~keep).logical_and_(bad_step < 0)
+            torch.where(first, step_dev, bad_step, out=bad_step)
+        else:
+            newly_bad = None if torch.equal(keep, active) else (active & ~keep).cpu().numpy()
         return keep
+
+    def flush() -> bool:
+        """Deferred checks: kill the members whose batch loss left its bound since the last
+        flush, as eager checks would have at that step (a member's slice is its own, so the
+        others are unchanged by the wait). When no member is left, the run ends at the step the
+        last of them was seen, as eager checks end it. Returns whether that happened."""
+        nonlocal step, samples
+        if not defer:
+            return False
+        seen = bad_step.cpu().numpy()
+        new = (seen >= 0) & ~diverged
+        if not new.any():
+            return False
+        kill(new, seen)
+        if bool(active.any()):
+            return False
+        last = int(seen[new].max())
+        samples -= K * B * (step - last)  # (samples/s only) the steps eager checks never take
+        step = last
+        step_dev.fill_(last)
+        return True
 
     def head(logits: torch.Tensor):
         return _losses_and_grad(logits, yb, cfg.loss, keep_fn)
 
+    bc2_table = _adam_bc2_table(cfg, steps_per_epoch * cfg.epochs, params[0].dtype, dev)
     masked = [(g, p, m) for g, p, m in zip(grads, params, mask_list) if m is not None]
     m_grads, m_params, m_masks = (list(t) for t in zip(*masked)) if masked else ([], [], [])
     decay_total = cfg.decay_steps or cfg.decay_offset + steps_per_epoch * cfg.epochs
@@ -664,7 +756,7 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
                 ys = y.index_select(0, pick).view(K, e - a, *y_tail)
             xb = xs[:, j * B : (j + 1) * B]
             yb = ys[:, j * B : (j + 1) * B]
-            mlp_forward_backward(spec, params, xb, head, grads)  # sets newly_bad
+            mlp_forward_backward(spec, params, xb, head, grads)  # sets newly_bad or bad_step
             if newly_bad is not None:
                 kill(newly_bad)  # zero params, grads, state before the update
                 if not active.any():
@@ -676,16 +768,22 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
                 neg_lr[:] = _neg_lr_views(lr_base * active * frac, params)
             step += 1
             samples += K * xb.shape[1]
-            _update(cfg, params, grads, state, neg_lr, step)
+            if defer:
+                step_dev.add_(1)
+            _update(cfg, params, grads, state, neg_lr, step, bc2_table)
             if masked:
                 torch._foreach_mul_(m_params, m_masks)
             if step in ckpt_steps:
                 sync()
                 train_s += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                if flush():  # every member died before this step: eager checks stop there
+                    break
                 checkpoints[step] = snapshot()
                 t0 = time.perf_counter()
         sync()
         train_s += time.perf_counter() - t0
+        flush()
         done = not bool(active.any())
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or done:
             record(epoch)
@@ -709,6 +807,7 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         best_epoch=best,
         wall_s=time.perf_counter() - t_start,
         train_s=train_s,
+        eval_s=eval_s,
         steps=step,
         samples_per_s=samples / train_s if train_s > 0 else float("nan"),
     )

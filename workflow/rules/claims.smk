@@ -4,7 +4,8 @@
 
 rule benchmarks:
     input:
-        [path for path, _ in job_benchmarks()],
+        bench=[path for path, _ in job_benchmarks()],
+        runs=sorted(job_run_tables().values()),
     output:
         "results/benchmarks/jobs.parquet",
     log:
@@ -17,6 +18,8 @@ rule benchmarks:
         # {file: (rule, experiment, job)}, sorted by file: reordering the config's keys
         # must not look like a change of params
         labels={path: list(label) for path, label in sorted(job_benchmarks())},
+        # {benchmark file: the run table whose provenance has the job's train_s and eval_s}
+        run_tables=dict(sorted(job_run_tables().items())),
     message:
         "collect the time and memory of every job"
     script:

@@ -153,6 +153,18 @@ def job_benchmarks():
     return out
 
 
+def job_run_tables():
+    """{benchmark file: run table} of every train and solve job (the run table's provenance
+    holds the job's seconds of optimizer steps and of evaluation)."""
+    return {
+        expand(BENCHMARKS, exp=e, step=f"{'train' if s.trains else 'solve'}_{j}")[0]: expand(
+            RUN_TABLE, exp=e, job=j
+        )[0]
+        for e in EXPERIMENTS
+        for j, s in JOBS[e].items()
+    }
+
+
 def dataset_path(ds):
     """The file of a dataset spec (overparam.data.Dataset): its rule's output."""
     return expand(getattr(rules, ds.rule).output[0], **ds.wildcards())[0]

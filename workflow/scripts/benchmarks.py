@@ -10,5 +10,7 @@ from overparam.steps import collect_benchmarks, logging_to  # noqa: E402
 
 sm = snakemake
 with logging_to(sm.log[0]) as log:
-    labels = [sm.params.labels[str(path)] for path in sm.input]
-    collect_benchmarks(list(sm.input), labels, sm.output[0], log=log)
+    paths = [str(p) for p in sm.input.bench]
+    labels = [sm.params.labels[p] for p in paths]
+    runs = [sm.params.run_tables.get(p) for p in paths]
+    collect_benchmarks(paths, labels, sm.output[0], log=log, run_tables=runs)
