@@ -41,6 +41,10 @@ class _Stub(Experiment):
 
     def run(self, job, ctx):
         self.seen[job.id] = (job, ctx.device, ctx.threads)
+        if job.trains:  # whether the job's trainer calls would compile their step
+            from overparam.train import _COMPILE_ALL
+
+            self.seen["compile"] = _COMPILE_ALL.get()
         return pd.DataFrame({"x": [1.0]})
 
     check = plot = None  # type: ignore[assignment]
@@ -72,6 +76,16 @@ def test_run_job_passes_the_spec_and_resolves_the_device_only_for_training(tmp_p
     solve = tables.read_provenance(tmp_path / "solve.parquet")
     assert solve["device"] == "cpu" and solve["seeds"] == [3, 4]
     assert solve["library"].endswith("overparam") and solve["job"] == "solve"
+
+
+def test_compile_reaches_the_trainer_of_train_jobs_only(tmp_path, stub):
+    for flag in (True, False):
+        for job in ("net8", "solve"):
+            steps.run_job("stub", {}, job, tmp_path / f"{job}.parquet", compile=flag,
+                          log=lambda m: None)  # fmt: skip
+        assert stub.seen["compile"] is flag
+        assert tables.read_provenance(tmp_path / "net8.parquet")["compile"] is flag
+        assert tables.read_provenance(tmp_path / "solve.parquet")["compile"] is False
 
 
 def test_unknown_job_names_the_jobs(tmp_path, stub):

@@ -619,3 +619,92 @@ def test_adam_with_subnormal_second_moments_is_bit_identical(dtype):
         _update_per_tensor(cfg, ref, [x.clone() for x in grads], st_ref, neg_lr, t)
     for a, b in zip(ours + st_ours["m"] + st_ours["v"], ref + st_ref["m"] + st_ref["v"]):
         assert torch.equal(a, b)
+
+
+# ----------------------------------------------------------------------------- compiled step
+
+COMPILE_CASES = [
+    # sgd with momentum, weight decay, masks, linear decay, checkpoints, a diverging member
+    dict(lr=(0.05, 1e5, 0.05), optimizer="sgd", momentum=0.9, weight_decay=1e-3,
+         lr_schedule="linear", checkpoint_steps=(0, 7)),
+    # adam with per-member labels (the last member with its own inputs), early stop
+    dict(lr=(0.01, 0.01, 3e4), optimizer="adam", stop_train_loss=0.3, checkpoint_steps=(3,)),
+]  # fmt: skip
+
+
+def _compile_case(case):
+    spec, data = spec_for(), toy_data()
+    seeds = [0, 1, 2]
+    if case["optimizer"] == "adam":  # per-member data
+        _, xs, ys = per_member_data(seeds)
+        data = {**data, "x": xs, "y": ys}
+    masks = None
+    if case["optimizer"] == "sgd":
+        g = torch.Generator().manual_seed(5)
+        masks = [(torch.rand(p.shape, generator=g) < 0.7).float() if p.dim() == 3 else None
+                 for p in init_mlp_ensemble(spec, seeds)]  # fmt: skip
+    cfg = TrainConfig(epochs=6, batch_size=20, **case)
+    return spec, data, seeds, masks, cfg
+
+
+def _assert_close_result(a, b):
+    """The same run up to float rounding: flags, steps and checkpoints exactly, values close."""
+    for f in ("diverged", "diverged_step", "stopped"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    assert a.steps == b.steps and a.checkpoints.keys() == b.checkpoints.keys()
+    for p, q in zip(a.params, b.params):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    for c in ("train_loss", "test_loss", "train_acc", "test_acc"):
+        np.testing.assert_allclose(a.history[c], b.history[c], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", COMPILE_CASES)
+def test_compile_step_logic_matches_the_default_step(case, monkeypatch):
+    """The step that cfg.compile hands to torch.compile, run uncompiled: same run up to float
+    rounding (its ops differ in order: the Adam bias corrections from tables, the masks and
+    checks inside one function)."""
+    import overparam.train as T
+
+    spec, data, seeds, masks, cfg = _compile_case(case)
+    monkeypatch.setattr(T, "_compiled_step", T._step_fn)  # no compiler needed
+    plain = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds, masks=masks)
+    fused = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data,
+                           TrainConfig(**{**cfg.__dict__, "compile": True}), seeds, masks=masks)  # fmt: skip
+    assert plain.diverged.any()
+    _assert_close_result(plain, fused)
+    assert not torch.equal(plain.params[0], fused.params[0]) or case["optimizer"] == "sgd"
+
+
+def _has_cxx() -> bool:
+    import shutil
+
+    return any(shutil.which(c) for c in ("g++", "c++", "clang++"))
+
+
+@pytest.mark.skipif(not _has_cxx(), reason="torch.compile on the CPU needs a C++ compiler")
+def test_compiled_step_matches_the_default_step():
+    """cfg.compile for real (torch.compile, inductor): the same run up to float rounding."""
+    spec, data, seeds, masks, cfg = _compile_case(COMPILE_CASES[0])
+    plain = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds, masks=masks)
+    from overparam.train import compiled_steps
+
+    with compiled_steps():  # how a job's `compile: true` reaches the trainer
+        fused = train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds, masks=masks)
+    _assert_close_result(plain, fused)
+
+
+def test_compile_failure_says_how_to_go_on(monkeypatch):
+    """No working C++ compiler for inductor: one ValueError naming the way out."""
+    import torch._dynamo
+    import torch._inductor.config as inductor
+
+    monkeypatch.setattr(inductor.cpp, "cxx", (None, "no-such-c++-compiler"))
+    monkeypatch.setattr(inductor, "fx_graph_cache", False)  # compile, not load a cached graph
+    torch._dynamo.reset()
+    spec, data, seeds, masks, cfg = _compile_case(COMPILE_CASES[0])
+    try:
+        with pytest.raises(ValueError, match="set compile: false to train without it"):
+            train_ensemble(spec, init_mlp_ensemble(spec, seeds), data,
+                           TrainConfig(**{**cfg.__dict__, "compile": True}), seeds)  # fmt: skip
+    finally:
+        torch._dynamo.reset()

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import experiments, tables, timing
@@ -62,6 +63,15 @@ def logging_to(path: PathLike | None, rebuild: str | None = None) -> Iterator[Lo
             sys.stdout, sys.stderr = old_out, old_err
 
 
+def _compiled_steps(on: bool):
+    """``overparam.train.compiled_steps()`` when ``on`` (importing torch only then)."""
+    if not on:
+        return contextlib.nullcontext()
+    from .train import compiled_steps
+
+    return compiled_steps()
+
+
 def run_job(
     exp: str,
     cfg: Mapping[str, Any],
@@ -70,13 +80,15 @@ def run_job(
     *,
     device: str = "auto",
     threads: int = 1,
+    compile: bool = False,
     inputs: Mapping[str, PathLike] | None = None,
     repo: PathLike | None = None,
     log: Log = print,
 ) -> pd.DataFrame:
     """Run job ``job_id`` of experiment ``exp`` (config section ``cfg``) and write its table.
     ``inputs`` maps the spec's dataset fields to their files; ``repo`` is the checkout whose
-    commit the provenance records."""
+    commit the provenance records. ``compile``: every ``train_ensemble`` of the job compiles
+    its step (``overparam.train.compiled_steps``)."""
     e = experiments.get(exp)
     jobs = e.jobs(cfg)
     if job_id not in jobs:
@@ -95,7 +107,7 @@ def run_job(
     )
     t0 = time.perf_counter()
     log(f"[{exp}/{job_id}] start (device={dev}, threads={threads}): {job}")
-    with timing.ledger() as spent:
+    with timing.ledger() as spent, _compiled_steps(compile and job.trains):
         df = e.run(job, ctx)
     wall = time.perf_counter() - t0
     params = job.params()
@@ -111,6 +123,7 @@ def run_job(
             repo=repo,
             experiment=exp,
             job=job_id,
+            compile=bool(compile and job.trains),
             # seconds of optimizer steps and of evaluate() passes (None: the job made none)
             train_s=spent.train_s if spent.train_calls else None,
             eval_s=spent.eval_s if spent.eval_calls else None,
@@ -314,9 +327,20 @@ def collect_claims(
     lines += ["", summary(df)]
     if benchmarks is not None:
         b = tables.read_table(benchmarks, JOBS_SCHEMA)
-        per = b.groupby("experiment", sort=False).agg(jobs=("job", "size"), s=("seconds", "sum"))
+        per = b.groupby("experiment", sort=False).agg(
+            jobs=("job", "size"),
+            s=("seconds", "sum"),
+            train=("train_s", lambda v: v.sum(min_count=1)),
+            eval=("eval_s", lambda v: v.sum(min_count=1)),
+        )
         lines += ["", f"time spent in jobs ({benchmarks}):"]
-        lines += [f"  {e}: {int(r.jobs)} jobs, {r.s:.0f} s" for e, r in per.iterrows()]
+        for e, r in per.iterrows():
+            line = f"  {e}: {int(r.jobs)} jobs, {r.s:.0f} s"
+            if r.train > 0 or r.eval > 0:  # NaN (no training or evaluation) compares False
+                tr, ev = np.nan_to_num([r.train, r.eval])
+                line += f" (optimizer steps {tr:.0f} s, evaluation {ev:.0f} s"
+                line += f": {ev / (tr + ev):.0%} of them)"
+            lines.append(line)
     atomic_write_text(manifest_out, "\n".join(lines) + "\n")
     log(f"{held}/{len(df)} claims hold -> {parquet_out}, {markdown_out}, {manifest_out}")
     log(summary(df))

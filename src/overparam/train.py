@@ -48,8 +48,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -96,6 +98,9 @@ class TrainConfig:
     lr_schedule: str = "constant"
     decay_steps: int | None = None
     decay_offset: int = 0
+    # opt-in: the step (forward, backward, update) as one torch.compile'd graph; fused kernels
+    # change float summation order, so results match the default step only to rounding
+    compile: bool = False
 
     def __post_init__(self) -> None:
         lr = self.lr
@@ -401,24 +406,13 @@ def _neg_lr_views(lr_k: torch.Tensor, params) -> list[torch.Tensor]:
     return [neg.view(-1, *([1] * (p.dim() - 1))) for p in params]
 
 
-def _adam_bc2_table(cfg: TrainConfig, steps: int, dtype, device) -> torch.Tensor | None:
-    """Adam's sqrt(1 - beta2^t) for t = 1..steps as one tensor on the device, rounded to the
-    params' dtype as the per-step scalar is: step t reads entry t - 1 (a view: no host-device
-    copy, and so no synchronisation, per step on CUDA). None for sgd."""
-    if cfg.optimizer != "adam":
-        return None
-    b2 = cfg.betas[1]
-    return torch.tensor([math.sqrt(1.0 - b2**t) for t in range(1, steps + 1)], dtype=dtype).to(
-        device
-    )
-
-
 @torch.no_grad()
 def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], t: int,
             bc2_table: torch.Tensor | None = None) -> None:  # fmt: skip
     """One optimizer step (t >= 1) on the stacked params with per-member learning rates
     (``neg_lr`` from ``_neg_lr_views``). ``grads`` are overwritten (weight decay is added).
-    ``bc2_table`` (Adam, optional): ``_adam_bc2_table``, else the scalar is made per step.
+    ``bc2_table`` (Adam, optional): sqrt(1 - beta2^t) for t = 1.., from ``_adam_tables`` (a view
+    per step: no host-device copy, so no synchronisation on CUDA), else made per step.
     Follows torch.optim.SGD (dampening 0, no nesterov) and torch.optim.Adam (no amsgrad).
 
     Each line is one ``torch._foreach_*`` call over all params: the same elementwise op per
@@ -462,6 +456,102 @@ def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], 
     torch._foreach_div_(den, bc2)
     torch._foreach_add_(den, _const(cfg.eps, dev, dt))
     torch._foreach_addcmul_(params, torch._foreach_div(m, den), neg_lr, value=inv_bc1)
+
+
+# ----------------------------------------------------------------------------- compiled step
+
+
+def _adam_tables(cfg: TrainConfig, steps: int, dtype, device):
+    """(1 / (1 - beta1^t), sqrt(1 - beta2^t)) for t = 1..steps, on the device."""
+    b1, b2 = cfg.betas
+    ts = range(1, steps + 1)
+    inv_bc1 = torch.tensor([1.0 / (1.0 - b1**t) for t in ts], dtype=dtype)
+    bc2 = torch.tensor([math.sqrt(1.0 - b2**t) for t in ts], dtype=dtype)
+    return inv_bc1.to(device), bc2.to(device)
+
+
+def _compiled_step(spec: MLPSpec, cfg: TrainConfig):
+    """``_step_fn`` compiled by ``torch.compile`` (once per batch shape and dtype)."""
+    return torch.compile(_step_fn(spec, cfg), dynamic=False)
+
+
+def _step_fn(spec: MLPSpec, cfg: TrainConfig):
+    """The optimizer step of ``_train`` as one function, for ``torch.compile`` (``cfg.compile``):
+    forward, closed-form loss gradient, hand-written backward, masks and the update, with
+    divergence checks deferred (noted in ``bad_step`` on the device). Every value that changes
+    from step to step is a tensor argument (the step counter, Adam's bias corrections read
+    from tables by it), so nothing in it makes the graph recompile from one step to the next.
+    Eagerly it computes what the default step computes, in another order of ops."""
+
+    def step(params, grads, state, xb, yb, neg_lr, active, bound, bad_step, step_dev,
+             m_grads, m_params, m_masks, adam):  # fmt: skip
+        def keep_fn(losses):
+            keep = (losses <= bound).logical_and_(active)
+            first = (active & ~keep).logical_and_(bad_step < 0)
+            bad_step.copy_(torch.where(first, step_dev, bad_step))
+            return keep
+
+        mlp_forward_backward(spec, params, xb, lambda z: _losses_and_grad(z, yb, cfg.loss, keep_fn),
+                             grads)  # fmt: skip
+        if m_masks:
+            torch._foreach_mul_(m_grads, m_masks)
+        step_dev.add_(1)
+        if cfg.weight_decay:
+            torch._foreach_add_(grads, params, alpha=cfg.weight_decay)
+        if cfg.optimizer == "sgd":
+            g = grads
+            if cfg.momentum:
+                torch._foreach_mul_(state["buf"], cfg.momentum)
+                torch._foreach_add_(state["buf"], grads)
+                g = state["buf"]
+            torch._foreach_addcmul_(params, g, neg_lr)
+        else:
+            b1, b2 = cfg.betas
+            inv_bc1, bc2 = (tbl[step_dev - 1] for tbl in adam)
+            m, v = state["m"], state["v"]
+            torch._foreach_lerp_(m, grads, 1.0 - b1)
+            torch._foreach_mul_(v, b2)
+            torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
+            den = torch._foreach_sqrt(v)
+            torch._foreach_div_(den, bc2)
+            torch._foreach_add_(den, cfg.eps)
+            scaled = torch._foreach_mul(neg_lr, inv_bc1)
+            torch._foreach_addcmul_(params, torch._foreach_div(m, den), scaled)
+        if m_masks:
+            torch._foreach_mul_(m_params, m_masks)
+
+    return step
+
+
+_COMPILE_ALL: ContextVar[bool] = ContextVar("overparam_compile_all", default=False)
+
+
+@contextmanager
+def compiled_steps() -> Iterator[None]:
+    """Within the block every ``train_ensemble`` call compiles its step, as if its config had
+    ``compile=True`` (how a job's ``compile: true`` reaches the trainer calls of any
+    experiment without each passing it on; an execution option like the device, not a
+    hyperparameter)."""
+    token = _COMPILE_ALL.set(True)
+    try:
+        yield
+    finally:
+        _COMPILE_ALL.reset(token)
+
+
+def _run_compiled(fn, *args) -> None:
+    """Call the compiled step; a failure to compile (no C++ compiler for the CPU backend, an
+    unsupported op) becomes one ValueError that says how to go on."""
+    try:
+        fn(*args)
+    except Exception as e:
+        if not type(e).__module__.startswith(("torch._dynamo", "torch._inductor")):
+            raise
+        raise ValueError(
+            f"compile: true, but torch.compile of the training step failed ({type(e).__name__}:"
+            f" {str(e).splitlines()[0] if str(e) else ''}); on the CPU it needs a C++ compiler "
+            "(gcc or clang); set compile: false to train without it"
+        ) from e
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -546,11 +636,14 @@ def train_ensemble(
             f"({cfg.epochs} epochs x {steps_per_epoch} steps)"
         )
     say = _make_logger(log)
+    if _COMPILE_ALL.get() and not cfg.compile:
+        cfg = replace(cfg, compile=True)
     old_threads = torch.get_num_threads()
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     try:
         defer = dev.type == "cuda" if defer_checks is None else bool(defer_checks)
+        defer = defer or cfg.compile  # a compiled step never synchronises
         res = _train(spec, params, d, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
                      say, log_every_s, t_start, defer)  # fmt: skip
         timing.charge("train", res.train_s)
@@ -730,7 +823,10 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
     def head(logits: torch.Tensor):
         return _losses_and_grad(logits, yb, cfg.loss, keep_fn)
 
-    bc2_table = _adam_bc2_table(cfg, steps_per_epoch * cfg.epochs, params[0].dtype, dev)
+    total_steps = steps_per_epoch * cfg.epochs
+    adam = _adam_tables(cfg, total_steps, params[0].dtype, dev) if cfg.optimizer == "adam" else ()
+    bc2_table = adam[1] if adam else None
+    compiled = _compiled_step(spec, cfg) if cfg.compile else None
     masked = [(g, p, m) for g, p, m in zip(grads, params, mask_list) if m is not None]
     m_grads, m_params, m_masks = (list(t) for t in zip(*masked)) if masked else ([], [], [])
     decay_total = cfg.decay_steps or cfg.decay_offset + steps_per_epoch * cfg.epochs
@@ -756,6 +852,24 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
                 ys = y.index_select(0, pick).view(K, e - a, *y_tail)
             xb = xs[:, j * B : (j + 1) * B]
             yb = ys[:, j * B : (j + 1) * B]
+            if compiled is not None:  # cfg.compile: the whole step in one graph
+                if cfg.lr_schedule == "linear":
+                    frac = max(0.0, 1.0 - (step + cfg.decay_offset) / decay_total)
+                    neg_lr[:] = _neg_lr_views(lr_base * active * frac, params)
+                step += 1
+                samples += K * xb.shape[1]
+                _run_compiled(compiled, params, grads, state, xb.contiguous(), yb.contiguous(),
+                              neg_lr, active, bound, bad_step, step_dev, m_grads, m_params,
+                              m_masks, adam)  # fmt: skip
+                if step in ckpt_steps:
+                    sync()
+                    train_s += time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    if flush():
+                        break
+                    checkpoints[step] = snapshot()
+                    t0 = time.perf_counter()
+                continue
             mlp_forward_backward(spec, params, xb, head, grads)  # sets newly_bad or bad_step
             if newly_bad is not None:
                 kill(newly_bad)  # zero params, grads, state before the update

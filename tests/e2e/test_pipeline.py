@@ -208,10 +208,25 @@ def test_benchmarks_table(pipeline_run):
         "mnist1d": 2,
     }
     assert (b["seconds"] > 0).all()
+    # train jobs: seconds of optimizer steps and of evaluation (from their run tables'
+    # provenance), within the job's own time; solve and bookkeeping jobs have none
+    train = b[b["rule"] == "train"]
+    assert (train["train_s"] > 0).all() and (train["eval_s"] > 0).all()
+    assert (train["train_s"] + train["eval_s"] <= train["seconds"]).all()
+    assert (
+        b.loc[b["rule"].isin(["aggregate", "figure", "check"]), ["train_s", "eval_s"]]
+        .isna()
+        .all()
+        .all()
+    )
     manifest = (pipeline_run / "figures/all").read_text()
     for e in experiments:
         n = int((b["experiment"] == e).sum())
-        assert re.search(rf"(?m)^  {e}: {n} jobs, \d+ s$", manifest), manifest
+        split = r" \(optimizer steps \d+ s, evaluation \d+ s: \d+% of them\)"
+        trains = e in set(train["experiment"])
+        assert re.search(rf"(?m)^  {e}: {n} jobs, \d+ s{split if trains else ''}$", manifest), (
+            manifest
+        )
 
 
 def test_rerun_is_a_noop(pipeline_run):

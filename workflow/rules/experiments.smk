@@ -26,6 +26,7 @@ rule train:
     params:
         **JOB_PARAMS,
         device=config["device"],
+        compile=config["compile"],
     message:
         "{wildcards.exp}: train job {wildcards.job}"
     script:
