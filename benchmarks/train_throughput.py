@@ -11,6 +11,9 @@ best of a few sizes and repeats, same thread count) and (2) for MLPs 40-h-h-10 o
 - ``loop_nn``: plain ``torch.nn.Sequential`` + ``torch.optim.SGD``, one model after another;
 - ``batched_base`` (with ``--baseline-train PATH``): the ensemble trained by another version
   of ``overparam/train.py`` (say the commit before a change), timed in the same run;
+- ``batched_compiled`` (with ``--compile``): the ensemble with ``TrainConfig.compile`` (the
+  step as one ``torch.compile``'d graph); ``compile_s`` is the extra time of its first, compiling
+  call (warm-up on 512 samples) over the default step's;
 - ``batched_graph`` (CUDA, always) / ``batched_static`` (``--static``, elsewhere): the
   engine's step without its per-step host synchronisation, on static buffers, captured once
   as a CUDA graph and replayed (eager off CUDA) -- what the step costs without launch overhead.
@@ -31,6 +34,7 @@ every layer but the first (no gradient w.r.t. the data) -- a bit under 3x forwar
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import os
 import sys
@@ -183,8 +187,11 @@ def bench_width(
     # warm up every path once (allocator, MKL/cuBLAS handles) on a small subset
     small = {key: v[:512] for key, v in data.items()}
     warm = TrainConfig(**{**cfg.__dict__, "epochs": 1, "eval_every": 1})
-    for train in engines.values():
+    warm_s = {}
+    for mode, train in engines.items():
+        t = time.perf_counter()
         train(spec, init_mlp_ensemble(spec, seeds), small, warm, seeds, device=dev)
+        warm_s[mode] = time.perf_counter() - t
     train_ensemble(spec, init_mlp_ensemble(spec, seeds[:1]), small, warm, seeds[:1], device=dev)
     loop_nn(spec, small, warm, 0, dev)
     static_mode = "batched_graph" if dev.type == "cuda" else "batched_static"
@@ -221,6 +228,9 @@ def bench_width(
         r["gflops"] = r["samples_per_s"] * fps / 1e9
         r["step_ms"] = 1e3 * r["seconds"] / r["steps"]  # one optimizer step of k // k models
         r["eval_share"] = float("nan")
+        r["compile_s"] = float("nan")
+    if "batched_compiled" in best:
+        best["batched_compiled"]["compile_s"] = warm_s["batched_compiled"] - warm_s["batched"]
     # a job's view: the batched ensemble evaluated (train + test set) after every epoch, as
     # the experiments do; the share of its whole wall time not spent in optimizer steps
     job = TrainConfig(**{**cfg.__dict__, "eval_every": 1})
@@ -238,6 +248,11 @@ def bench_width(
         r["speedup_vs_loop"] = r["samples_per_s"] / best_loop
         r["speedup_vs_nn"] = r["samples_per_s"] / nn_loop
     return rows
+
+
+def compiled_engine(spec, params, data, cfg, seeds, **kw):
+    """``train_ensemble`` with the step compiled (``TrainConfig.compile``)."""
+    return train_ensemble(spec, params, data, dataclasses.replace(cfg, compile=True), seeds, **kw)
 
 
 def load_engine(path: str):
@@ -269,6 +284,12 @@ def main(argv=None) -> int:
         "--baseline-train",
         default=None,
         help="path of another overparam/train.py: also time its ensemble (mode batched_base)",
+    )
+    ap.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time the ensemble with its step compiled (TrainConfig.compile; mode "
+        "batched_compiled; on the CPU it needs a C++ compiler)",
     )
     ap.add_argument(
         "--static",
@@ -308,6 +329,8 @@ def main(argv=None) -> int:
     engines = {"batched": train_ensemble}
     if args.baseline_train:
         engines["batched_base"] = load_engine(args.baseline_train)
+    if args.compile:
+        engines["batched_compiled"] = compiled_engine
     static = args.static or dev.type == "cuda"
     rows = []
     for w in args.widths:
@@ -337,7 +360,7 @@ def main(argv=None) -> int:
     df["batch_size"] = 128
     df["repeats"] = repeats
     cols = ["width", "k", "mode", "samples_per_s", "gflops", "peak_gflops", "frac_of_peak",
-            "speedup_vs_loop", "speedup_vs_nn", "step_ms", "gemm_ms", "overhead_ms", "eval_share", "device", "torch_version", "threads", "clock", "epochs", "batch_size", "repeats"]  # fmt: skip
+            "speedup_vs_loop", "speedup_vs_nn", "step_ms", "gemm_ms", "overhead_ms", "eval_share", "compile_s", "device", "torch_version", "threads", "clock", "epochs", "batch_size", "repeats"]  # fmt: skip
     df = df[cols]
     with atomic_path(args.out) as tmp:
         df.to_parquet(tmp, index=False)
