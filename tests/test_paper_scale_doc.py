@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from overparam import tables
 from overparam.claims import CLAIMS_SCHEMA
 from overparam.config import validate
 
@@ -52,6 +53,12 @@ def test_document_from_a_partial_run(tmp_path, cfg):
                         _claim("double_descent.mlp_peak_height", 0.5, False, 0.2, 2.0)])  # fmt: skip
     _write_claims(quick, [_claim("benign_overfitting.benign_slope", 2.0, False, 1.5, 2.5),
                           _claim("double_descent.mlp_peak_height", 0.5, False, 0.2, 2.0)])  # fmt: skip
+    runs = run / "results" / "benign_overfitting" / "runs"
+    runs.mkdir(parents=True)
+    schema = tables.Schema(name="t", columns={"x": "float"})
+    for job, commit in (("demo", "feedface0011"), ("isotropic", "deadbeef9999")):
+        tables.write_table(pd.DataFrame({"x": [1.0]}), runs / f"{job}.parquet", schema,
+                           {"git_commit": commit})  # fmt: skip
     text = mps.render(run, quick, cfg, "abc123", "2026-11-25")
     # time: two of the four benign-overfitting jobs measured (42 s, peak 900 MB)
     jobs = mps.job_times(run, "benign_overfitting", cfg)
@@ -63,8 +70,10 @@ def test_document_from_a_partial_run(tmp_path, cfg):
     line = next(ln for ln in text.splitlines() if ln.startswith("| benign_overfitting |"))
     assert "2 / 4" in line and "0m 42s" in line and "0m 40s" in line and "900 MB" in line
     assert "for 2 jobs" in line and "97%" in line
+    # the commits that wrote the run tables (a run resumed or merged across commits)
+    assert line.endswith("| `deadbeef99`, `feedface00` |")
     assert next(ln for ln in text.splitlines() if ln.startswith("| lottery_ticket |")).endswith(
-        "| - | - |"
+        "| - | - | - |"
     )
     # claims: value, interval, verdict, the published number from the config, quick verdict
     slope = next(ln for ln in text.splitlines() if "`benign_overfitting.benign_slope`" in ln)
