@@ -852,41 +852,29 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
                 ys = y.index_select(0, pick).view(K, e - a, *y_tail)
             xb = xs[:, j * B : (j + 1) * B]
             yb = ys[:, j * B : (j + 1) * B]
-            if compiled is not None:  # cfg.compile: the whole step in one graph
-                if cfg.lr_schedule == "linear":
-                    frac = max(0.0, 1.0 - (step + cfg.decay_offset) / decay_total)
-                    neg_lr[:] = _neg_lr_views(lr_base * active * frac, params)
-                step += 1
-                samples += K * xb.shape[1]
-                _run_compiled(compiled, params, grads, state, xb.contiguous(), yb.contiguous(),
-                              neg_lr, active, bound, bad_step, step_dev, m_grads, m_params,
-                              m_masks, adam)  # fmt: skip
-                if step in ckpt_steps:
-                    sync()
-                    train_s += time.perf_counter() - t0
-                    t0 = time.perf_counter()
-                    if flush():
+            if compiled is None:
+                mlp_forward_backward(spec, params, xb, head, grads)  # sets newly_bad or bad_step
+                if newly_bad is not None:
+                    kill(newly_bad)  # zero params, grads, state before the update
+                    if not active.any():
                         break
-                    checkpoints[step] = snapshot()
-                    t0 = time.perf_counter()
-                continue
-            mlp_forward_backward(spec, params, xb, head, grads)  # sets newly_bad or bad_step
-            if newly_bad is not None:
-                kill(newly_bad)  # zero params, grads, state before the update
-                if not active.any():
-                    break
-            if masked:
-                torch._foreach_mul_(m_grads, m_masks)
+                if masked:
+                    torch._foreach_mul_(m_grads, m_masks)
             if cfg.lr_schedule == "linear":  # opt-in; the constant default never gets here
                 frac = max(0.0, 1.0 - (step + cfg.decay_offset) / decay_total)
                 neg_lr[:] = _neg_lr_views(lr_base * active * frac, params)
             step += 1
             samples += K * xb.shape[1]
-            if defer:
-                step_dev.add_(1)
-            _update(cfg, params, grads, state, neg_lr, step, bc2_table)
-            if masked:
-                torch._foreach_mul_(m_params, m_masks)
+            if compiled is not None:  # cfg.compile: forward, backward, update in one graph
+                _run_compiled(compiled, params, grads, state, xb.contiguous(), yb.contiguous(),
+                              neg_lr, active, bound, bad_step, step_dev, m_grads, m_params,
+                              m_masks, adam)  # fmt: skip
+            else:
+                if defer:
+                    step_dev.add_(1)
+                _update(cfg, params, grads, state, neg_lr, step, bc2_table)
+                if masked:
+                    torch._foreach_mul_(m_params, m_masks)
             if step in ckpt_steps:
                 sync()
                 train_s += time.perf_counter() - t0
