@@ -20,14 +20,13 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from overparam import experiments  # noqa: E402
-from overparam.claims import interval, verdict  # noqa: E402
-from overparam.config import validate  # noqa: E402
+from overparam.claims import interval, tally, verdict  # noqa: E402
+from overparam.config import read_config, validate  # noqa: E402
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -90,6 +89,20 @@ def claims_of(run: Path, names: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def with_definitions(claims: pd.DataFrame, quick: pd.DataFrame) -> pd.DataFrame:
+    """``claims`` with its ``tier`` and ``published`` filled where its run predates them (the
+    claims tables of runs before claims v3 lack both): from the quick run's row of the same
+    claim id ('?' where it has none)."""
+    out = claims.copy()
+    for col in ("tier", "published"):
+        if col not in out.columns:
+            out[col] = None
+        known = quick[col] if col in quick.columns else pd.Series(dtype=object)
+        fill = out["claim"].map(known) if len(known) else pd.Series(None, index=out.index)
+        out[col] = out[col].where(out[col].notna(), fill).fillna("?")
+    return out
+
+
 def render(run: Path, quick: Path, cfg: dict, commit: str, when: str) -> str:
     names = [n for n in experiments.names() if n in cfg]
     paper = claims_of(run, names)
@@ -147,19 +160,22 @@ def render(run: Path, quick: Path, cfg: dict, commit: str, when: str) -> str:
     if paper.empty:
         out.append("No experiment finished its claims check in this run.")
         return "\n".join(out) + "\n"
+    paper = with_definitions(paper, quick_claims)
     out += [
-        "| claim | value | interval | verdict | published | quick scale |",
-        "|---|---|---|---|---|---|",
+        f"Tally: {tally(paper)}.",
+        "",
+        "| claim | tier | value | interval | verdict | published | quick scale |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in paper.itertuples():
-        exp, key = r.claim.split(".", 1)
-        published = cfg[exp]["claims"].get(key, {}).get("published", "").replace("|", "\\|")
+        published = str(r.published).replace("|", "\\|")
         q = quick_claims.loc[r.claim] if r.claim in quick_claims.index else None
         qv = "not in quick run" if q is None else f"{_num(q['value'])}: {verdict(q)}"
         if q is not None and bool(q["holds"]) != bool(r.holds):
             qv = f"**differs**: {qv}"
         out.append(
-            f"| `{r.claim}` | {_num(r.value)} | {interval(r)} | {verdict(r)} | {published} | {qv} |"
+            f"| `{r.claim}` | {r.tier} | {_num(r.value)} | {interval(r)} | {verdict(r)} | "
+            f"{published} | {qv} |"
         )
     not_run = sorted(set(names) - set(paper["experiment"]))
     if not_run:
@@ -174,8 +190,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", type=Path, default=ROOT / "config" / "paper.yaml")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "paper-scale.md")
     a = ap.parse_args(argv)
-    with open(a.config) as f:
-        cfg = validate(yaml.safe_load(f), SCHEMA)
+    # the paper config is an overlay of the quick one, as `--configfile` reads it
+    cfg = validate(read_config(ROOT / "config" / "config.yaml", a.config), SCHEMA)
     commit_file = a.run / "COMMIT"
     commit = (
         commit_file.read_text().strip()

@@ -7,6 +7,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TEST_CONFIG = ROOT / ".test" / "config.yaml"
 BASE_SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+# the shipped configs as the workflow reads them: each --configfile deep-merged over the
+# Snakefile's configfile (config/config.yaml); config/paper.yaml is an overlay of it
+SHIPPED = {
+    "config/config.yaml": ("config/config.yaml",),
+    "config/paper.yaml": ("config/config.yaml", "config/paper.yaml"),
+    ".test/config.yaml": ("config/config.yaml", ".test/config.yaml"),
+}
+
+
+def shipped_config(name: str) -> dict:
+    """The shipped config ``name`` (a key of SHIPPED) as Snakemake reads it, not validated."""
+    from overparam.config import read_config
+
+    return read_config(*(ROOT / p for p in SHIPPED[name]))
 
 
 def snakemake(workdir, *args, check=True, timeout=900, configfile=TEST_CONFIG, repo=ROOT):

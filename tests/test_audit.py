@@ -4,17 +4,16 @@ experiment's metrics table under the shipped configs."""
 
 import pandas as pd
 import pytest
-import yaml
 
 from overparam import audit, experiments
 from overparam.claims import CLAIMS_SCHEMA
 from overparam.steps import JOBS_SCHEMA
 from overparam.tables import Schema
 
-from .conftest import ROOT
+from .conftest import SHIPPED, shipped_config
 
 NAMES = experiments.names()
-CONFIGS = [ROOT / "config" / "config.yaml", ROOT / "config" / "paper.yaml", ROOT / ".test" / "config.yaml"]  # fmt: skip
+CONFIGS = list(SHIPPED)
 
 
 def schemas_of(name):
@@ -56,12 +55,12 @@ def empty(schema: Schema) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=dtypes[k]) for c, k in schema.columns.items()})
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.parent.name + "/" + p.name)
+@pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("name", NAMES)
 def test_declared_claim_rows_are_valid_queries(name, config):
     """The queries use only the metrics table's columns and the config keys that the metrics
     table's provenance records (the section without claims and threads)."""
-    cfg = yaml.safe_load(config.read_text())
+    cfg = shipped_config(config)
     if name not in cfg:
         pytest.skip(f"{name} not in {config.name}")
     section = {k: v for k, v in cfg[name].items() if k not in ("claims", "threads")}

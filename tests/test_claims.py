@@ -2,28 +2,22 @@
 the console, the markdown and the manifest say."""
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from overparam import claims
+from overparam import claims, experiments
 from overparam.experiments import CheckContext
 
-
-def spec(comparison="<=", threshold=0.5):
-    return {
-        "source": "paper",
-        "statement": "s",
-        "metric": "m",
-        "comparison": comparison,
-        "threshold": threshold,
-    }
+from .claimdefs import definition
 
 
-def make(estimate, comparison="<=", threshold=0.5, name="a"):
+def make(estimate, comparison="<=", threshold=0.5, name="a", tier="replication"):
     return claims.make_claim(
-        spec(comparison, threshold),
+        definition(comparison, threshold, tier=tier),
         claim=name,
         experiment="e",
         estimate=estimate,
@@ -153,17 +147,45 @@ def test_summary_names_the_claims_that_do_not_hold():
     df = claims.claims_frame(
         [
             make(claims.Estimate(0.3, 4, 0.2, 0.4), name="sure"),
-            make(claims.Estimate(0.4, 4, 0.2, 0.6), name="shaky"),
+            make(claims.Estimate(0.4, 4, 0.2, 0.6), name="shaky", tier="extension"),
             make(claims.Estimate(0.9, 4, 0.8, 1.0), name="fails"),
+            make(claims.Estimate.exact(0.1), name="math", tier="sanity"),
         ]
     )
     text = claims.summary(df)
-    assert text.startswith("2 of 3 claims hold (1 confidently")
-    assert "not holding:\n  e.fails (m = 0.9, needs <= 0.5)" in text
-    assert "e.shaky (0.4, [0.2, 0.6] over 4 seeds; needs <= 0.5)" in text
+    assert text.startswith(
+        "replications: 1 of 2 hold (1 confidently) · extensions: 1 of 1 hold (0 confidently)"
+        " · sanity checks: all 1 pass"
+    )
+    assert "replications not holding:\n  e.fails (m = 0.9, needs <= 0.5)" in text
+    assert "extensions holding, not confidently:\n  e.shaky (0.4, [0.2, 0.6] over 4 seeds" in text
+    assert "FAILING" not in text
     md = claims.to_markdown(df)
     assert "holds (not confident: CI crosses the threshold)" in md
     assert "holds (confident)" in md and "**DOES NOT HOLD**" in md
+    # one section per tier, each claim under its own
+    parts = md.split("## ")
+    assert [p.splitlines()[0] for p in parts[1:]] == ["Replications", "Extensions", "Sanity checks"]
+    assert "e.shaky" in parts[2] and "e.shaky" not in parts[1] and "e.math" in parts[3]
+
+
+def test_a_failing_sanity_check_is_called_a_bug():
+    df = claims.claims_frame(
+        [
+            make(claims.Estimate.exact(0.1), name="ok", tier="sanity"),
+            make(claims.Estimate.exact(0.9), name="broken", tier="sanity"),
+        ]
+    )
+    assert claims.tally(df) == "sanity checks: 1 of 2 FAIL (a bug of the pipeline)"
+    text = claims.summary(df)
+    assert "sanity checks FAILING (bugs of the pipeline):\n  e.broken" in text
+    assert list(claims.failing_sanity(df)["claim"]) == ["e.broken"]
+
+
+def test_tally_leaves_out_tiers_without_claims():
+    df = claims.claims_frame([make(claims.Estimate(0.9, 4, 0.8, 1.0), name="x")])
+    assert claims.tally(df) == "replications: 0 of 1 hold (0 confidently)"
+    assert claims.tally(df.iloc[0:0]) == "no claims"
 
 
 def test_check_context_uses_the_configured_resamples():
@@ -180,3 +202,84 @@ def test_interval_of_a_biased_statistic_still_contains_the_value():
     r = runs([-1.0, 1.0, -2.0, 2.0, -3.0, 3.0])
     e = claims.bootstrap(lambda m: {"abs": abs(float(m["y"].mean()))}, r, resamples=300)["abs"]
     assert e.value == 0.0 and e.ci_low == 0.0 < e.ci_high
+
+
+# ----------------------------------------------------------------------------- definitions
+
+
+def test_definition_is_validated_field_by_field():
+    d = claims.Definition.from_mapping("k", definition())
+    assert d.tier == "replication" and d.threshold == 0.5 and d.key == "k"
+    for bad, msg in (
+        ({"tier": "replicaton"}, "tier 'replicaton' is not one of"),
+        ({"comparison": "=="}, "comparison '==' is not one of"),
+        ({"threshold": "0.5"}, "threshold '0.5' is not a number"),
+        ({"protocol": " "}, "empty field(s) ['protocol'] (a replication must state"),
+        ({"published": 3}, "published must be a string"),
+        ({"extra": "x"}, "unknown field(s) ['extra']"),
+    ):
+        with pytest.raises(claims.DefinitionError, match=re.escape(msg)):
+            claims.Definition.from_mapping("k", definition(**bad))
+    missing = definition()
+    del missing["tier"], missing["protocol"]
+    with pytest.raises(
+        claims.DefinitionError, match=r"claim 'k': missing field\(s\) \['tier', 'protocol'\]"
+    ):
+        claims.Definition.from_mapping("k", missing)
+
+
+def test_load_definitions_names_the_file(tmp_path):
+    p = tmp_path / "claims.yaml"
+    p.write_text(yaml.safe_dump({"a": definition(), "b": definition(tier="sanity")}))
+    defs = claims.load_definitions(p)
+    assert list(defs) == ["a", "b"] and defs["b"].tier == "sanity"
+    p.write_text(yaml.safe_dump({"a": {**definition(), "tier": None}}))
+    with pytest.raises(claims.DefinitionError, match=f"{re.escape(str(p))}: claim 'a': missing"):
+        claims.load_definitions(p)
+    with pytest.raises(claims.DefinitionError, match="file missing"):
+        claims.load_definitions(tmp_path / "none.yaml")
+
+
+def test_scale_thresholds_replace_the_threshold_and_say_why():
+    defs = {"a": claims.Definition.from_mapping("a", definition())}
+    out = claims.with_scale_thresholds(defs, {"a": {"threshold": 2, "reason": "few seeds"}}, "x")
+    assert out["a"].threshold == 2.0 and out["a"].threshold_basis.endswith(
+        "At this scale 2: few seeds"
+    )
+    assert defs["a"].threshold == 0.5  # unchanged
+    with pytest.raises(claims.DefinitionError, match="x: no claim 'b'"):
+        claims.with_scale_thresholds(defs, {"b": {"threshold": 1, "reason": "r"}}, "x")
+
+
+@pytest.mark.parametrize("name", experiments.names())
+def test_every_experiment_defines_its_claims_completely(name):
+    """Each experiment's claims.yaml loads (every field present and non-empty, a known tier);
+    a replication says what the source did and where we deviate, and where its threshold
+    comes from."""
+    defs = experiments.get(name).definitions()
+    assert defs, name
+    for key, d in defs.items():
+        assert d.tier in claims.TIERS
+        for field in ("protocol", "deviations", "threshold_basis", "published", "tier_reason"):
+            text = getattr(d, field)
+            assert "TODO" not in text and "DRAFT" not in text, f"{name}.{key}.{field}"
+        if d.tier == "replication":
+            assert len(d.protocol) > 40, f"{name}.{key}: a replication states the source's protocol"
+
+
+def test_the_manifest_is_not_written_when_a_sanity_check_fails(tmp_path):
+    from overparam import steps, tables
+
+    ok = make(claims.Estimate.exact(0.1), name="ok", tier="sanity")
+    bad = make(claims.Estimate.exact(0.9), name="broken", tier="sanity")
+    path = tmp_path / "claims.parquet"
+    tables.write_table(claims.claims_frame([ok]), path, claims.CLAIMS_SCHEMA, {})
+    text = steps.write_manifest(path, ["f.png"], tmp_path / "all", log=lambda m: None)
+    assert "e.ok [sanity]: holds" in text and (tmp_path / "all").read_text() == text
+    tables.write_table(claims.claims_frame([ok, bad]), path, claims.CLAIMS_SCHEMA, {})
+    (tmp_path / "all").unlink()
+    with pytest.raises(
+        steps.SanityCheckFailed, match=r"1 sanity check\(s\) of .* fail(.|\n)*e.broken: m = 0.9"
+    ):
+        steps.write_manifest(path, ["f.png"], tmp_path / "all", log=lambda m: None)
+    assert not (tmp_path / "all").exists()

@@ -15,6 +15,7 @@ from overparam import audit, tables
 from overparam.claims import CLAIMS_SCHEMA, Estimate, claims_frame, make_claim
 from overparam.experiments import get
 
+from .claimdefs import definition
 from .conftest import ROOT
 
 LAZY = get("lazy_training")
@@ -44,14 +45,15 @@ def failed(out, *words):
         assert w in lines[0], lines[0]
 
 
-def spec(comparison, threshold):
-    return {"source": "Paper 2020", "statement": "it shrinks", "metric": "slope",
-            "comparison": comparison, "threshold": threshold}  # fmt: skip
+def spec(comparison, threshold, tier="replication"):
+    return definition(comparison, threshold, source="Paper 2020", statement="it shrinks",
+                      metric="slope", tier=tier)  # fmt: skip
 
 
-def claim(key, value, lo, hi, comparison="<", threshold=0.0, n_seeds=2, exp="lazy_training"):
+def claim(key, value, lo, hi, comparison="<", threshold=0.0, n_seeds=2, exp="lazy_training",
+          tier="replication"):  # fmt: skip
     return make_claim(
-        spec(comparison, threshold),
+        spec(comparison, threshold, tier),
         claim=key,
         experiment=exp,
         estimate=Estimate(value, n_seeds, lo, hi),
@@ -92,7 +94,9 @@ def results(tmp, claims, cfg=CFG, kr_gap_64=0.1, figure=True):
 CLAIMS_A = [
     claim("ntk_change_vanishes", -1.0, -1.1, -0.9, threshold=-0.4),  # holds, confident
     claim("kernel_regression_match", 0.1, 0.09, 0.11, threshold=0.05),  # does not hold
-    claim("scaled_leaves_lazy", -0.3, -0.5, 0.1, comparison=">", threshold=-0.5),  # not confident
+    claim(
+        "scaled_leaves_lazy", -0.3, -0.5, 0.1, comparison=">", threshold=-0.5, tier="extension"
+    ),  # not confident  # fmt: skip
 ]
 
 
@@ -126,9 +130,9 @@ def test_claims_lists_verdicts_values_and_intervals(res):
     out = run("claims", "--results", res)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0] == f"{res / 'claims.parquet'}: 2 of 3 claims hold (1 confidently, 95% " \
-        "bootstrap intervals)"  # fmt: skip
-    assert lines[1].split() == ["claim", "verdict", "value", "95%", "interval", "test"]
+    assert lines[0] == f"{res / 'claims.parquet'}: replications: 1 of 2 hold (1 confidently)" \
+        " · extensions: 1 of 1 hold (0 confidently)"  # fmt: skip
+    assert lines[1].split() == ["claim", "tier", "verdict", "value", "95%", "interval", "test"]
     body = {ln.split()[0]: ln for ln in lines[2:]}
     assert set(body) == {c.claim for c in CLAIMS_A}
     kr = body["lazy_training.kernel_regression_match"]
@@ -149,13 +153,26 @@ def test_claims_failing_and_experiment_filters(res):
     ]
 
 
+def test_claims_tier_filter(res):
+    out = run("claims", "--results", res, "--tier", "extension")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].endswith(": extensions: 1 of 1 hold (0 confidently)")
+    assert [ln.split()[:2] for ln in lines[2:]] == [
+        ["lazy_training.scaled_leaves_lazy", "extension"]
+    ]
+    out = run("claims", "--results", res, "--tier", "sanity")
+    assert out.returncode == 0 and out.stdout.splitlines()[1:] == ["(no claims)"]
+    assert run("claims", "--results", res, "--tier", "nope").returncode == 2
+
+
 def test_claims_of_a_partial_build_are_collected_from_the_experiments(tmp_path):
     res = tmp_path / "results"
     tables.write_table(claims_frame(CLAIMS_A[:1]), res / "lazy_training/claims.parquet",
                        CLAIMS_SCHEMA, {})  # fmt: skip
     out = run("claims", "--results", res)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith(f"{res}/*/claims.parquet: 1 of 1 claims hold")
+    assert out.stdout.startswith(f"{res}/*/claims.parquet: replications: 1 of 1 hold")
 
 
 def test_claims_bad_input(res, tmp_path):
@@ -284,14 +301,19 @@ def test_explain_shows_the_claim_its_rows_and_figure(res):
     assert out.returncode == 0, out.stderr
     text = out.stdout
     for line in (
-        "  source:    Paper 2020",
-        "  statement: it shrinks",
-        "  metric:    slope",
-        "  test:      holds iff value < 0.05",
-        "  value:     0.1",
-        "  interval:  [0.09, 0.11] over 2 seeds",
-        "  verdict:   DOES NOT HOLD",
-        f"  figure:    {res.parent / 'figures/lazy_training.png'}",
+        "  tier:       replication",
+        "  source:     Paper 2020",
+        "  statement:  it shrinks",
+        "  metric:     slope",
+        "  test:       holds iff value < 0.05",
+        "  basis:      project choice: a test value",
+        "  protocol:   the source's setup (test)",
+        "  deviations: none",
+        "  published:  none reported",
+        "  value:      0.1",
+        "  interval:   [0.09, 0.11] over 2 seeds",
+        "  verdict:    DOES NOT HOLD",
+        f"  figure:     {res.parent / 'figures/lazy_training.png'}",
     ):
         assert line in text.splitlines(), line
     # lazy_training declares: the ntk regime's kernel-regression gap at the widest width

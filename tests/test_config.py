@@ -5,15 +5,16 @@ import pytest
 import torch
 import yaml
 
+from overparam import experiments
 from overparam.config import ConfigError, validate
 
-from .conftest import BASE_SCHEMA
+from .conftest import BASE_SCHEMA, SHIPPED, shipped_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def load(name="config/config.yaml"):
-    return yaml.safe_load((ROOT / name).read_text())
+    return shipped_config(name) if name in SHIPPED else yaml.safe_load((ROOT / name).read_text())
 
 
 @pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml", ".test/config.yaml"])
@@ -79,9 +80,76 @@ def test_semantic_checks():
     assert "batch_size" in msg
 
 
-def test_claim_needs_threshold():
-    msg = bad(lambda c: c["optimization_ease"]["claims"]["epochs_decrease"].pop("threshold"))
-    assert "threshold" in msg
+def test_a_scale_threshold_names_a_defined_claim_and_its_reason():
+    ok = load()
+    ok["optimization_ease"]["claim_thresholds"] = {
+        "epochs_decrease": {"threshold": 1, "reason": "ties are likely at this scale"}
+    }
+    validate(ok, BASE_SCHEMA)
+    typo = bad(lambda c: c["optimization_ease"].__setitem__(
+        "claim_thresholds", {"epochs_decrase": {"threshold": 1, "reason": "r"}}))  # fmt: skip
+    assert "optimization_ease.claim_thresholds" in typo and "epochs_decrase" in typo
+    unexplained = bad(lambda c: c["optimization_ease"].__setitem__(
+        "claim_thresholds", {"epochs_decrease": {"threshold": 1}}))  # fmt: skip
+    assert "reason" in unexplained
+
+
+def test_paper_config_is_an_overlay_of_the_quick_one():
+    """config/paper.yaml holds only what differs from config/config.yaml; merged over it (as
+    `--configfile` does) it gives the paper settings of before it became an overlay
+    (tests/fixtures), except the intended differences listed here."""
+    overlay = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    quick = load("config/config.yaml")
+    merged = validate(shipped_config("config/paper.yaml"), BASE_SCHEMA)
+    before = validate(yaml.safe_load((ROOT / "tests/fixtures/paper_full_2026-12-01.yaml").read_text()), BASE_SCHEMA)  # fmt: skip
+    # intended: the experiments whose quick section sets threads: 1 say threads: 4 (the
+    # paper scale's global value, which they used before) explicitly
+    intended = {"lazy_training.threads", "random_labels.threads", "flat_minima.threads"}
+    for key in intended:
+        exp, k = key.split(".")
+        assert merged[exp][k] == before["threads"] == 4
+        del merged[exp][k]
+    assert merged == before
+
+    # nothing in the overlay repeats the quick scale
+    def repeats(o, q, path=""):
+        for k, v in o.items():
+            if isinstance(v, dict) and isinstance(q.get(k), dict):
+                yield from repeats(v, q[k], f"{path}{k}.")
+            elif k in q and q[k] == v:
+                yield path + k
+
+    assert list(repeats(overlay, quick)) == []
+
+
+def _claim_keys_outside_definitions(node, where=""):
+    """Every key path of a config that states a claim (a claims section, a statement, a
+    threshold outside claim_thresholds)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            path = f"{where}{k}"
+            if k in ("claims", "statement", "comparison", "source", "tier"):
+                yield path
+            elif k == "threshold" and where.split(".")[-3:-2] != ["claim_thresholds"]:
+                yield path
+            yield from _claim_keys_outside_definitions(v, f"{path}.")
+
+
+@pytest.mark.parametrize("path", ["config/config.yaml", "config/paper.yaml", ".test/config.yaml"])
+def test_configs_define_no_claims(path):
+    """Claims live in the experiments' claims.yaml: no config has a claims section, a claim's
+    statement or a threshold outside a declared claim_thresholds entry."""
+    text = (ROOT / path).read_text()
+    assert list(_claim_keys_outside_definitions(yaml.safe_load(text))) == []
+    for name in experiments.names():
+        for key, d in experiments.get(name).definitions().items():
+            assert d.statement not in text, f"{path} repeats the statement of {name}.{key}"
+
+
+def test_the_claims_check_of_configs_can_fail():
+    cfg = {"a": {"claims": {}}, "b": {"x": {"threshold": 1}},
+           "c": {"claim_thresholds": {"k": {"threshold": 1, "reason": "r"}}}}  # fmt: skip
+    assert list(_claim_keys_outside_definitions(cfg)) == ["a.claims", "b.x.threshold"]
 
 
 def test_scale_is_one_of_the_named_scales():

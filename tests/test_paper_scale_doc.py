@@ -4,13 +4,12 @@ import importlib.util
 
 import pandas as pd
 import pytest
-import yaml
 
 from overparam import tables
 from overparam.claims import CLAIMS_SCHEMA
 from overparam.config import validate
 
-from .conftest import BASE_SCHEMA, ROOT
+from .conftest import BASE_SCHEMA, ROOT, shipped_config
 
 spec = importlib.util.spec_from_file_location("mps", ROOT / "docs" / "make_paper_scale.py")
 mps = importlib.util.module_from_spec(spec)
@@ -19,13 +18,16 @@ spec.loader.exec_module(mps)
 
 @pytest.fixture(scope="module")
 def cfg():
-    with open(ROOT / "config" / "paper.yaml") as f:
-        return validate(yaml.safe_load(f), BASE_SCHEMA)
+    return validate(shipped_config("config/paper.yaml"), BASE_SCHEMA)
 
 
-def _claim(claim, value, holds, lo, hi):
+def _claim(claim, value, holds, lo, hi, v3=True):
+    """A claims row; ``v3=False``: as a run before claims v3 wrote it (no tier, published)."""
     exp = claim.split(".")[0]
     row = {c: None for c in CLAIMS_SCHEMA.columns}
+    row.update(tier="replication", published=f"published {claim}")
+    if not v3:
+        del row["tier"], row["published"]
     row.update(claim=claim, experiment=exp, source="s", statement="st", metric="m",
                comparison="<=", threshold=1.0, figure=f"{exp}.png", scale="paper", note="",
                value=value, n_seeds=5, ci_low=lo, ci_high=hi, holds=holds,
@@ -49,8 +51,9 @@ def test_document_from_a_partial_run(tmp_path, cfg):
     (bench / "solve_isotropic.tsv").write_text(
         tsv + "30.0\t0:00:30\t900.0\t1\t1\t1\t0\t0\t99\t29\n"
     )
-    _write_claims(run, [_claim("benign_overfitting.benign_slope", -0.5, True, -0.6, -0.4),
-                        _claim("double_descent.mlp_peak_height", 0.5, False, 0.2, 2.0)])  # fmt: skip
+    # the paper run predates claims v3: its tiers and published numbers come from the quick run
+    _write_claims(run, [_claim("benign_overfitting.benign_slope", -0.5, True, -0.6, -0.4, False),
+                        _claim("double_descent.mlp_peak_height", 0.5, False, 0.2, 2.0, False)])  # fmt: skip
     _write_claims(quick, [_claim("benign_overfitting.benign_slope", 2.0, False, 1.5, 2.5),
                           _claim("double_descent.mlp_peak_height", 0.5, False, 0.2, 2.0)])  # fmt: skip
     runs = run / "results" / "benign_overfitting" / "runs"
@@ -75,12 +78,14 @@ def test_document_from_a_partial_run(tmp_path, cfg):
     assert next(ln for ln in text.splitlines() if ln.startswith("| lottery_ticket |")).endswith(
         "| - | - | - |"
     )
-    # claims: value, interval, verdict, the published number from the config, quick verdict
+    # claims: tier, value, interval, verdict, the published number, quick verdict
     slope = next(ln for ln in text.splitlines() if "`benign_overfitting.benign_slope`" in ln)
     assert "-0.5" in slope and "[-0.6, -0.4] over 5 seeds" in slope and "**differs**" in slope
     peak = next(ln for ln in text.splitlines() if "`double_descent.mlp_peak_height`" in ln)
-    assert "DOES NOT HOLD" in peak and "55.8%" in peak and "differs" not in peak
-    assert all(ln.count(" | ") == 5 for ln in text.splitlines() if ln.startswith("| `"))
+    assert "DOES NOT HOLD" in peak and "published double_descent.mlp_peak_height" in peak
+    assert "| replication |" in peak and "differs" not in peak
+    assert all(ln.count(" | ") == 6 for ln in text.splitlines() if ln.startswith("| `"))
+    assert "Tally: replications: 1 of 2 hold (1 confidently)." in text
     assert "abc123" in text and "2026-11-25" in text
     assert "lottery_ticket" in text.split("did not run at paper scale:")[1]
 

@@ -10,16 +10,12 @@ from docutils.core import publish_parts
 from overparam import claims, experiments, report, steps
 from overparam.claims import Estimate
 
+from .claimdefs import definition
+
 
 def claim(name, value, lo, hi, threshold=1.0, experiment="e", statement="s", n=4):
     return claims.make_claim(
-        {
-            "source": "Paper 2020",
-            "statement": statement,
-            "metric": "ratio",
-            "comparison": "<",
-            "threshold": threshold,
-        },
+        definition("<", threshold, source="Paper 2020", statement=statement, metric="ratio"),
         claim=f"{experiment}.{name}",
         experiment=experiment,
         estimate=Estimate(value, n, lo, hi),
@@ -80,7 +76,7 @@ def test_caption_lists_the_claims_and_renders_as_rst():
     assert "Panel (a) plots <em>x</em>." in html
     assert "Scale <tt" in html or "Scale <code" in html
     assert "from 4 seeds: points and bands show the spread over seeds" in html
-    assert "Claims this figure supports: 2 of 3 claims hold (1 confidently)." in html
+    assert "Claims this figure supports: replications: 2 of 3 hold (1 confidently)." in html
     for name in ("e.sure", "e.shaky", "e.fails"):
         assert name in html
     assert "e.other" not in html and "DOES NOT HOLD" in html
@@ -98,11 +94,12 @@ def test_captions_template_gives_each_figure_its_own():
 def test_pages_say_how_many_claims_hold():
     df = frame()
     page = report.experiment_page("e", df[df.experiment == "e"], "Description.")
-    assert "<title>E: claims</title>" in page and "2 of 3 claims hold (1 confidently)" in page
+    assert "<title>E: claims</title>" in page
+    assert "replications: 2 of 3 hold (1 confidently)" in page
     everything = report.all_claims_page(df)
-    assert "3 of 4 claims hold (2 confidently)" in everything
-    assert "<li>E: 2 of 3 claims hold (1 confidently)</li>" in everything
-    assert "<li>F: 1 of 1 claims hold (1 confidently)</li>" in everything
+    assert "replications: 3 of 4 hold (2 confidently)" in everything
+    assert "<li>E: replications: 2 of 3 hold (1 confidently)</li>" in everything
+    assert "<li>F: replications: 1 of 1 hold (1 confidently)</li>" in everything
 
 
 def test_config_page_is_yaml_with_the_global_keys_first():
@@ -136,7 +133,7 @@ def test_report_pages_write_one_page_per_experiment(tmp_path, monkeypatch):
     assert "About e." in e and "from 4 seeds" in e and "e.fails" in e and "f.other" not in e
     # an experiment without claims still gets its description
     g = to_html(render(template, "g"))
-    assert "About g." in g and "0 of 0 claims hold" in g
+    assert "About g." in g and "no claims" in g
 
 
 @pytest.mark.parametrize("name", experiments.names())
@@ -152,4 +149,4 @@ def test_every_experiment_has_a_caption(name):
 
 def test_claims_frame_empty_is_zero_of_zero():
     df = frame().iloc[0:0]
-    assert report.tally(pd.DataFrame(df)) == "0 of 0 claims hold (0 confidently)"
+    assert report.tally(pd.DataFrame(df)) == "no claims"

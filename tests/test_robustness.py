@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from overparam import config, tables
 from overparam.experiments import CheckContext, get
 
-from .conftest import BASE_SCHEMA
+from .conftest import BASE_SCHEMA, SHIPPED, shipped_config
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = [ROOT / "config/config.yaml", ROOT / "config/paper.yaml", ROOT / ".test/config.yaml"]
+CONFIGS = list(SHIPPED)
 SCHEMA = config.load_schema(BASE_SCHEMA)
 OE = get("optimization_ease")
 CTX = CheckContext(scale="test", figure="figures/optimization_ease.png", resamples=50)
@@ -71,20 +71,26 @@ def undeclared_keys(cfg, node=SCHEMA, path="") -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "path", CONFIGS, ids=[p.name if p.parent.name == "config" else ".test" for p in CONFIGS]
+    "path", CONFIGS, ids=[Path(p).name if p.startswith("config") else ".test" for p in CONFIGS]
 )
 def test_schema_declares_every_key_of_the_shipped_configs(path):
-    cfg = yaml.safe_load(path.read_text())
+    cfg = shipped_config(path)
     assert undeclared_keys(cfg) == []
     config.validate(copy.deepcopy(cfg) | {"device": "cpu"}, BASE_SCHEMA)
 
 
 def test_coverage_walker_finds_undeclared_keys():
     cfg = {
-        "optimization_ease": {"widths": [1, 2], "claims": {"epochs_decrease": {"foo": 1}}},
+        "optimization_ease": {
+            "widths": [1, 2],
+            "claim_thresholds": {"epochs_decrease": {"threshold": 1, "foo": 1}},
+        },
         "nope": 1,
     }
-    assert undeclared_keys(cfg) == ["optimization_ease.claims.epochs_decrease.foo", "nope"]
+    assert undeclared_keys(cfg) == [
+        "optimization_ease.claim_thresholds.epochs_decrease.foo",
+        "nope",
+    ]
 
 
 def _objects(node, path="$"):

@@ -4,6 +4,8 @@ import pytest
 
 from overparam import claims, tables
 
+from .claimdefs import definition
+
 SCHEMA = tables.Schema(
     name="t",
     columns={"width": "int", "loss": "float", "ok": "bool", "name": "str"},
@@ -66,13 +68,7 @@ def test_config_hash_is_order_independent():
 
 
 def spec(comparison="<=", threshold=0.5):
-    return {
-        "source": "paper",
-        "statement": "s",
-        "metric": "m",
-        "comparison": comparison,
-        "threshold": threshold,
-    }
+    return definition(comparison, threshold)
 
 
 def test_claims_verdicts_and_nan():
@@ -88,4 +84,4 @@ def test_claims_verdicts_and_nan():
     assert df.loc[2, "note"] == "metric could not be computed (NaN)"
     assert df.loc[0, "claim"] == "e.a"
     md = claims.to_markdown(df)
-    assert "1 of 3 claims hold" in md and "**DOES NOT HOLD**" in md
+    assert "replications: 1 of 3 hold" in md and "**DOES NOT HOLD**" in md

@@ -7,6 +7,14 @@ whole seeds are resampled with a fixed generator and the claim's value is recomp
 the resampled runs, so ratios, slopes and extrema get their interval too). A claim computed
 from a deterministic closed form has ``n_seeds`` 0 and an interval equal to its value.
 
+Every claim is defined once, in its experiment's ``claims.yaml`` (:class:`Definition`,
+:func:`load_definitions`): what it states, how its value is measured, its threshold and where
+that comes from, its tier (a ``replication`` of a paper, an ``extension`` of our own in the
+paper's spirit, a ``sanity`` check of the pipeline that follows from the mathematics whatever
+the data), the source's own protocol, where ours deviates, and the published number. The scale
+configs carry no claim text; a threshold that truly depends on scale is overridden in the
+experiment's ``claim_thresholds`` config key, with its reason.
+
 ``holds`` is the point verdict; ``confident`` is true iff the whole interval lies on the
 holding side of the threshold. A claim that does not hold is a row with ``holds = False``,
 never an exception: the pipeline reports it. A claim whose metric could not be computed
@@ -18,8 +26,9 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -27,12 +36,15 @@ import pandas as pd
 from .tables import Schema
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+TIERS = ("replication", "extension", "sanity")  # the order tallies list them in
+TIER_PLURALS = {"replication": "replications", "extension": "extensions", "sanity": "sanity checks"}
 
 CLAIMS_SCHEMA = Schema(
     name="claims",
     columns={
         "claim": "str",
         "experiment": "str",
+        "tier": "str",
         "source": "str",
         "statement": "str",
         "metric": "str",
@@ -42,6 +54,10 @@ CLAIMS_SCHEMA = Schema(
         "ci_high": "float",
         "comparison": "str",
         "threshold": "float",
+        "threshold_basis": "str",
+        "protocol": "str",
+        "deviations": "str",
+        "published": "str",
         "holds": "bool",
         "confident": "bool",
         "figure": "str",
@@ -52,7 +68,9 @@ CLAIMS_SCHEMA = Schema(
     doc={
         "claim": "stable id, <experiment>.<claim>",
         "experiment": "the experiment it comes from",
-        "source": "the paper (and theorem) the claim is taken from",
+        "tier": "replication (the source states it for a setting like ours) | extension (our "
+        "question in the paper's spirit) | sanity (follows from the math: a failure is a bug)",
+        "source": "the paper, and the section / figure / theorem the claim is taken from",
         "statement": "the claim in words",
         "metric": "what value measures",
         "value": "the metric at this scale (NaN: it could not be computed, see note)",
@@ -60,7 +78,12 @@ CLAIMS_SCHEMA = Schema(
         "ci_low": "lower end of the 95% bootstrap interval over seeds (NaN with one seed)",
         "ci_high": "upper end of the 95% bootstrap interval over seeds (NaN with one seed)",
         "comparison": "< <= > >=: the claim holds iff value <comparison> threshold",
-        "threshold": "the threshold, from the config (its comment says where it comes from)",
+        "threshold": "the threshold (the claim's definition; a config may override it per scale)",
+        "threshold_basis": "where the threshold comes from: the paper, a theorem, the claim "
+        "itself, or a project choice with its reason",
+        "protocol": "the source's own setup: data, model, optimizer, budget, the metric",
+        "deviations": "where our setting differs from the source's protocol, and why",
+        "published": "the number(s) the source reports for this claim, with their setting",
         "holds": "the point verdict: value <comparison> threshold",
         "confident": "the whole interval lies on the holding side of the threshold",
         "figure": "the figure that shows the claim",
@@ -153,16 +176,111 @@ def bootstrap(
     return out
 
 
+class DefinitionError(ValueError):
+    """A claim definition (an experiment's ``claims.yaml``) is malformed; the message names
+    the file and the claim."""
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One claim, as its experiment's ``claims.yaml`` defines it (the key is ``key``).
+
+    A definition may give several rows of the claims table (one per family, network or
+    parametrisation of the config: the experiment's ``check`` names each row's claim id)."""
+
+    key: str  # the definition's id within its experiment
+    tier: str  # replication | extension | sanity (TIERS)
+    tier_reason: str  # why this tier, in one sentence
+    source: str  # the paper, and the section / figure / theorem the claim is taken from
+    statement: str  # what is claimed, in words
+    metric: str  # what the value measures
+    comparison: str  # one of < <= > >=: holds iff value <comparison> threshold
+    threshold: float
+    threshold_basis: (
+        str  # the paper's number, a theorem's rate, the claim itself, or a project choice
+    )
+    protocol: str  # the source's own setup in one line
+    deviations: str  # where ours differs from it, and why ("none" where nothing does)
+    published: str  # what the source reports for this claim ("none reported: ..." if nothing)
+
+    REQUIRED: ClassVar[tuple[str, ...]] = (
+        "tier", "tier_reason", "source", "statement", "metric", "comparison", "threshold",
+        "threshold_basis", "protocol", "deviations", "published",
+    )  # fmt: skip
+
+    @classmethod
+    def from_mapping(cls, key: str, d: Mapping[str, Any], where: str = "") -> Definition:
+        """Validate one entry of a ``claims.yaml`` (``where``: the file, for the message)."""
+        at = f"{where}: claim {key!r}" if where else f"claim {key!r}"
+        if not isinstance(d, Mapping):
+            raise DefinitionError(f"{at}: a definition is a mapping of fields, got {d!r}")
+        missing = [f for f in cls.REQUIRED if f not in d or d[f] is None]
+        unknown = sorted(set(d) - set(cls.REQUIRED))
+        if missing or unknown:
+            raise DefinitionError(
+                f"{at}: missing field(s) {missing}; unknown field(s) {unknown}; a definition "
+                f"has exactly {list(cls.REQUIRED)}"
+            )
+        if d["tier"] not in TIERS:
+            raise DefinitionError(f"{at}: tier {d['tier']!r} is not one of {list(TIERS)}")
+        if d["comparison"] not in OPS:
+            raise DefinitionError(f"{at}: comparison {d['comparison']!r} is not one of {list(OPS)}")
+        threshold = d["threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise DefinitionError(f"{at}: threshold {threshold!r} is not a number")
+        texts = {f: d[f] for f in cls.REQUIRED if f not in ("comparison", "threshold")}
+        for f, v in texts.items():
+            if not isinstance(v, str):
+                raise DefinitionError(f"{at}: {f} must be a string, got {v!r}")
+        # every field says something; a replication must say what the source did
+        empty = [f for f, v in texts.items() if not v.strip()]
+        if empty:
+            hint = (
+                " (a replication must state the source's protocol)" if "protocol" in empty else ""
+            )
+            raise DefinitionError(f"{at}: empty field(s) {empty}{hint}")
+        return cls(key=key, threshold=float(threshold), comparison=d["comparison"], **texts)
+
+
+def load_definitions(path: str | Path) -> dict[str, Definition]:
+    """Every claim definition of a ``claims.yaml`` ({key: Definition}, in file order); a
+    malformed file or entry is a :class:`DefinitionError` naming it."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise DefinitionError(f"{path}: no claim definitions (file missing)") from None
+    except yaml.YAMLError as e:
+        raise DefinitionError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, Mapping) or not data:
+        raise DefinitionError(f"{path}: expected a mapping of claim definitions, got {data!r}")
+    return {str(k): Definition.from_mapping(str(k), v, str(path)) for k, v in data.items()}
+
+
+def with_scale_thresholds(
+    definitions: Mapping[str, Definition], overrides: Mapping[str, Mapping[str, Any]], where: str
+) -> dict[str, Definition]:
+    """``definitions`` with the thresholds a scale's config declares ({key: {threshold,
+    reason}}; ``where`` names that config key in errors); the reason is added to the
+    threshold's basis, so the claims table says why this scale differs."""
+    out = dict(definitions)
+    for key, o in overrides.items():
+        if key not in out:
+            raise DefinitionError(f"{where}: no claim {key!r}; defined: {list(out)}")
+        d = out[key]
+        basis = f"{d.threshold_basis} At this scale {o['threshold']:g}: {o['reason']}"
+        out[key] = replace(d, threshold=float(o["threshold"]), threshold_basis=basis)
+    return out
+
+
 @dataclass(frozen=True)
 class Claim:
     claim: str  # stable id, e.g. "benign_overfitting.benign_vanishes"
     experiment: str
-    source: str  # the paper
-    statement: str  # what is claimed, in words
-    metric: str  # what `value` measures
+    definition: Definition  # what is claimed, its tier, threshold and protocol
     estimate: Estimate  # the value, its number of seeds and its interval
-    comparison: str  # one of < <= > >=: holds iff value <comparison> threshold
-    threshold: float
     figure: str
     scale: str
     note: str = ""
@@ -170,6 +288,18 @@ class Claim:
     @property
     def value(self) -> float:
         return self.estimate.value
+
+    @property
+    def tier(self) -> str:
+        return self.definition.tier
+
+    @property
+    def comparison(self) -> str:
+        return self.definition.comparison
+
+    @property
+    def threshold(self) -> float:
+        return self.definition.threshold
 
     def _on_holding_side(self, v) -> bool:
         if self.comparison not in OPS:
@@ -188,20 +318,39 @@ class Claim:
         return self.holds and self._on_holding_side(e.ci_low) and self._on_holding_side(e.ci_high)
 
     def row(self) -> dict:
-        d = asdict(self)
-        e = d.pop("estimate")
-        d.update(value=float(e["value"]), n_seeds=int(e["n_seeds"]))
-        d.update(ci_low=float(e["ci_low"]), ci_high=float(e["ci_high"]))
-        d["threshold"] = float(self.threshold)
-        d["holds"] = self.holds
-        d["confident"] = self.confident
-        if math.isnan(d["value"]) and not d["note"]:
-            d["note"] = "metric could not be computed (NaN)"
-        return d
+        d = self.definition
+        e = self.estimate
+        note = self.note
+        if math.isnan(float(e.value)) and not note:
+            note = "metric could not be computed (NaN)"
+        out = {
+            "claim": self.claim,
+            "experiment": self.experiment,
+            "tier": d.tier,
+            "source": d.source,
+            "statement": d.statement,
+            "metric": d.metric,
+            "value": float(e.value),
+            "n_seeds": int(e.n_seeds),
+            "ci_low": float(e.ci_low),
+            "ci_high": float(e.ci_high),
+            "comparison": d.comparison,
+            "threshold": float(d.threshold),
+            "threshold_basis": d.threshold_basis,
+            "protocol": d.protocol,
+            "deviations": d.deviations,
+            "published": d.published,
+            "holds": self.holds,
+            "confident": self.confident,
+            "figure": self.figure,
+            "scale": self.scale,
+            "note": note,
+        }
+        return out
 
 
 def make_claim(
-    spec: Mapping[str, Any],
+    definition: Definition | Mapping[str, Any],
     *,
     claim: str,
     experiment: str,
@@ -210,20 +359,18 @@ def make_claim(
     scale: str,
     note: str = "",
 ) -> Claim:
-    """Build a Claim from its config entry ``spec`` = {source, statement, metric, comparison,
-    threshold}: the numbers and their provenance live in config, not in code. ``estimate``
-    is required: a claim without seeds says so with :meth:`Estimate.exact`."""
+    """The claim row ``experiment.claim`` of ``definition`` (a :class:`Definition`, or a
+    mapping with its fields, validated as a ``claims.yaml`` entry is). ``estimate`` is
+    required: a claim without seeds says so with :meth:`Estimate.exact`."""
     if not isinstance(estimate, Estimate):
         raise TypeError(f"claim {experiment}.{claim}: estimate must be an Estimate")
+    if not isinstance(definition, Definition):
+        definition = Definition.from_mapping(claim, definition)
     return Claim(
         claim=f"{experiment}.{claim}",
         experiment=experiment,
-        source=spec["source"],
-        statement=spec["statement"],
-        metric=spec["metric"],
+        definition=definition,
         estimate=estimate,
-        comparison=spec["comparison"],
-        threshold=float(spec["threshold"]),
         figure=figure,
         scale=scale,
         note=note,
@@ -269,46 +416,92 @@ def verdict(r) -> str:
     return "holds (not confident: CI crosses the threshold)"
 
 
+def tally(df: pd.DataFrame) -> str:
+    """The verdicts per tier in one line, e.g. 'replications: 20 of 30 hold (15 confidently) ·
+    extensions: 5 of 8 hold (4 confidently) · sanity checks: all 12 pass'. A tier with no
+    claim is left out."""
+    parts = []
+    for tier in TIERS:
+        d = df[df["tier"] == tier]
+        if not len(d):
+            continue
+        held, sure = int(d["holds"].sum()), int(d["confident"].sum())
+        name = TIER_PLURALS[tier]
+        if tier == "sanity":
+            failed = len(d) - held
+            parts.append(
+                f"{name}: all {len(d)} pass"
+                if not failed
+                else f"{name}: {failed} of {len(d)} FAIL (a bug of the pipeline)"
+            )
+        else:
+            parts.append(f"{name}: {held} of {len(d)} hold ({sure} confidently)")
+    return " · ".join(parts) if parts else "no claims"
+
+
+def _claim_line(r, with_interval: bool) -> str:
+    if with_interval:
+        return (
+            f"  {r.claim} ({_num(r.value)}, {interval(r)}; needs {r.comparison} {r.threshold:.4g})"
+        )
+    return f"  {r.claim} ({r.metric} = {_num(r.value)}, needs {r.comparison} {r.threshold:.4g})"
+
+
 def summary(df: pd.DataFrame) -> str:
-    """One paragraph for the console: how many claims hold, how many confidently, and every
-    claim that does not hold with its value and threshold."""
-    held, sure = int(df["holds"].sum()), int(df["confident"].sum())
-    lines = [f"{held} of {len(df)} claims hold ({sure} confidently, 95% bootstrap intervals)"]
-    failed = df[~df["holds"]]
-    if len(failed):
-        lines.append("not holding:")
-        for r in failed.itertuples(index=False):
-            lines.append(
-                f"  {r.claim} ({r.metric} = {_num(r.value)}, needs {r.comparison} "
-                f"{r.threshold:.4g})"
+    """One paragraph for the console: the tally per tier (95% bootstrap intervals), then per
+    tier every claim that does not hold (sanity checks first: each is a bug) and every one that
+    holds without confidence."""
+    lines = [tally(df)]
+    for tier in ("sanity", "replication", "extension"):
+        d = df[df["tier"] == tier]
+        failed = d[~d["holds"]]
+        if len(failed):
+            head = (
+                "sanity checks FAILING (bugs of the pipeline)"
+                if tier == "sanity"
+                else (f"{TIER_PLURALS[tier]} not holding")
             )
-    shaky = df[df["holds"] & ~df["confident"]]
-    if len(shaky):
-        lines.append("holding, not confidently:")
-        for r in shaky.itertuples(index=False):
-            lines.append(
-                f"  {r.claim} ({_num(r.value)}, {interval(r)}; needs {r.comparison} "
-                f"{r.threshold:.4g})"
-            )
+            lines.append(f"{head}:")
+            lines += [_claim_line(r, False) for r in failed.itertuples(index=False)]
+    for tier in ("replication", "extension", "sanity"):
+        d = df[df["tier"] == tier]
+        shaky = d[d["holds"] & ~d["confident"]]
+        if len(shaky):
+            lines.append(f"{TIER_PLURALS[tier]} holding, not confidently:")
+            lines += [_claim_line(r, True) for r in shaky.itertuples(index=False)]
     return "\n".join(lines)
 
 
+def failing_sanity(df: pd.DataFrame) -> pd.DataFrame:
+    """The sanity checks of a claims table that do not hold (each one is a bug)."""
+    return df[(df["tier"] == "sanity") & ~df["holds"]]
+
+
 def to_markdown(df: pd.DataFrame) -> str:
-    """The claims table as readable markdown (no extra dependency)."""
-    held, sure = int(df["holds"].sum()), int(df["confident"].sum())
+    """The claims table as readable markdown (no extra dependency): the tally per tier, then
+    one table per tier."""
+    scale = ", ".join(sorted(set(df["scale"])))
     lines = [
         "# Claims",
         "",
-        f"{held} of {len(df)} claims hold at scale `{', '.join(sorted(set(df['scale'])))}`, "
-        f"{sure} of them confidently (the whole 95% interval on the holding side).",
-        "",
-        "| claim | verdict | value | 95% interval | test | source | statement | note |",
-        "|---|---|---|---|---|---|---|---|",
+        f"Scale `{scale}`: {tally(df)}. A claim holds confidently when its whole 95% interval "
+        "lies on the holding side of its threshold.",
     ]
-    for r in df.itertuples(index=False):
-        v = verdict(r)
-        v = v if r.holds else f"**{v}**"
-        test = f"{r.metric} {r.comparison} {r.threshold:.4g}"
-        cells = [r.claim, v, _num(r.value), interval(r), test, r.source, r.statement, r.note]
-        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    for tier in TIERS:
+        d = df[df["tier"] == tier]
+        if not len(d):
+            continue
+        lines += [
+            "",
+            f"## {TIER_PLURALS[tier].capitalize()}",
+            "",
+            "| claim | verdict | value | 95% interval | test | source | statement | note |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in d.itertuples(index=False):
+            v = verdict(r)
+            v = v if r.holds else f"**{v}**"
+            test = f"{r.metric} {r.comparison} {r.threshold:.4g}"
+            cells = [r.claim, v, _num(r.value), interval(r), test, r.source, r.statement, r.note]
+            lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     return "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """The ``overparam`` command: audit a run's tables from a terminal.
 
-    overparam claims  [--experiment X] [--failing] [--results DIR]
+    overparam claims  [--experiment X] [--tier T] [--failing] [--results DIR]
     overparam show    TABLE.parquet [--columns] [--provenance] [--head N] [--where EXPR]
     overparam diff    RESULTS_A RESULTS_B
     overparam explain CLAIM_ID [--results DIR] [--head N]
@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import audit
-from .claims import interval, summary, verdict
+from .claims import TIERS, interval, tally, verdict
 
 PROG = "overparam"
 
@@ -43,12 +43,12 @@ def _frame(df: pd.DataFrame, head: int) -> str:
 
 
 def claims_lines(df: pd.DataFrame) -> list[str]:
-    """One aligned line per claim: id, verdict, value, interval, test."""
+    """One aligned line per claim: id, tier, verdict, value, interval, test."""
     cols = [
-        [r.claim, verdict(r), _num(r.value), interval(r), f"needs {_needs(r)}"]
+        [r.claim, r.tier, verdict(r), _num(r.value), interval(r), f"needs {_needs(r)}"]
         for r in df.itertuples(index=False)
     ]
-    head = ["claim", "verdict", "value", "95% interval", "test"]
+    head = ["claim", "tier", "verdict", "value", "95% interval", "test"]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *cols)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return [fmt.format(*head).rstrip()] + [fmt.format(*c).rstrip() for c in cols]
@@ -59,7 +59,9 @@ def cmd_claims(args) -> None:
     if args.experiment:
         audit.check_experiment(args.experiment, df)
         df = df[df["experiment"] == args.experiment]
-    head = summary(df).splitlines()[0]
+    if args.tier:
+        df = df[df["tier"] == args.tier]
+    head = tally(df)
     if args.failing:
         df = df[~df["holds"]]
     print(f"{df.attrs.get('source', args.results)}: {head}")
@@ -189,19 +191,24 @@ def cmd_explain(args) -> None:
     r = audit.claim(claims, args.claim)
     print(r["claim"])
     for key, text in (
+        ("tier", r["tier"]),
         ("source", r["source"]),
         ("statement", r["statement"]),
         ("metric", r["metric"]),
         ("test", f"holds iff value {_needs(r)}"),
+        ("basis", r["threshold_basis"]),
+        ("protocol", r["protocol"]),
+        ("deviations", r["deviations"]),
+        ("published", r["published"]),
         ("value", _num(r["value"])),
         ("interval", interval(r)),
         ("verdict", verdict(r)),
         ("scale", r["scale"]),
         ("note", r["note"] or "-"),
     ):
-        print(f"  {key + ':':<11}{text}")
+        print(f"  {key + ':':<12}{text}")
     fig = Path(args.results).parent / str(r["figure"])
-    print(f"  {'figure:':<11}{fig}{'' if fig.exists() else ' (not built)'}")
+    print(f"  {'figure:':<12}{fig}{'' if fig.exists() else ' (not built)'}")
     rows = audit.claim_rows(args.results, r)
     m = rows.metrics
     print(f"computed from {m.path} (config_hash {m.provenance.get('config_hash')}, commit "
@@ -226,6 +233,7 @@ def parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("claims", help="the claims table: verdicts, values and intervals")
     c.add_argument("--experiment", help="only this experiment's claims")
+    c.add_argument("--tier", choices=TIERS, help="only the claims of this tier")
     c.add_argument("--failing", action="store_true", help="only the claims that do not hold")
     c.add_argument("--results", default="results", help="results folder (default: results)")
     c.set_defaults(run=cmd_claims)

@@ -59,6 +59,34 @@ def _describe(err: jsonschema.ValidationError) -> str:
     return f"config key '{key}': {err.message}"
 
 
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """``overlay`` over ``base`` as Snakemake merges a ``--configfile`` over the Snakefile's
+    ``configfile:``: mappings are updated key by key (recursively), every other value (a
+    number, a string, a list) is replaced. Neither argument is changed."""
+    out = copy.deepcopy(dict(base))
+    for k, v in overlay.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def read_config(*paths: str | Path) -> dict[str, Any]:
+    """The config files ``paths`` deep-merged in order (:func:`deep_merge`), as
+    ``snakemake --configfile B`` reads them with ``A`` as the Snakefile's configfile: e.g.
+    ``read_config("config/config.yaml", "config/paper.yaml")`` is the paper scale (an overlay
+    of the quick one). Not validated: see :func:`validate`."""
+    out: dict[str, Any] = {}
+    for p in paths:
+        with open(p) as f:
+            data = yaml.safe_load(f) or {}
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{p}: a config file is a mapping of keys, got {type(data).__name__}")
+        out = deep_merge(out, data)
+    return out
+
+
 def load_schema(base_path: str | Path, names: list[str] | None = None) -> dict[str, Any]:
     """The base schema at ``base_path`` with the fragment of every experiment in ``names``
     (default: all) as the schema of its config section."""
@@ -68,8 +96,31 @@ def load_schema(base_path: str | Path, names: list[str] | None = None) -> dict[s
     props = schema.setdefault("properties", {})
     shared = schema.get("definitions", {}).get("job_resources", {}).get("properties", {})
     for name in experiments.names() if names is None else names:
-        props[name] = with_job_resources(experiments.get(name).schema_fragment(), shared)
+        e = experiments.get(name)
+        section = with_job_resources(e.schema_fragment(), shared)
+        section["properties"]["claim_thresholds"] = claim_thresholds_schema(list(e.definitions()))
+        props[name] = section
     return schema
+
+
+def claim_thresholds_schema(keys: list[str]) -> dict[str, Any]:
+    """The schema of an experiment's ``claim_thresholds``: a threshold that depends on the
+    scale, for a claim its ``claims.yaml`` defines (a mistyped id is an error), with the
+    reason it differs."""
+    return {
+        "description": "thresholds that differ at this scale: {claim: {threshold, reason}}",
+        "type": "object",
+        "propertyNames": {"enum": keys},
+        "additionalProperties": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["threshold", "reason"],
+            "properties": {
+                "threshold": {"type": "number"},
+                "reason": {"type": "string", "minLength": 1},
+            },
+        },
+    }
 
 
 def with_job_resources(fragment: dict[str, Any], shared: Mapping[str, Any]) -> dict[str, Any]:

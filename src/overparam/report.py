@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from .claims import interval, verdict
+from .claims import tally as _tier_tally
 
 # verdict -> inline style of its cell (the report's own stylesheet does not know our classes)
 _VERDICT_STYLE = {
@@ -33,12 +34,15 @@ _CELL = "border:1px solid #bbb;padding:3px 6px;vertical-align:top;text-align:lef
 # the columns of a claims table in the report: (header, function of a claims row)
 _COLUMNS: list[tuple[str, Any]] = [
     ("claim", lambda r: r.claim),
+    ("tier", lambda r: r.tier),
     ("statement", lambda r: r.statement),
     ("value", lambda r: f"{r.metric} = {_num(r.value)}"),
     ("95% interval", interval),
     ("needs", lambda r: f"{r.comparison} {r.threshold:.4g}"),
     ("verdict", verdict),
     ("source", lambda r: r.source),
+    ("published", lambda r: r.published),
+    ("deviations", lambda r: r.deviations),
     ("note", lambda r: r.note),
 ]
 
@@ -63,9 +67,8 @@ def title(experiment: str) -> str:
 
 
 def tally(df: pd.DataFrame) -> str:
-    """'k of n claims hold (m confidently)'."""
-    held, sure = int(df["holds"].sum()), int(df["confident"].sum())
-    return f"{held} of {len(df)} claims hold ({sure} confidently)"
+    """The verdicts per tier: 'replications: k of n hold (m confidently) · ...'."""
+    return _tier_tally(df)
 
 
 def _verdict_style(r) -> str:
@@ -126,8 +129,9 @@ def config_page(config: Mapping[str, Any]) -> str:
     text = yaml.safe_dump(dict(ordered), sort_keys=False, default_flow_style=None, width=100)
     body = (
         "<p>The configuration the results were computed with: the config file(s) merged "
-        "with any <code>--config</code> overrides. Each claim's threshold and its source "
-        "are in its experiment's <code>claims</code> section.</p>\n"
+        "with any <code>--config</code> overrides. The claims (threshold, tier, source, "
+        "protocol) are defined in each experiment's <code>claims.yaml</code>; a threshold "
+        "that differs by scale is in its section's <code>claim_thresholds</code>.</p>\n"
         f"<pre>{html.escape(text)}</pre>"
     )
     return page("Configuration", body)

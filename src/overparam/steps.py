@@ -22,7 +22,16 @@ import numpy as np
 import pandas as pd
 
 from . import experiments, tables, timing
-from .claims import CLAIMS_SCHEMA, claims_frame, interval, summary, to_markdown, verdict
+from .claims import (
+    CLAIMS_SCHEMA,
+    claims_frame,
+    failing_sanity,
+    interval,
+    summary,
+    tally,
+    to_markdown,
+    verdict,
+)
 from .experiments.base import CheckContext, Log, RunContext
 from .io import atomic_write_text
 
@@ -203,6 +212,7 @@ def check(
         figure=str(figure),
         resamples=int(b.get("resamples", 1000)),
         bootstrap_seed=int(b.get("seed", 0)),
+        definitions=e.definitions(cfg),
     )
     log(f"[{exp}] checking claims ({ctx.resamples} bootstrap resamples over seeds)")
     claims = e.check(tables.read_table(metrics_path, e.metrics_schema), cfg, ctx)
@@ -303,48 +313,86 @@ def _num(v: Any) -> float:
 
 def collect_claims(
     claim_paths: Sequence[PathLike],
-    figure_paths: Sequence[PathLike],
     parquet_out: PathLike,
     markdown_out: PathLike,
-    manifest_out: PathLike,
-    benchmarks: PathLike | None = None,
     log: Log = print,
 ) -> pd.DataFrame:
+    """Every experiment's claims table -> one claims table and its markdown."""
     df = pd.concat([tables.read_table(p, CLAIMS_SCHEMA) for p in claim_paths], ignore_index=True)
     tables.write_table(df, parquet_out, CLAIMS_SCHEMA, {"kind": "all claims"})
     atomic_write_text(markdown_out, to_markdown(df))
-    lines = ["# overparam manifest: figure -> claims (verdict)", ""]
+    log(f"{tally(df)} -> {parquet_out}, {markdown_out}")
+    log(summary(df))
+    return df
+
+
+class SanityCheckFailed(RuntimeError):
+    """A sanity check does not hold: the pipeline has a bug (whatever ``strict`` says)."""
+
+
+def require_sanity(df: pd.DataFrame, source: PathLike) -> None:
+    """Raise :class:`SanityCheckFailed` naming every sanity check of ``df`` that fails."""
+    bad = failing_sanity(df)
+    if len(bad):
+        names = "\n".join(
+            f"  {r.claim}: {r.metric} = {r.value:.4g}, needs {r.comparison} {r.threshold:.4g}"
+            for r in bad.itertuples(index=False)
+        )
+        raise SanityCheckFailed(
+            f"{len(bad)} sanity check(s) of {source} fail: each follows from the mathematics of "
+            f"its setup, so a failure is a bug of the pipeline, not a finding (the tables, "
+            f"figures and claims files are kept):\n{names}"
+        )
+
+
+def write_manifest(
+    claims_path: PathLike,
+    figure_paths: Sequence[PathLike],
+    manifest_out: PathLike,
+    benchmarks: PathLike | None = None,
+    log: Log = print,
+) -> str:
+    """The manifest: every figure with its claims and verdicts, the tally per tier and the
+    time spent in jobs. Raises :class:`SanityCheckFailed` (and writes nothing) if a sanity
+    check of ``claims_path`` fails."""
+    df = tables.read_table(claims_path, CLAIMS_SCHEMA)
+    require_sanity(df, claims_path)
+    lines = ["# overparam manifest: figure -> claims (tier, verdict)", ""]
     for fig in sorted(map(str, figure_paths)):
         lines.append(fig)
         if fig.endswith(".png"):
             for r in df[df["figure"] == fig].itertuples(index=False):
                 val = "NaN" if math.isnan(r.value) else f"{r.value:.4g}"
                 lines.append(
-                    f"  {r.claim}: {verdict(r)} ({r.metric} = {val}, {interval(r)}, "
+                    f"  {r.claim} [{r.tier}]: {verdict(r)} ({r.metric} = {val}, {interval(r)}, "
                     f"needs {r.comparison} {r.threshold:g})"
                 )
-    held = int(df["holds"].sum())
     lines += ["", summary(df)]
     if benchmarks is not None:
-        b = tables.read_table(benchmarks, JOBS_SCHEMA)
-        per = b.groupby("experiment", sort=False).agg(
-            jobs=("job", "size"),
-            s=("seconds", "sum"),
-            train=("train_s", lambda v: v.sum(min_count=1)),
-            eval=("eval_s", lambda v: v.sum(min_count=1)),
-        )
-        lines += ["", f"time spent in jobs ({benchmarks}):"]
-        for e, r in per.iterrows():
-            line = f"  {e}: {int(r.jobs)} jobs, {r.s:.0f} s"
-            if r.train > 0 or r.eval > 0:  # NaN (no training or evaluation) compares False
-                tr, ev = np.nan_to_num([r.train, r.eval])
-                line += f" (optimizer steps {tr:.0f} s, evaluation {ev:.0f} s"
-                line += f": {ev / (tr + ev):.0%} of them)"
-            lines.append(line)
-    atomic_write_text(manifest_out, "\n".join(lines) + "\n")
-    log(f"{held}/{len(df)} claims hold -> {parquet_out}, {markdown_out}, {manifest_out}")
-    log(summary(df))
-    return df
+        lines += ["", *_time_lines(benchmarks)]
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(manifest_out, text)
+    log(f"manifest -> {manifest_out}: {tally(df)}")
+    return text
+
+
+def _time_lines(benchmarks: PathLike) -> list[str]:
+    b = tables.read_table(benchmarks, JOBS_SCHEMA)
+    per = b.groupby("experiment", sort=False).agg(
+        jobs=("job", "size"),
+        s=("seconds", "sum"),
+        train=("train_s", lambda v: v.sum(min_count=1)),
+        eval=("eval_s", lambda v: v.sum(min_count=1)),
+    )
+    lines = [f"time spent in jobs ({benchmarks}):"]
+    for e, r in per.iterrows():
+        line = f"  {e}: {int(r.jobs)} jobs, {r.s:.0f} s"
+        if r.train > 0 or r.eval > 0:  # NaN (no training or evaluation) compares False
+            tr, ev = np.nan_to_num([r.train, r.eval])
+            line += f" (optimizer steps {tr:.0f} s, evaluation {ev:.0f} s"
+            line += f": {ev / (tr + ev):.0%} of them)"
+        lines.append(line)
+    return lines
 
 
 class ClaimsDoNotHold(RuntimeError):

@@ -26,15 +26,6 @@ TOY = {
     "values": [1, 2, 3],
     "factor": 2.0,
     "seeds": [0, 1],
-    "claims": {
-        "positive": {
-            "source": "test",
-            "statement": "y > 0",
-            "metric": "min y",
-            "comparison": ">",
-            "threshold": 0.0,
-        }
-    },
 }
 
 
@@ -106,13 +97,39 @@ def test_each_checkout_runs_its_own_library(copies, marker):
 def test_the_new_experiment_is_a_full_target(copies):
     _, _, wd = copies["A"]
     claims = tables.read_table(wd / "results" / "claims.parquet")
-    assert claims["claim"].tolist() == ["toy.positive"]
-    assert claims["value"].tolist() == [2.0] and claims["holds"].all()
-    assert claims["figure"].tolist() == ["figures/toy.png"]
+    assert claims["claim"].tolist() == ["toy.positive", "toy.affine"]
+    assert claims["tier"].tolist() == ["replication", "sanity"]
+    assert claims["value"].tolist() == [2.0, 0.0] and claims["holds"].all()
+    assert claims["figure"].tolist() == ["figures/toy.png"] * 2
+    assert claims["protocol"].str.len().gt(0).all()
     assert (wd / "figures" / "toy.png").stat().st_size > 1000
     jobs = tables.read_table(wd / "results" / "benchmarks" / "jobs.parquet")
     assert sorted(jobs["rule"]) == sorted(["solve"] * 3 + ["aggregate", "figure", "check"])
     assert "toy: 6 jobs" in (wd / "figures" / "all").read_text()
+
+
+def test_a_failing_sanity_check_fails_the_run_after_writing_every_result(copies, tmp_path):
+    """A sanity check that does not hold is a bug: the run fails, naming it, whatever
+    ``strict`` says, and keeps the claims table, the figure and the report pages. (A test can
+    only make a correct sanity check fail by forcing its threshold.)"""
+    repo, _, base = copies["A"]
+    wd = tmp_path / "run"
+    shutil.copytree(base / "results", wd / "results")
+    shutil.copytree(base / "figures", wd / "figures")
+    thr = {"affine": {"threshold": -1.0, "reason": "a test forcing the failure"}}
+    cfg = _config(tmp_path / "broken.yaml", claim_thresholds=thr)
+    out = snakemake(wd, "figures/all", repo=repo, configfile=cfg, check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "1 sanity check(s) of results/claims.parquet fail" in text and "toy.affine" in text
+    claims = tables.read_table(wd / "results" / "claims.parquet").set_index("claim")
+    assert not claims.loc["toy.affine", "holds"] and claims.loc["toy.positive", "holds"]
+    assert (
+        "At this scale -1: a test forcing the failure"
+        in claims.loc["toy.affine", "threshold_basis"]
+    )
+    assert (wd / "results" / "claims.md").exists() and (wd / "figures" / "toy.png").exists()
+    assert not (wd / "figures" / "all").exists()  # the manifest, the run's last step
 
 
 def test_dry_runs_after_config_edits(copies, tmp_path):
@@ -132,13 +149,24 @@ def test_dry_runs_after_config_edits(copies, tmp_path):
     )
     assert job_counts(out.stdout)["solve"] == 3
     assert "before: 'factor=2.0' now: 'factor=3.0'" in out.stdout
-    # a claim threshold re-checks without re-running any job
-    claims = {"positive": {**TOY["claims"]["positive"], "threshold": 1.0}}
+    # a scale's claim threshold re-checks without re-running any job
+    thr = {"positive": {"threshold": 1.0, "reason": "a test"}}
     out = snakemake(
-        wd, "-n", "figures/all", repo=repo, configfile=_config(tmp_path / "thr.yaml", claims=claims)
-    )
+        wd, "-n", "figures/all", repo=repo,
+        configfile=_config(tmp_path / "thr.yaml", claim_thresholds=thr),
+    )  # fmt: skip
     counts = job_counts(out.stdout)
     assert "solve" not in counts and counts["check"] == 1
+    # so does an edit of the claim's definition (claims.yaml)
+    defs = repo / "src" / "overparam" / "experiments" / "toy" / "claims.yaml"
+    text = defs.read_text()
+    try:
+        defs.write_text(text.replace("statement: every y is positive", "statement: y > 0"))
+        counts = job_counts(snakemake(wd, "-n", "figures/all", repo=repo,
+                                      configfile=_config(tmp_path / "same.yaml")).stdout)  # fmt: skip
+        assert "solve" not in counts and counts["check"] == 1
+    finally:
+        defs.write_text(text)
     # the experiment's own problems() stop the run before any job, naming the key
     out = snakemake(
         wd,

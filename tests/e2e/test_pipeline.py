@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from overparam import tables
-from overparam.claims import CLAIMS_SCHEMA
+from overparam.claims import CLAIMS_SCHEMA, tally
 from overparam.experiments import get, names
 
 from ..conftest import TEST_CONFIG, job_counts, snakemake
@@ -93,8 +93,8 @@ def test_claims_table(pipeline_run):
     )
     manifest = (pipeline_run / "figures/all").read_text()
     assert "figures/benign_overfitting.png" in manifest
-    held, sure = int(df["holds"].sum()), int(df["confident"].sum())
-    assert f"{held} of {len(df)} claims hold ({sure} confidently" in manifest
+    assert tally(df) in manifest and "sanity checks: all" in manifest
+    assert "benign_overfitting.demo_interpolates [sanity]: holds" in manifest
     md = (pipeline_run / "results/claims.md").read_text()
     assert "benign_overfitting.spiked_bulk.slope" in md
 
@@ -251,7 +251,7 @@ def test_every_run_ends_with_the_verdicts(pipeline_run, tmp_path):
     df = tables.read_table(run / "results/claims.parquet", CLAIMS_SCHEMA)
     out = snakemake(run, "figures/all", "--forcerun", "claims")
     text = out.stdout + out.stderr
-    assert f"{int(df['holds'].sum())} of {len(df)} claims hold" in text, text
+    assert tally(df) in text, text
     for claim in df.loc[~df["holds"], "claim"]:
         assert f"  {claim} (" in text
 
@@ -261,17 +261,19 @@ def test_strict_mode_fails_on_a_claim_that_does_not_hold_and_keeps_results(pipel
     shutil.copytree(pipeline_run, run, symlinks=True)
     cfg = yaml.safe_load(TEST_CONFIG.read_text())
     cfg["strict"] = True
-    # an impossible threshold: the max train MSE of the demo cannot be negative
-    cfg["benign_overfitting"]["claims"]["demo_interpolates"]["threshold"] = -1.0
+    # an impossible threshold: the excess risk cannot fall like n^-10 over the sweep
+    cfg["benign_overfitting"]["claim_thresholds"] = {
+        "benign_slope": {"threshold": -10.0, "reason": "a test: impossible"}
+    }
     path = tmp_path / "strict.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     out = snakemake(run, configfile=path, check=False)
     text = out.stdout + out.stderr
     assert out.returncode != 0, text
     assert "strict mode: not every claim holds" in text
-    assert "benign_overfitting.demo_interpolates (max train MSE = " in text
+    assert "benign_overfitting.spiked_bulk.slope (log-log slope" in text
     df = tables.read_table(run / "results/claims.parquet", CLAIMS_SCHEMA)
-    assert not df.set_index("claim").loc["benign_overfitting.demo_interpolates", "holds"]
+    assert not df.set_index("claim").loc["benign_overfitting.spiked_bulk.slope", "holds"]
     assert (run / "figures/all").exists() and not (run / "results/claims.verified").exists()
     # a threshold is not a job parameter: nothing was trained or solved again
     counts = job_counts(text)

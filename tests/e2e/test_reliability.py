@@ -33,13 +33,6 @@ from ..conftest import ROOT, TEST_CONFIG, job_counts, snakemake
 
 pytestmark = pytest.mark.e2e
 
-_CLAIM = {
-    "source": "test",
-    "statement": "s",
-    "metric": "violations",
-    "comparison": "<=",
-    "threshold": 0,
-}
 # Two widths, one thread each. 500 epochs of 10 steps: each training job lasts a second or
 # more, long enough to be killed in the middle.
 MINIMAL = {
@@ -57,7 +50,6 @@ MINIMAL = {
         "eval_every": 50,
         "loss_threshold": 0.05,
         "loss_floor": 1.0e-8,
-        "claims": {"epochs_decrease": dict(_CLAIM), "final_loss_decreases": dict(_CLAIM)},
     },
 }
 RUNS = "results/optimization_ease/runs"
@@ -342,8 +334,9 @@ def test_deleting_one_run_table_reruns_only_that_job(reference_copy, minimal_con
         "check": 1,
         "claims": 1,
         "figure": 1,
+        "manifest": 1,
         "train": 1,
-        "total": 6,
+        "total": 7,
     }
 
 
@@ -368,15 +361,16 @@ def test_corrupted_table_deleted_is_regenerated(reference_copy, minimal_config):
         "check": 1,
         "claims": 1,
         "figure": 1,
+        "manifest": 1,
         "train": 1,
-        "total": 6,
+        "total": 7,
     }
 
 
 # ----------------------------------------------------------------------------- params tracked
 
 TEST_CFG = yaml.safe_load(TEST_CONFIG.read_text())
-DOWNSTREAM = {"aggregate": 1, "check": 1, "figure": 1, "benchmarks": 1, "claims": 1}
+DOWNSTREAM = {"aggregate": 1, "check": 1, "figure": 1, "benchmarks": 1, "claims": 1, "manifest": 1}
 
 
 def _dry_run_with(pipeline_run, tmp_path, key, value) -> tuple[dict[str, int], str]:
@@ -398,23 +392,29 @@ def test_changing_one_experiment_reruns_only_its_jobs(pipeline_run, tmp_path):
     widths = TEST_CFG["optimization_ease"]["widths"]
     # the optimization_ease training jobs only, and what reads them; the other experiments'
     # jobs and steps are kept
-    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 5}
+    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 6}
     assert planned_jobs(out, "train") == {f"optimization_ease/w{w}" for w in widths}
     # the reason names the field that changed, in each re-run job
     assert out.count("before: 'lr=0.01' now: 'lr=0.02'") == len(widths)
 
 
 def test_changing_a_threshold_rechecks_without_training(pipeline_run, tmp_path):
-    plan, out = _dry_run_with(
-        pipeline_run, tmp_path, "benign_overfitting.claims.benign_slope.threshold", -0.3
-    )
+    thr = {"benign_slope": {"threshold": -0.3, "reason": "a test"}}
+    plan, out = _dry_run_with(pipeline_run, tmp_path, "benign_overfitting.claim_thresholds", thr)
     # the figure draws from the same section (benign_overfitting's shows a threshold), so
     # it is redrawn; no train, solve or aggregate job (the job benchmarks table is collected
     # again: the check and figure jobs write new benchmark files)
-    assert plan == {"check": 1, "claims": 1, "figure": 1, "benchmarks": 1, "total": 4}
+    assert plan == {
+        "check": 1,
+        "claims": 1,
+        "figure": 1,
+        "benchmarks": 1,
+        "manifest": 1,
+        "total": 5,
+    }
     # check and figure re-run because their params (the section) changed: before and now
     assert "Params have changed since last execution" in out
-    assert "'threshold': -0.25}" in out and "'threshold': -0.3}" in out
+    assert "'claim_thresholds': {'benign_slope': {'reason': 'a test', 'threshold': -0.3}}" in out
 
 
 def test_adding_a_width_plans_one_new_training_job(pipeline_run, tmp_path):
@@ -425,7 +425,7 @@ def test_adding_a_width_plans_one_new_training_job(pipeline_run, tmp_path):
     new = 32
     assert new not in widths
     plan, out = _dry_run_with(pipeline_run, tmp_path, "double_descent.mlp.widths", [*widths, new])
-    assert plan == {**DOWNSTREAM, "train": 1, "total": 6}
+    assert plan == {**DOWNSTREAM, "train": 1, "total": 7}
     assert planned_jobs(out, "train") == {f"double_descent/mlp_h{new}"}
     missing = (
         rf"(?m)^Reason: Missing output files: .*results/double_descent/runs/mlp_h{new}\.parquet"
@@ -439,7 +439,7 @@ def test_changing_the_mlp_learning_rate_reruns_exactly_the_mlp_jobs(pipeline_run
     plan, out = _dry_run_with(pipeline_run, tmp_path, "double_descent.mlp.lr", 2 * lr)
     widths = mlp["widths"]
     # every MLP width trains again; linear and random_features (solve) do not re-run
-    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 5}
+    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 6}
     assert "solve" not in plan
     assert planned_jobs(out, "train") == {f"double_descent/mlp_h{w}" for w in widths}
     assert out.count(f"before: 'lr={lr}' now: 'lr={2 * lr}'") == len(widths)
@@ -453,7 +453,7 @@ def test_nested_override_on_the_command_line(pipeline_run):
     ).stdout
     widths = TEST_CFG["optimization_ease"]["widths"]
     plan = job_counts(out)
-    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 5}
+    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 6}
     assert planned_jobs(out, "train") == {f"optimization_ease/w{w}" for w in widths}
     assert out.count("before: 'lr=0.01' now: 'lr=0.02'") == len(widths)
 

@@ -1,5 +1,7 @@
 # All experiments -> results/claims.parquet, results/claims.md, the job benchmarks table and
-# the manifest figures/all; strict mode; the verdicts printed at the end of every run.
+# the manifest figures/all (written last: a failing sanity check fails the run there, after
+# every table, figure and claims file is written); strict mode; the verdicts printed at the end
+# of every run.
 
 
 rule benchmarks:
@@ -29,14 +31,11 @@ rule benchmarks:
 rule claims:
     input:
         claims=expand(rules.check.output[0], exp=EXPERIMENTS),
-        figures=expand(rules.figure.output, exp=EXPERIMENTS),
-        benchmarks=rules.benchmarks.output[0],
         # the experiments' descriptions, shown in the report
         captions=caption_files(),
     output:
         parquet="results/claims.parquet",
         markdown="results/claims.md",
-        manifest="figures/all",
         # what `--report` shows besides the figures (its captions and pages)
         captions=REPORT_CAPTIONS,
         pages=report(
@@ -65,9 +64,26 @@ rule claims:
         config_hash=config_hash(config),
         seeds={e: _experiments.get(e).seed_summary(config[e]) for e in sorted(EXPERIMENTS)},
     message:
-        "collect every experiment's claims and write the manifest and the report's pages"
+        "collect every experiment's claims and write the report's pages"
     script:
         "../scripts/claims.py"
+
+
+rule manifest:
+    input:
+        claims=rules.claims.output.parquet,
+        figures=expand(rules.figure.output, exp=EXPERIMENTS),
+        benchmarks=rules.benchmarks.output[0],
+    output:
+        "figures/all",
+    log:
+        "logs/manifest.log",
+    conda:
+        "../envs/overparam.yaml"
+    message:
+        "write the manifest (every figure with its claims); fail if a sanity check fails"
+    script:
+        "../scripts/manifest.py"
 
 
 rule strict:

@@ -98,12 +98,17 @@ JOB_PARAMS = {
 JOB_RESOURCES = ("threads", "mem_mb", "runtime")
 
 
-def section_params(exp, without=("claims", *JOB_RESOURCES)):
-    """An experiment's config section without its claims and scheduler resources, keys sorted
+def section_params(exp, without=("claim_thresholds", *JOB_RESOURCES)):
+    """An experiment's config section without its claim thresholds and scheduler resources, keys sorted
     (Snakemake compares params by repr: reordering YAML keys must not look like a change)."""
     return json.loads(
         json.dumps({k: v for k, v in config[exp].items() if k not in without}, sort_keys=True)
     )
+
+
+def claim_definitions(wildcards):
+    """The experiment's claim definitions (its claims.yaml)."""
+    return str(_experiments.get(wildcards.exp).definitions_path())
 
 
 def job_resource(key):

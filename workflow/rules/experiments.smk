@@ -81,7 +81,9 @@ rule aggregate:
 
 rule figure:
     input:
-        rules.aggregate.output.metrics,
+        metrics=rules.aggregate.output.metrics,
+        # the claims' definitions (a figure may draw a threshold)
+        definitions=claim_definitions,
     output:
         png=report("figures/{exp}.png", caption=figure_caption(), category=report_category),
         pdf="figures/{exp}.pdf",
@@ -102,7 +104,9 @@ rule figure:
 
 rule check:
     input:
-        rules.aggregate.output.metrics,
+        metrics=rules.aggregate.output.metrics,
+        # the experiment's claims.yaml: editing a claim's definition re-checks it
+        definitions=claim_definitions,
     output:
         "results/{exp}/claims.parquet",
     log:

@@ -13,7 +13,7 @@ with logging_to(sm.log[0], rebuild="figures/all") as log:
     check(
         sm.wildcards.exp,
         sm.params.cfg,
-        sm.input[0],
+        sm.input.metrics,
         sm.output[0],
         sm.params.scale,
         sm.params.figure,

@@ -1,5 +1,5 @@
-"""Snakemake script: every experiment's claims -> claims.parquet, claims.md, the manifest, and
-the pages and captions of the HTML report."""
+"""Snakemake script: every experiment's claims -> claims.parquet, claims.md, and the pages and
+captions of the HTML report."""
 
 import sys
 from pathlib import Path
@@ -11,15 +11,7 @@ from overparam.steps import collect_claims, logging_to, report_pages  # noqa: E4
 
 sm = snakemake
 with logging_to(sm.log[0], rebuild="figures/all") as log:
-    df = collect_claims(
-        list(sm.input.claims),
-        list(sm.input.figures),
-        sm.output.parquet,
-        sm.output.markdown,
-        sm.output.manifest,
-        benchmarks=sm.input.benchmarks,
-        log=log,
-    )
+    df = collect_claims(list(sm.input.claims), sm.output.parquet, sm.output.markdown, log=log)
     report_pages(
         df,
         sm.config,

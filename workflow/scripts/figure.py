@@ -10,4 +10,4 @@ from overparam.steps import figure, logging_to  # noqa: E402
 
 sm = snakemake
 with logging_to(sm.log[0], rebuild="figures/all") as log:
-    figure(sm.wildcards.exp, sm.params.cfg, sm.input[0], sm.output.png, sm.output.pdf, log=log)
+    figure(sm.wildcards.exp, sm.params.cfg, sm.input.metrics, sm.output.png, sm.output.pdf, log=log)

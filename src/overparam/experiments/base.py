@@ -40,7 +40,7 @@ from ..data import Dataset
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..claims import Claim, Estimate
+    from ..claims import Claim, Definition, Estimate
     from ..tables import Schema
 
 Log = Callable[[str], None]
@@ -95,6 +95,9 @@ class CheckContext:
     figure: str
     resamples: int = 1000
     bootstrap_seed: int = 0
+    # {definition key: Definition} of the checked experiment with the config's scale-specific
+    # thresholds applied (Experiment.definitions(cfg)); None: its claims.yaml as written
+    definitions: Mapping[str, Definition] | None = None
 
     def estimates(
         self,
@@ -110,21 +113,33 @@ class CheckContext:
             values, runs, unit=unit, resamples=self.resamples, seed=self.bootstrap_seed
         )
 
+    def definition(self, experiment: str, key: str) -> Definition:
+        """The definition ``key`` of ``experiment``'s claims (see ``definitions``)."""
+        defs = self.definitions
+        if defs is None:
+            from . import get
+
+            defs = get(experiment).definitions()
+        if key not in defs:
+            raise KeyError(f"{experiment}: no claim definition {key!r}; defined: {list(defs)}")
+        return defs[key]
+
     def claims(
         self,
         experiment: str,
-        specs: Mapping[str, Mapping[str, Any]],
+        specs: Mapping[str, str | Definition | Mapping[str, Any]],
         estimates: Mapping[str, Estimate],
         notes: Mapping[str, str] | None = None,
     ) -> list[Claim]:
-        """One claim per entry of ``specs`` ({claim id within the experiment: its config
-        entry}), in that order, with the estimate and the note (if any) of the same id."""
+        """One claim per entry of ``specs`` ({claim id within the experiment: the key of its
+        definition in the experiment's claims.yaml, or a definition itself}), in that order,
+        with the estimate and the note (if any) of the same id."""
         from ..claims import make_claim
 
         notes = notes or {}
         return [
             make_claim(
-                spec,
+                self.definition(experiment, spec) if isinstance(spec, str) else spec,
                 claim=key,
                 experiment=experiment,
                 estimate=estimates[key],
@@ -188,6 +203,24 @@ class Experiment(ABC, Generic[J]):
         path = Path(inspect.getfile(cls)).with_name("schema.yaml")
         with open(path) as f:
             return dict(yaml.safe_load(f))
+
+    @classmethod
+    def definitions_path(cls) -> Path:
+        """The experiment's claim definitions: ``claims.yaml`` beside its ``__init__.py``."""
+        import inspect
+
+        return Path(inspect.getfile(cls)).with_name("claims.yaml")
+
+    def definitions(self, cfg: Mapping[str, Any] | None = None) -> dict[str, Definition]:
+        """{key: Definition} of every claim of this experiment (its ``claims.yaml``, read
+        once), with the scale-specific thresholds of ``cfg``'s ``claim_thresholds``."""
+        from ..claims import load_definitions, with_scale_thresholds
+
+        cache = self.__dict__.setdefault("_definitions", {})
+        if not cache:
+            cache.update(load_definitions(self.definitions_path()))
+        overrides = (cfg or {}).get("claim_thresholds") or {}
+        return with_scale_thresholds(cache, overrides, where=f"{self.name}.claim_thresholds")
 
     @classmethod
     def caption_path(cls) -> Path:

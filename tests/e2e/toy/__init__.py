@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...claims import Claim, make_claim
+from ...claims import Claim
 from ...tables import Schema
 from .. import CheckContext, Experiment, JobSpec, RunContext, register
 
@@ -27,6 +27,15 @@ class ValueJob(JobSpec):
     @property
     def id(self) -> str:
         return f"v{self.value}"
+
+
+def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
+    """Each claim's value, from the runs (the bootstrap recomputes it on resampled seeds)."""
+    exact = cfg["factor"] * metrics["value"] + metrics["seed"]
+    return {
+        "positive": float(metrics["y"].min()),
+        "affine": float((metrics["y"] - exact).abs().max()),
+    }
 
 
 @register
@@ -62,16 +71,8 @@ class Toy(Experiment[ValueJob]):
     def check(
         self, metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext
     ) -> list[Claim]:
-        return [
-            make_claim(
-                cfg["claims"]["positive"],
-                claim="positive",
-                experiment=self.name,
-                estimate=ctx.estimates(lambda m: {"min": float(m["y"].min())}, metrics)["min"],
-                figure=ctx.figure,
-                scale=ctx.scale,
-            )
-        ]
+        est = ctx.estimates(lambda m: values(m, cfg), metrics)
+        return ctx.claims(self.name, {"positive": "positive", "affine": "affine"}, est)
 
     def plot(self, metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
         from ... import plots

@@ -67,7 +67,8 @@ def test_jobs_are_the_demo_and_one_per_family():
 def test_a_family_setting_changes_only_that_job():
     cfg = copy.deepcopy(CFG)
     cfg["families"]["isotropic"]["gamma"] = 3.0
-    cfg["claims"]["benign_slope"]["threshold"] = -0.1  # claims are not job parameters
+    # a scale's claim threshold is no job parameter
+    cfg["claim_thresholds"] = {"benign_slope": {"threshold": -0.1, "reason": "a test"}}
     old, new = EXP.jobs(CFG), EXP.jobs(cfg)
     assert [j for j in old if old[j] != new[j]] == ["isotropic"]
 

@@ -84,7 +84,7 @@ def test_check_gives_every_claim_in_panel_order(metrics):
     assert v["double_descent.mlp_peak_height"] == pytest.approx(0.06)
     assert (
         df.set_index("claim").loc["double_descent.linear_peak_at_one", "threshold"]
-        == (CFG["claims"]["linear_peak_at_one"]["threshold"])
+        == EXP.definitions()["linear_peak_at_one"].threshold
     )
 
 

@@ -120,13 +120,7 @@ def test_a_shared_setting_changes_exactly_the_jobs_that_read_it(edit, changes):
         {"mlp__interp_train_error": 0.05},
         {"mlp__max_diverged_fraction": 0.5},
         {"mlp__reference": {**CFG["mlp"]["reference"], "peak_width": 60}},
-        {"claims__rf_error_peak": {**CFG["claims"]["rf_error_peak"], "threshold": 3.0}},
-        {
-            "claims__linear_matches_hastie_over": {
-                **CFG["claims"]["linear_matches_hastie_over"],
-                "threshold": 0.5,
-            }
-        },
+        {"claim_thresholds": {"rf_error_peak": {"threshold": 3.0, "reason": "a test"}}},
         {"threads": 4},
     ],
 )

@@ -58,9 +58,9 @@ def _metrics(acc: dict, stop: dict, fracs, rewind_step=0, diverged=()) -> pd.Dat
 
 
 def _check(m: pd.DataFrame) -> pd.DataFrame:
-    """The claims of ``m`` under the quick-scale config's claims and claims_setup (its
+    """The claims of ``m`` under the quick-scale config's claims_setup (the definitions'
     thresholds), indexed by claim id without the experiment."""
-    cfg = {**copy.deepcopy(TINY), "claims": QUICK["claims"], "claims_setup": QUICK["claims_setup"]}
+    cfg = {**copy.deepcopy(TINY), "claims_setup": QUICK["claims_setup"]}
     ctx = CheckContext(scale="quick", figure="f.png", resamples=50)
     df = claims_frame(EXP.check(m, cfg, ctx))
     return df.assign(claim=df["claim"].str.removeprefix("lottery_ticket.")).set_index("claim")

@@ -59,7 +59,7 @@ def test_a_shared_setting_changes_every_spec(tiny):
 def test_claims_setup_changes_no_spec(tiny, key, value):
     before = EXP.jobs(tiny)
     tiny["claims_setup"][key] = value
-    tiny["claims"]["matches_dense"]["threshold"] = 5.0
+    tiny["claim_thresholds"] = {"matches_dense": {"threshold": 5.0, "reason": "a test"}}
     assert EXP.jobs(tiny) == before
 
 

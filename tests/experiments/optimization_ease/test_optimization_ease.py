@@ -83,7 +83,6 @@ def test_problems():
 # ----------------------------------------------------------------------------- the demo
 
 CTX = CheckContext(scale="test", figure="figures/optimization_ease.png", resamples=50)
-CLAIM = {"source": "s", "statement": "s", "metric": "m", "comparison": "<=", "threshold": 0}
 DEMO_KEYS = ["epochs_decrease", "final_loss_decreases", "ntk_epochs_decrease"]
 DEMO_KEYS.append("ntk_final_loss_decreases")
 SMALL = {
@@ -92,11 +91,7 @@ SMALL = {
     "lr": 0.01,
     "loss_threshold": 0.05,
     "loss_floor": 1e-8,
-    "claims": {"epochs_decrease": CLAIM, "final_loss_decreases": CLAIM},
-    "demo": {
-        "lr": {"standard": 0.01, "ntk": 1.0},
-        "claims": dict.fromkeys(DEMO_KEYS, CLAIM),
-    },
+    "demo": {"lr": {"standard": 0.01, "ntk": 1.0}},
 }
 
 
@@ -231,12 +226,15 @@ def test_demo_jobs():
     assert list(EXP.jobs(none)) == [f"w{w}" for w in CFG["widths"]]
 
 
-def test_demo_problems():
-    cfg = copy.deepcopy(CFG)
-    del cfg["demo"]["claims"]["ntk_epochs_decrease"]
-    assert list(EXP.problems(cfg)) == [
-        "config key 'optimization_ease.demo.claims.ntk_epochs_decrease': missing; every "
-        "parametrization in optimization_ease.demo.lr needs its two claims"
+def test_demo_problems(monkeypatch):
+    assert list(EXP.problems(CFG)) == []
+    defs = EXP.definitions()
+    del defs["demo.ntk_epochs_decrease"]
+    monkeypatch.setattr(EXP, "definitions", lambda cfg=None: defs)
+    assert list(EXP.problems(CFG)) == [
+        "config key 'optimization_ease.demo.lr.ntk': its claim demo.ntk_epochs_decrease is not "
+        "defined in claims.yaml; every parametrization in optimization_ease.demo.lr needs its "
+        "two claims"
     ]
 
 

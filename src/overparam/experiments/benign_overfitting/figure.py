@@ -11,7 +11,8 @@ import pandas as pd
 from matplotlib.patches import Patch
 
 from ... import plots
-from .claims import AS_WRITTEN, seeded, summary
+from .. import get
+from .claims import AS_WRITTEN, NAME, seeded, summary
 
 # the demo panel's conditions: (family, label); the as-written rows are one run each
 DEMO_BARS = [
@@ -77,7 +78,7 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
             label=f"{family}: $r_0/n$",
         )
     ax_risk.axhline(
-        cfg["claims"]["vanishing_fraction"]["threshold"],
+        get(NAME).definitions(cfg)["vanishes"].threshold,
         color="0.4",
         ls=":",
         lw=1,

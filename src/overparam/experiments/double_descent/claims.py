@@ -32,7 +32,7 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         c = cfg[panel]
         found = claims_of(runs, c)
         est = ctx.estimates(partial(_values, claims_of, c), runs)
-        specs = {key: cfg["claims"][key] for key, _, _ in found}
+        specs = {key: key for key, _, _ in found}
         out += ctx.claims(NAME, specs, est, {key: note for key, _, note in found})
     return out
 

@@ -134,7 +134,7 @@ def _notes(est: Mapping[str, Estimate], metrics: pd.DataFrame, eps: float) -> di
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
     eps = float(cfg["claims_setup"]["eps"])
     est = ctx.estimates(lambda m: values(m, eps), metrics)
-    return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, _notes(est, metrics, eps))
+    return ctx.claims(NAME, {c: c for c in CLAIMS}, est, _notes(est, metrics, eps))
 
 
 def rows(cfg: Mapping[str, Any]) -> dict[str, str]:

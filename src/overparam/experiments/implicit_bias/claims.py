@@ -165,7 +165,7 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         est.update(e)
         v.update({k: x.value for k, x in e.items()})
     notes = _notes(v, metrics, cfg)
-    return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, notes)
+    return ctx.claims(NAME, {c: c for c in CLAIMS}, est, notes)
 
 
 def rows(cfg: Mapping[str, Any]) -> dict[str, str]:

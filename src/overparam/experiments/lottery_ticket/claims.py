@@ -135,6 +135,13 @@ CLAIM_VALUES = {
 }
 
 
+def definition_key(claim: str, rewind_step: int) -> str:
+    """The claims.yaml entry of ``claim`` for tickets rewound to ``rewind_step``: Frankle &
+    Carbin 2019 claim earlier early stopping for tickets reset to initialisation; for late
+    rewinding (k > 0) it is our extension (``earlier_stop_rewound``)."""
+    return "earlier_stop_rewound" if claim == "earlier_stop" and rewind_step > 0 else claim
+
+
 def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
     """Every claim's value, keyed '<network>_rewind<k>.<claim>'."""
     return {
@@ -170,7 +177,7 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         }
         claims += ctx.claims(
             NAME,
-            {f"{tag}.{claim}": cfg["claims"][claim] for claim in CLAIM_VALUES},
+            {f"{tag}.{claim}": definition_key(claim, int(k)) for claim in CLAIM_VALUES},
             est,
             {
                 f"{tag}.{claim}": f"{notes[claim]}; {_divergence_note(v, col, max_div)}"

@@ -158,7 +158,7 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     v = {k: e.value for k, e in est.items()}
     v["demo_fine_max"] = demo["demo_fine_max"].value
     notes = _notes(v, metrics, cfg)
-    return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, notes)
+    return ctx.claims(NAME, {c: c for c in CLAIMS}, est, notes)
 
 
 def rows(cfg: Mapping[str, Any]) -> dict[str, str]:

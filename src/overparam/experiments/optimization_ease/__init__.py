@@ -169,8 +169,9 @@ class OptimizationEase(Experiment[WidthJob | DemoJob]):
         for param in demo.get("lr", {}):
             for claim in ("epochs_decrease", "final_loss_decreases"):
                 key = claim if param == "standard" else f"{PARAM_IDS[param]}_{claim}"
-                if key not in demo.get("claims", {}):
+                if f"demo.{key}" not in self.definitions():
                     yield (
-                        f"config key 'optimization_ease.demo.claims.{key}': missing; every "
+                        f"config key 'optimization_ease.demo.lr.{param}': its claim "
+                        f"demo.{key} is not defined in {self.definitions_path().name}; every "
                         f"parametrization in optimization_ease.demo.lr needs its two claims"
                     )

@@ -159,7 +159,7 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     if len(ext):
         est = ctx.estimates(lambda r: sweep_values(r, floor), ext)
         notes = _notes(ext)
-        out += ctx.claims(NAME, {k: cfg["claims"][k] for k in SWEEP_CLAIMS}, est, notes)
+        out += ctx.claims(NAME, {k: k for k in SWEEP_CLAIMS}, est, notes)
     demo = cfg.get("demo")
     if not demo:
         return out
@@ -172,7 +172,7 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
             key = demo_claim_key(p, claim)
             out.append(
                 make_claim(
-                    demo["claims"][key],
+                    ctx.definition(NAME, f"demo.{key}"),
                     claim=f"demo.{key}",
                     experiment=NAME,
                     estimate=est[key],

@@ -121,7 +121,7 @@ def _notes(est: Mapping[str, Estimate], metrics: pd.DataFrame) -> dict[str, str]
 
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
     est = ctx.estimates(values, finals(metrics))
-    return ctx.claims(NAME, {c: cfg["claims"][c] for c in CLAIMS}, est, _notes(est, metrics))
+    return ctx.claims(NAME, {c: c for c in CLAIMS}, est, _notes(est, metrics))
 
 
 def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
