@@ -54,16 +54,36 @@ def paper_verdicts(md: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["claim", "tier", "holds", "confident"])
 
 
+def _variant(claim: str) -> str:
+    """A claim id with the configuration name of its middle part dropped ('lottery_ticket.
+    lenet_rewind0.matches_dense' -> 'lottery_ticket.*_rewind0.matches_dense'): the rows one
+    definition gives for two networks (or families) differ only there."""
+    parts = claim.split(".")
+    if len(parts) == 3 and "_" in parts[1]:
+        parts[1] = "*_" + parts[1].split("_", 1)[1]
+    return ".".join(parts)
+
+
 def with_tiers(paper: pd.DataFrame, quick: pd.DataFrame) -> pd.DataFrame:
-    """``paper`` with the tier of the quick row of the same claim id where it has none."""
+    """``paper`` with a tier where the paper run predates tiers: the quick row's of the same
+    claim id, else that of the quick rows of the same claim for another configuration (a
+    network the quick scale does not train) when they agree, else '?'."""
     known = quick.set_index("claim")["tier"]
+    by_variant = quick.groupby(quick["claim"].map(_variant))["tier"].agg(
+        lambda s: s.iloc[0] if s.nunique() == 1 else None
+    )
     tier = paper["tier"].where(paper["tier"].notna() & (paper["tier"] != "?"))
-    return paper.assign(tier=tier.fillna(paper["claim"].map(known)).fillna("?"))
+    tier = tier.fillna(paper["claim"].map(known))
+    tier = tier.fillna(paper["claim"].map(_variant).map(by_variant))
+    return paper.assign(tier=tier.fillna("?"))
 
 
 def tallies_block(quick: pd.DataFrame, paper: pd.DataFrame) -> str:
     prov = quick.attrs.get("provenance", {})
-    commit = ", ".join(f"`{c[:10]}`" for c in prov.get("git_commits") or ["unknown"])
+    commit = ", ".join(
+        f"`{c[:10]}{'+dirty' if c.endswith('+dirty') else ''}`"
+        for c in prov.get("git_commits") or ["unknown"]
+    )
     lines = [
         "| scale | " + " | ".join(TIER_PLURALS[t] for t in TIERS) + " |",
         "|---|" + "---|" * len(TIERS),
@@ -90,7 +110,11 @@ def tallies_block(quick: pd.DataFrame, paper: pd.DataFrame) -> str:
         "",
         f"Paper scale covers {len(paper)} claims of {len(done)} experiments "
         f"({', '.join(done)})"
-        + (f"; {len(untiered)} of them have no tier (not in the quick run)" if len(untiered) else "")
+        + (
+            f"; {len(untiered)} of them have no tier (not in the quick run)"
+            if len(untiered)
+            else ""
+        )
         + ".",
     ]
     return "\n".join(lines)
@@ -132,13 +156,13 @@ def replace_blocks(text: str, new: dict[str, str]) -> str:
     an error naming it."""
     for name, body in new.items():
         pat = re.compile(
-            rf"(<!-- begin generated: {re.escape(name)} [^>]*-->\n).*?(\n<!-- end generated: "
-            rf"{re.escape(name)} -->)",
+            rf"(<!-- begin generated: {re.escape(name)}[^>]*-->).*?"
+            rf"(<!-- end generated: {re.escape(name)} -->)",
             re.S,
         )
         if not pat.search(text):
             raise SystemExit(f"README has no generated block {name!r}")
-        text = pat.sub(lambda m, b=body: m.group(1) + b + m.group(2), text)
+        text = pat.sub(lambda m, b=body: f"{m.group(1)}\n{b}\n{m.group(2)}", text)
     return text
 
 
