@@ -50,8 +50,10 @@ def paper_verdicts(md: str) -> pd.DataFrame:
             v = r["verdict"]
             rows.append({"claim": r["claim"].strip("`"), "tier": r.get("tier"),
                          "holds": not v.startswith("DOES NOT HOLD"),
-                         "confident": v == "holds (confident)"})  # fmt: skip
-    return pd.DataFrame(rows, columns=["claim", "tier", "holds", "confident"])
+                         "confident": v == "holds (confident)", "value": r.get("value", ""),
+                         "interval": r.get("interval", ""), "verdict": v})  # fmt: skip
+    cols = ["claim", "tier", "holds", "confident", "value", "interval", "verdict"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _variant(claim: str) -> str:
@@ -142,28 +144,173 @@ def summary_block(quick: pd.DataFrame) -> str:
     return "```\nclaims (results/claims.parquet):\n" + summary(quick) + "\n```"
 
 
+# ----------------------------------------------------------------------------- experiment pages
+
+PAGES = ROOT / "docs" / "experiments"
+FIGURES = {
+    "quick": ROOT / "docs" / "quick-scale" / "figures",
+    "paper": ROOT / "docs" / "paper-scale",
+}
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "/").replace("\n", " ")
+
+
+def _short(text: str, limit: int = 160) -> str:
+    """A table cell of at most about ``limit`` characters, cut at a word (the whole text is
+    in the page's protocols section)."""
+    text = _cell(text)
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ... (see below)"
+
+
+def figure_block(name: str) -> str:
+    """The committed paper-scale figure where there is one, else the quick-scale one."""
+    for scale in ("paper", "quick"):
+        png = FIGURES[scale] / f"{name}.png"
+        if png.exists():
+            rel = png.relative_to(ROOT / "docs")
+            return f"![{name} at {scale} scale](../{rel})\n\n*{scale.capitalize()} scale* (`docs/{rel}`)."
+    return f"*No committed figure: run `snakemake figures/{name}.png`.*"
+
+
+def claims_block(name: str, quick: pd.DataFrame, paper: pd.DataFrame) -> str:
+    """One row per claim of ``name``: tier, the quick-scale value, interval and verdict, the
+    paper-scale ones (where the experiment ran at paper scale) and the published number."""
+    q = quick[quick["experiment"] == name]
+    p = paper.set_index("claim") if len(paper) else paper
+    lines = ["| claim | tier | quick scale | paper scale | published |", "|---|---|---|---|---|"]
+    for r in q.itertuples(index=False):
+        v = verdict(r)
+        quick_cell = f"{_num(r.value)} {interval(r)}: {v if r.holds else f'**{v}**'}"
+        if len(p) and r.claim in p.index:
+            pr = p.loc[r.claim]
+            pv = pr["verdict"] if pr["holds"] else f"**{pr['verdict']}**"
+            paper_cell = f"{pr['value']} {pr['interval']}: {pv}"
+        else:
+            paper_cell = "not run"
+        short = r.claim.removeprefix(f"{name}.")
+        lines.append(
+            f"| `{short}` | {r.tier} | {quick_cell} | {paper_cell} | {_short(r.published)} |"
+        )
+    extra = sorted(set(paper["claim"][paper["claim"].str.startswith(f"{name}.")]) - set(q["claim"]))
+    if extra:
+        lines += ["", "At paper scale only (a configuration the quick scale does not run): "
+                  + ", ".join(f"`{c}` ({p.loc[c, 'verdict']})" for c in extra) + "."]  # fmt: skip
+    lines += ["", f"Tally at quick scale: {tally(q)}."]
+    return "\n".join(lines)
+
+
+def protocols_block(name: str) -> str:
+    """Every claim definition of ``name`` (its claims.yaml), field by field."""
+    from overparam import experiments
+
+    out = []
+    for key, d in experiments.get(name).definitions().items():
+        out += [
+            f"### `{key}` ({d.tier})",
+            "",
+            f"{d.statement}. *Tier:* {d.tier_reason}",
+            "",
+            f"- **Source:** {d.source}",
+            f"- **Test:** {d.metric} {d.comparison} {d.threshold:g}. *Basis:* {d.threshold_basis}",
+            f"- **The source's protocol:** {d.protocol}",
+            f"- **Our deviations:** {d.deviations}",
+            f"- **Published:** {d.published}",
+            "",
+        ]
+    return "\n".join(out).rstrip()
+
+
+def columns_block(name: str) -> str:
+    """The metrics table's columns with their meanings (the experiment's schema)."""
+    from overparam import experiments
+
+    s = experiments.get(name).metrics_schema
+    lines = [f"`results/{name}/metrics.parquet` (schema `{s.name}`):", "",
+             "| column | type | meaning |", "|---|---|---|"]  # fmt: skip
+    for c, kind in s.columns.items():
+        null = ", nullable" if c in s.nullable else ""
+        lines.append(f"| `{c}` | {kind}{null} | {_cell(s.doc.get(c, ''))} |")
+    return "\n".join(lines)
+
+
+def page_blocks(name: str, quick: pd.DataFrame, paper: pd.DataFrame) -> dict[str, str]:
+    return {
+        "figure": figure_block(name),
+        "claims": claims_block(name, quick, paper),
+        "protocols": protocols_block(name),
+        "columns": columns_block(name),
+    }
+
+
+def generated_pages(quick: pd.DataFrame, paper_md: str) -> dict[Path, str]:
+    """{page: its regenerated text} for the README, every page under docs/ and config/README.md
+    that has generated blocks; an experiment's page also gets its own blocks."""
+    from overparam import experiments
+
+    paper = paper_verdicts(paper_md)
+    shared = blocks(quick, paper_md)
+    pages = [README, ROOT / "config" / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    out = {}
+    for page in pages:
+        if not page.exists() or page == PAPER:
+            continue
+        text = page.read_text()
+        if not MARKER.search(text):
+            continue
+        own = dict(shared)
+        if page.parent == PAGES and page.stem in experiments.names():
+            own.update(page_blocks(page.stem, quick, paper))
+        out[page] = replace_blocks(text, own)
+    return out
+
+
+def targets_block(quick: pd.DataFrame) -> str:
+    """The README's table of targets: per experiment its figure, claim, claims per tier and
+    papers (docs/experiments/index.yaml), linking its page."""
+    import yaml
+
+    index = yaml.safe_load((PAGES / "index.yaml").read_text())
+    words = {"replication": "replication", "extension": "extension", "sanity": "sanity check"}
+    lines = ["| target | claim | claims | papers |", "|---|---|---|---|"]
+    for name, e in index.items():
+        d = quick[quick["experiment"] == name]
+        n = {t: int((d["tier"] == t).sum()) for t in TIERS}
+        counts = ", ".join(f"{n[t]} {words[t]}{'s' if n[t] > 1 else ''}" for t in TIERS if n[t])
+        lines.append(f"| [`figures/{name}.png`](docs/experiments/{name}.md) | {e['claim']} | "
+                     f"{counts} | {e['papers']} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def blocks(quick: pd.DataFrame, paper_md: str) -> dict[str, str]:
     paper = with_tiers(paper_verdicts(paper_md), quick)
     return {
+        "targets": targets_block(quick),
         "tallies": tallies_block(quick, paper),
         "quick-summary": summary_block(quick),
         "quick-verdicts": verdicts_block(quick),
     }
 
 
-def replace_blocks(text: str, new: dict[str, str]) -> str:
-    """``text`` with the content between each block's markers replaced; a missing block is
-    an error naming it."""
-    for name, body in new.items():
-        pat = re.compile(
-            rf"(<!-- begin generated: {re.escape(name)}[^>]*-->).*?"
-            rf"(<!-- end generated: {re.escape(name)} -->)",
-            re.S,
-        )
-        if not pat.search(text):
-            raise SystemExit(f"README has no generated block {name!r}")
-        text = pat.sub(lambda m, b=body: f"{m.group(1)}\n{b}\n{m.group(2)}", text)
-    return text
+MARKER = re.compile(
+    r"(<!-- begin generated: (?P<name>[\w-]+)[^>]*-->).*?(<!-- end generated: (?P=name) -->)", re.S
+)
+
+
+def replace_blocks(text: str, available: dict[str, str]) -> str:
+    """``text`` with the content between every pair of markers replaced by the block of that
+    name; a marker naming no available block is an error."""
+
+    def fill(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in available:
+            raise SystemExit(f"unknown generated block {name!r} (known: {sorted(available)})")
+        return f"{m.group(1)}\n{available[name]}\n{m.group(3)}"
+
+    return MARKER.sub(fill, text)
 
 
 def load_quick(path: Path = QUICK) -> pd.DataFrame:
@@ -189,16 +336,15 @@ def main(argv: list[str] | None = None) -> int:
         QUICK.parent.mkdir(parents=True, exist_ok=True)
         prov = {"kind": "all claims", "scale": "quick", "git_commits": commits}
         tables.write_table(df, QUICK, CLAIMS_SCHEMA, prov)
-    quick = load_quick()
-    text = README.read_text()
-    new = replace_blocks(text, blocks(quick, PAPER.read_text()))
+    pages = generated_pages(load_quick(), PAPER.read_text())
+    stale = [p for p, text in pages.items() if p.read_text() != text]
     if a.check:
-        if new != text:
-            print("README.md is not up to date: run python docs/make_claims_docs.py")
-            return 1
-        return 0
-    README.write_text(new)
-    print(f"README.md: {tally(quick)} (quick)")
+        for p in stale:
+            print(f"{p.relative_to(ROOT)} is not up to date: run python docs/make_claims_docs.py")
+        return 1 if stale else 0
+    for p in stale:
+        p.write_text(pages[p])
+        print(f"rewrote {p.relative_to(ROOT)}")
     return 0
 
 

@@ -4,6 +4,7 @@ evidence gives, so no verdict in the README is typed by hand or stale."""
 import importlib.util
 
 import pandas as pd
+import pytest
 
 from .conftest import ROOT
 
@@ -12,10 +13,18 @@ mcd = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mcd)
 
 
-def test_readme_blocks_are_regenerated_from_the_committed_evidence():
-    text = mcd.README.read_text()
-    new = mcd.replace_blocks(text, mcd.blocks(mcd.load_quick(), mcd.PAPER.read_text()))
-    assert new == text, "README.md is stale: run python docs/make_claims_docs.py"
+def test_generated_pages_are_regenerated_from_the_committed_evidence():
+    pages = mcd.generated_pages(mcd.load_quick(), mcd.PAPER.read_text())
+    assert mcd.README in pages
+    for page, text in pages.items():
+        assert page.read_text() == text, f"{page} is stale: run python docs/make_claims_docs.py"
+
+
+def test_an_unknown_block_is_an_error():
+    with pytest.raises(SystemExit, match="unknown generated block 'nope'"):
+        mcd.replace_blocks("<!-- begin generated: nope -->\n<!-- end generated: nope -->", {})
+    text = "a\n<!-- begin generated: x (y) -->\nold\n<!-- end generated: x -->\nb"
+    assert mcd.replace_blocks(text, {"x": "new"}) == text.replace("old", "new")
 
 
 def test_paper_verdicts_are_read_from_both_page_formats():

@@ -154,6 +154,49 @@ def caption(description: str, df: pd.DataFrame, seeds: str, scale: str) -> str:
     )
 
 
+def verdicts_rst(df: pd.DataFrame) -> str:
+    """The report's opening section (reStructuredText): the tally per tier, then every sanity
+    check that fails (a bug), every replication and every extension that does not hold, with
+    value and test (a raw HTML list: statements hold characters reStructuredText reads as
+    markup)."""
+    from .claims import TIER_PLURALS
+
+    out = ["Verdicts", "--------", "", f"Scale ``{_scale(df)}``: **{tally(df)}**.", ""]
+    items = []
+    for tier in ("sanity", "replication", "extension"):
+        failed = df[(df["tier"] == tier) & ~df["holds"]]
+        if not len(failed):
+            continue
+        head = "Sanity checks that FAIL (bugs of the pipeline)" if tier == "sanity" else (
+            f"{TIER_PLURALS[tier].capitalize()} that do not hold"
+        )  # fmt: skip
+        rows = "".join(
+            f"<li><code>{html.escape(r.claim)}</code>: {html.escape(r.statement)} "
+            f"({html.escape(r.metric)} = {_num(r.value)}, needs {html.escape(r.comparison)} "
+            f"{r.threshold:.4g})</li>"
+            for r in failed.itertuples(index=False)
+        )
+        items.append(f"<p><b>{head}:</b></p><ul>{rows}</ul>")
+    if not items:
+        items.append("<p>Every claim holds.</p>")
+    out += [".. raw:: html", "", *(f"   {i}" for i in items), ""]
+    return "\n".join(out)
+
+
+def _scale(df: pd.DataFrame) -> str:
+    return ", ".join(sorted(set(df["scale"]))) or "?"
+
+
+def landing_page(df: pd.DataFrame, template: str) -> str:
+    """The report's workflow description (the Jinja/reStructuredText ``template``) with the
+    verdicts inserted right after its title, before the pipeline's description."""
+    lines = template.splitlines()
+    # the title: its text line and the underline of '=' below it
+    at = next(i + 2 for i in range(len(lines) - 1) if set(lines[i + 1]) == {"="})
+    body = ["", _literal(verdicts_rst(df)), ""]
+    return "\n".join(lines[:at] + body + lines[at:]) + "\n"
+
+
 def _literal(text: str) -> str:
     """``text`` as Jinja template text that renders to itself (only '{' opens a tag)."""
     return text.replace("{", "{{ '{' }}")

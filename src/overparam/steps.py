@@ -449,13 +449,17 @@ def report_pages(
     pages_dir: PathLike,
     all_claims_out: PathLike,
     config_out: PathLike,
+    landing_out: PathLike | None = None,
+    landing_template: PathLike | None = None,
     log: Log = print,
 ) -> None:
     """What ``snakemake --report`` shows besides the figures: per experiment of ``claims`` a
     claims page ``<pages_dir>/<experiment>_claims.html``, every claim on one page, the
     config as YAML, and the figures' captions (one Jinja template, see
     :func:`overparam.report.captions_template`). ``seeds``: {experiment: how many seeds its
-    figure shows, in words}, one entry per experiment of the build."""
+    figure shows, in words}, one entry per experiment of the build. ``landing_out``: the
+    report's opening page, ``landing_template`` (the workflow's description) with the verdicts
+    inserted first."""
     from . import report
 
     out = Path(pages_dir)
@@ -470,4 +474,7 @@ def report_pages(
     atomic_write_text(captions_out, report.captions_template(captions))
     atomic_write_text(all_claims_out, report.all_claims_page(claims))
     atomic_write_text(config_out, report.config_page(config))
+    if landing_out is not None and landing_template is not None:
+        template = Path(landing_template).read_text()
+        atomic_write_text(landing_out, report.landing_page(claims, template))
     log(f"report pages of {len(captions)} experiments -> {out}, {all_claims_out}, {config_out}")

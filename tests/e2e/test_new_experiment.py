@@ -114,8 +114,7 @@ def test_a_failing_sanity_check_fails_the_run_after_writing_every_result(copies,
     only make a correct sanity check fail by forcing its threshold.)"""
     repo, _, base = copies["A"]
     wd = tmp_path / "run"
-    shutil.copytree(base / "results", wd / "results")
-    shutil.copytree(base / "figures", wd / "figures")
+    shutil.copytree(base, wd, symlinks=True)  # with .snakemake: a params change is seen
     thr = {"affine": {"threshold": -1.0, "reason": "a test forcing the failure"}}
     cfg = _config(tmp_path / "broken.yaml", claim_thresholds=thr)
     out = snakemake(wd, "figures/all", repo=repo, configfile=cfg, check=False)

@@ -280,7 +280,12 @@ def test_diverged_runs_are_rows_and_claims_say_so(tmp_path):
             "4 of 4 runs diverged (width, seed): (16, 0), (16, 1), (64, 0), (64, 1)" in row["note"]
         )
     assert (tmp_path / "figures/optimization_ease.png").stat().st_size > 0
-    assert "DOES NOT HOLD (violations = NaN" in (tmp_path / "figures/all").read_text()
+    manifest = (tmp_path / "figures/all").read_text()
+    assert (
+        "optimization_ease.epochs_decrease [extension]: DOES NOT HOLD (adjacent width pairs"
+        in manifest
+    )
+    assert "does not decrease = NaN" in manifest
 
 
 # ----------------------------------------------------------------------------- corrupted input

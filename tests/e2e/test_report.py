@@ -138,8 +138,16 @@ def _within(small, big) -> bool:
     return small == big
 
 
-def test_the_report_opens_on_a_description_of_the_workflow(built):
+def test_the_report_opens_on_the_verdicts_then_the_workflow(built, claims_table):
     text = built["description"]
     assert "How to read this report" in text and "test" in text
     for exp in _experiments():
         assert report.title(exp) in text
+    # the verdicts come first: the tally per tier, then every failing replication
+    verdicts, how = text.index("Verdicts"), text.index("How to read this report")
+    assert verdicts < how
+    assert html.escape(report.tally(claims_table)) in text[:how]
+    failing = claims_table[(claims_table["tier"] == "replication") & ~claims_table["holds"]]
+    assert len(failing) and "Replications that do not hold" in text[:how]
+    for claim in failing["claim"]:
+        assert claim in text[verdicts:how], claim

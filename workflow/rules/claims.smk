@@ -52,6 +52,8 @@ rule claims:
         config=report(
             f"{REPORT}/config.html", caption="../report/config.rst", category=REPORT_OVERVIEW
         ),
+        # the report's opening page: the verdicts, then the workflow's description
+        landing=REPORT_LANDING,
     log:
         "logs/claims.log",
     benchmark:
@@ -63,6 +65,10 @@ rule claims:
         # sorted, so that reordering the config's keys is no change)
         config_hash=config_hash(config),
         seeds={e: _experiments.get(e).seed_summary(config[e]) for e in sorted(EXPERIMENTS)},
+        # the workflow's description, which the report's opening page continues with (the
+        # hash of its text is a param: an edit of it re-writes the page)
+        landing_template=LANDING_TEMPLATE,
+        landing_hash=file_hash(LANDING_TEMPLATE),
     message:
         "collect every experiment's claims and write the report's pages"
     script:

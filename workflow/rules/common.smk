@@ -23,7 +23,16 @@ if Path(overparam.__file__).resolve().parent != _LIBRARY:
 try:
     _validate_config(config, Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 except ConfigError as e:
-    raise WorkflowError(str(e)) from None
+    # config/paper.yaml is an overlay of config/config.yaml, which Snakemake reads relative
+    # to the working directory (and skips when it is missing and --configfile is given)
+    hint = ""
+    if not Path("config", "config.yaml").exists():
+        hint = (
+            "\n(config/config.yaml was not loaded: it is read from the working directory. "
+            "config/paper.yaml is an overlay of it: run from the repository root, or give "
+            "both: --configfile REPO/config/config.yaml REPO/config/paper.yaml)"
+        )
+    raise WorkflowError(str(e) + hint) from None
 
 # An experiment runs when its section is in the config, in the config's order.
 EXPERIMENTS = [e for e in config if e in _experiments.names()]
@@ -187,6 +196,22 @@ def dataset_benchmark(ds):
 REPORT = "results/report"
 REPORT_CAPTIONS = f"{REPORT}/captions.rst"
 REPORT_OVERVIEW = "All experiments"
+LANDING_TEMPLATE = str(Path(workflow.basedir, "workflow", "report", "workflow.rst"))
+REPORT_LANDING = f"{REPORT}/workflow.rst"
+
+
+def file_hash(path):
+    """The SHA-256 of a file's bytes (a param that changes when the file's text does)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def landing_page():
+    """The report's opening page: the one the claims rule writes (the verdicts first), once
+    it exists, else the workflow's description alone (read when the report is built)."""
+    built = Path(REPORT_LANDING).resolve()
+    return str(built) if built.exists() else LANDING_TEMPLATE
 
 
 def report_category(wildcards):

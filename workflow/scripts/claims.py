@@ -20,5 +20,7 @@ with logging_to(sm.log[0], rebuild="figures/all") as log:
         pages_dir=sm.output.pages,
         all_claims_out=sm.output.all_claims,
         config_out=sm.output.config,
+        landing_out=sm.output.landing,
+        landing_template=sm.params.landing_template,
         log=log,
     )
