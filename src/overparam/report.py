@@ -157,8 +157,8 @@ def caption(description: str, df: pd.DataFrame, seeds: str, scale: str) -> str:
 def verdicts_rst(df: pd.DataFrame) -> str:
     """The report's opening section (reStructuredText): the tally per tier, then every sanity
     check that fails (a bug), every replication and every extension that does not hold, with
-    value and test (a raw HTML list: statements hold characters reStructuredText reads as
-    markup)."""
+    value and test (raw HTML: claim ids and comparisons hold characters reStructuredText
+    reads as markup). Each claim's statement is on the claims pages."""
     from .claims import TIER_PLURALS
 
     out = ["Verdicts", "--------", "", f"Scale ``{_scale(df)}``: **{tally(df)}**.", ""]
@@ -170,13 +170,13 @@ def verdicts_rst(df: pd.DataFrame) -> str:
         head = "Sanity checks that FAIL (bugs of the pipeline)" if tier == "sanity" else (
             f"{TIER_PLURALS[tier].capitalize()} that do not hold"
         )  # fmt: skip
-        rows = "".join(
-            f"<li><code>{html.escape(r.claim)}</code>: {html.escape(r.statement)} "
-            f"({html.escape(r.metric)} = {_num(r.value)}, needs {html.escape(r.comparison)} "
-            f"{r.threshold:.4g})</li>"
+        # compact, one line per tier: the claims page has every statement and metric
+        rows = "; ".join(
+            f"<code>{html.escape(r.claim)}</code> ({_num(r.value)}, needs "
+            f"{html.escape(r.comparison)} {r.threshold:.4g})"
             for r in failed.itertuples(index=False)
         )
-        items.append(f"<p><b>{head}:</b></p><ul>{rows}</ul>")
+        items.append(f"<p><b>{head} ({len(failed)}):</b> {rows}.</p>")
     if not items:
         items.append("<p>Every claim holds.</p>")
     out += [".. raw:: html", "", *(f"   {i}" for i in items), ""]
