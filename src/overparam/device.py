@@ -1,9 +1,12 @@
-"""Whether a CUDA GPU is there, answered without importing torch.
+"""Where and how a job trains: whether a CUDA GPU is there (answered without importing
+torch), the device a job resolves (``resolve_device``, with torch, imported only then), and
+the ``compiled_steps`` execution option.
 
 The Snakemake head process plans the DAG (and reserves ``gpu`` resources for training jobs)
 without importing torch, which takes seconds and, on a GPU, initialises CUDA. A job that
-trains resolves its device with torch itself (``overparam.train.resolve_device``), which has
-the last word.
+trains resolves its device with torch itself (``resolve_device``), which has the last word.
+These live here, not in ``overparam.train``, so that a job that does not train runs none of
+the trainer's code (``overparam.codehash``: editing the trainer re-runs only jobs that train).
 """
 
 from __future__ import annotations
@@ -11,7 +14,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 def torch_cuda_build() -> str | None:
@@ -40,3 +50,42 @@ def nvidia_gpus(dev: Path = Path("/dev")) -> int:
 def cuda_visible() -> bool:
     """Torch is a CUDA build and at least one NVIDIA GPU is visible."""
     return torch_cuda_build() is not None and nvidia_gpus() > 0
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """ "auto" -> cuda if available else cpu; "cuda" without CUDA is a ValueError."""
+    import torch
+
+    if isinstance(device, torch.device):
+        dev = device
+    elif device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            dev = torch.device(str(device))
+        except RuntimeError as e:
+            raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda'") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {str(device)!r} requested but CUDA is not available to torch "
+            f"{torch.__version__} (CPU-only build or no GPU visible); use device 'auto' or 'cpu'"
+        )
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {str(device)!r}: use 'auto', 'cpu' or 'cuda'")
+    return dev
+
+
+COMPILE_ALL: ContextVar[bool] = ContextVar("overparam_compile_all", default=False)
+
+
+@contextmanager
+def compiled_steps() -> Iterator[None]:
+    """Within the block every ``train_ensemble`` call compiles its step, as if its config had
+    ``compile=True`` (how a job's ``compile: true`` reaches the trainer calls of any
+    experiment without each passing it on; an execution option like the device, not a
+    hyperparameter)."""
+    token = COMPILE_ALL.set(True)
+    try:
+        yield
+    finally:
+        COMPILE_ALL.reset(token)

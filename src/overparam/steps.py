@@ -22,16 +22,6 @@ import numpy as np
 import pandas as pd
 
 from . import experiments, tables, timing
-from .claims import (
-    CLAIMS_SCHEMA,
-    claims_frame,
-    failing_sanity,
-    interval,
-    summary,
-    tally,
-    to_markdown,
-    verdict,
-)
 from .experiments.base import CheckContext, Log, RunContext
 from .io import atomic_write_text
 
@@ -73,10 +63,10 @@ def logging_to(path: PathLike | None, rebuild: str | None = None) -> Iterator[Lo
 
 
 def _compiled_steps(on: bool):
-    """``overparam.train.compiled_steps()`` when ``on`` (importing torch only then)."""
+    """``overparam.device.compiled_steps()`` when ``on``."""
     if not on:
         return contextlib.nullcontext()
-    from .train import compiled_steps
+    from .device import compiled_steps
 
     return compiled_steps()
 
@@ -97,7 +87,7 @@ def run_job(
     """Run job ``job_id`` of experiment ``exp`` (config section ``cfg``) and write its table.
     ``inputs`` maps the spec's dataset fields to their files; ``repo`` is the checkout whose
     commit the provenance records. ``compile``: every ``train_ensemble`` of the job compiles
-    its step (``overparam.train.compiled_steps``)."""
+    its step (``overparam.device.compiled_steps``)."""
     e = experiments.get(exp)
     jobs = e.jobs(cfg)
     if job_id not in jobs:
@@ -106,7 +96,7 @@ def run_job(
     # jobs that train with torch compute on the configured device; the others (closed forms,
     # numpy solvers) on the CPU whatever the config says
     if job.trains:
-        from .train import resolve_device  # torch only where a step needs it
+        from .device import resolve_device  # torch only where a step needs it
 
         dev = str(resolve_device(device))
     else:
@@ -205,6 +195,8 @@ def check(
 ) -> pd.DataFrame:
     """Check ``exp``'s claims on its metrics; ``figure`` is the figure the claims table names,
     ``bootstrap`` the config's {resamples, seed} of the claims' intervals."""
+    from .claims import CLAIMS_SCHEMA, claims_frame, interval, verdict
+
     e = experiments.get(exp)
     b = dict(bootstrap or {})
     ctx = CheckContext(
@@ -318,6 +310,8 @@ def collect_claims(
     log: Log = print,
 ) -> pd.DataFrame:
     """Every experiment's claims table -> one claims table and its markdown."""
+    from .claims import CLAIMS_SCHEMA, summary, tally, to_markdown
+
     df = pd.concat([tables.read_table(p, CLAIMS_SCHEMA) for p in claim_paths], ignore_index=True)
     tables.write_table(df, parquet_out, CLAIMS_SCHEMA, {"kind": "all claims"})
     atomic_write_text(markdown_out, to_markdown(df))
@@ -332,6 +326,8 @@ class SanityCheckFailed(RuntimeError):
 
 def require_sanity(df: pd.DataFrame, source: PathLike) -> None:
     """Raise :class:`SanityCheckFailed` naming every sanity check of ``df`` that fails."""
+    from .claims import failing_sanity
+
     bad = failing_sanity(df)
     if len(bad):
         names = "\n".join(
@@ -355,6 +351,8 @@ def write_manifest(
     """The manifest: every figure with its claims and verdicts, the tally per tier and the
     time spent in jobs. Raises :class:`SanityCheckFailed` (and writes nothing) if a sanity
     check of ``claims_path`` fails."""
+    from .claims import CLAIMS_SCHEMA, interval, summary, tally, verdict
+
     df = tables.read_table(claims_path, CLAIMS_SCHEMA)
     require_sanity(df, claims_path)
     lines = ["# overparam manifest: figure -> claims (tier, verdict)", ""]
@@ -404,6 +402,8 @@ def verdicts(claims_path: PathLike, parts: Sequence[PathLike] = (), update: str 
     ``parts`` are the per-experiment claims files it is collected from: if one of them is
     newer (a partial build re-checked an experiment), the summary says the table is stale and
     how to ``update`` it (the workflow's command)."""
+    from .claims import CLAIMS_SCHEMA, summary
+
     path = Path(claims_path)
     if not path.exists():
         return ""
@@ -418,6 +418,8 @@ def verdicts(claims_path: PathLike, parts: Sequence[PathLike] = (), update: str 
 def require_all_hold(claims_path: PathLike, out: PathLike, log: Log = print) -> None:
     """Strict mode: raise :class:`ClaimsDoNotHold` naming every claim of ``claims_path`` that
     does not hold; otherwise write ``out`` (the verdict, for Snakemake to track)."""
+    from .claims import CLAIMS_SCHEMA, summary
+
     df = tables.read_table(claims_path, CLAIMS_SCHEMA)
     text = summary(df)
     if not df["holds"].all():

@@ -48,9 +48,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -59,6 +57,8 @@ import torch
 import torch.nn.functional as F
 
 from overparam import timing
+from overparam.device import COMPILE_ALL as _COMPILE_ALL
+from overparam.device import compiled_steps, resolve_device  # noqa: F401 (their home is device)
 from overparam.models import MLPSpec, mlp_forward, mlp_forward_backward, param_shapes
 
 BATCH_SEED_OFFSET = 100_003  # member k's batch order: Generator().manual_seed(seeds[k] + this)
@@ -166,27 +166,6 @@ class TrainResult:
     eval_s: float  # evaluations of the train (and test) set, divergence and stop checks
     steps: int  # optimizer steps taken
     samples_per_s: float = field(default=float("nan"))  # member-samples per train second
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """ "auto" -> cuda if available else cpu; "cuda" without CUDA is a ValueError."""
-    if isinstance(device, torch.device):
-        dev = device
-    elif device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        try:
-            dev = torch.device(str(device))
-        except RuntimeError as e:
-            raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda'") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device {str(device)!r} requested but CUDA is not available to torch "
-            f"{torch.__version__} (CPU-only build or no GPU visible); use device 'auto' or 'cpu'"
-        )
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {str(device)!r}: use 'auto', 'cpu' or 'cuda'")
-    return dev
 
 
 def batch_generator(seed: int) -> torch.Generator:
@@ -521,22 +500,6 @@ def _step_fn(spec: MLPSpec, cfg: TrainConfig):
             torch._foreach_mul_(m_params, m_masks)
 
     return step
-
-
-_COMPILE_ALL: ContextVar[bool] = ContextVar("overparam_compile_all", default=False)
-
-
-@contextmanager
-def compiled_steps() -> Iterator[None]:
-    """Within the block every ``train_ensemble`` call compiles its step, as if its config had
-    ``compile=True`` (how a job's ``compile: true`` reaches the trainer calls of any
-    experiment without each passing it on; an execution option like the device, not a
-    hyperparameter)."""
-    token = _COMPILE_ALL.set(True)
-    try:
-        yield
-    finally:
-        _COMPILE_ALL.reset(token)
 
 
 def _run_compiled(fn, *args) -> None:

@@ -17,6 +17,7 @@ rule benchmarks:
     conda:
         "../envs/overparam.yaml"
     params:
+        **code_params("benchmarks.py"),
         # {file: (rule, experiment, job)}, sorted by file: reordering the config's keys
         # must not look like a change of params
         labels={path: list(label) for path, label in sorted(job_benchmarks())},
@@ -31,8 +32,6 @@ rule benchmarks:
 rule claims:
     input:
         claims=expand(rules.check.output[0], exp=EXPERIMENTS),
-        # the experiments' descriptions, shown in the report
-        captions=caption_files(),
     output:
         parquet="results/claims.parquet",
         markdown="results/claims.md",
@@ -61,14 +60,17 @@ rule claims:
     conda:
         "../envs/overparam.yaml"
     params:
+        **code_params("claims.py"),
         # the report shows the config: any change of it re-writes the pages (a hash, keys
         # sorted, so that reordering the config's keys is no change)
         config_hash=config_hash(config),
         seeds={e: _experiments.get(e).seed_summary(config[e]) for e in sorted(EXPERIMENTS)},
         # the workflow's description, which the report's opening page continues with (the
         # hash of its text is a param: an edit of it re-writes the page)
-        landing_template=LANDING_TEMPLATE,
-        landing_hash=file_hash(LANDING_TEMPLATE),
+        landing_hash=_codehash.file_hash(LANDING_TEMPLATE),
+        # the experiments' descriptions, shown in the report (hashes: an edit re-writes the
+        # pages; not inputs, whose paths would name this checkout)
+        captions=caption_hashes(),
     message:
         "collect every experiment's claims and write the report's pages"
     script:
@@ -86,6 +88,8 @@ rule manifest:
         "logs/manifest.log",
     conda:
         "../envs/overparam.yaml"
+    params:
+        **code_params("manifest.py"),
     message:
         "write the manifest (every figure with its claims); fail if a sanity check fails"
     script:
@@ -101,6 +105,8 @@ rule strict:
         "logs/strict.log",
     conda:
         "../envs/overparam.yaml"
+    params:
+        **code_params("strict.py"),
     message:
         "strict mode: fail unless every claim holds"
     script:

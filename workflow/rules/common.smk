@@ -7,6 +7,7 @@ import sys
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 import overparam
+from overparam import codehash as _codehash
 from overparam import experiments as _experiments
 from overparam.config import ConfigError, validate as _validate_config
 from overparam.device import cuda_visible
@@ -116,8 +117,28 @@ def section_params(exp, without=("claim_thresholds", *JOB_RESOURCES)):
 
 
 def claim_definitions(wildcards):
-    """The experiment's claim definitions (its claims.yaml)."""
-    return str(_experiments.get(wildcards.exp).definitions_path())
+    """The hash of the experiment's claim definitions (its claims.yaml): a param, so that
+    editing a definition re-checks the claims and redraws the figure, and only those."""
+    path = _experiments.get(wildcards.exp).definitions_path()
+    return f"claims.yaml={_codehash.file_hash(str(path))}"
+
+
+def code_params(script):
+    """Params of a rule whose jobs run workflow/scripts/<script>: one per library module,
+    'module=hash' where the job runs that module (overparam.codehash finds them from the
+    script's imports, and from its experiment's folder for the rules with an {exp} wildcard),
+    None elsewhere. Editing a module re-runs exactly the jobs that run it, and `snakemake -n`
+    names it: "before: 'overparam.train=...' now: 'overparam.train=...'"."""
+    path = str(Path(workflow.basedir, "workflow", "scripts", script))
+
+    def param(module):
+        def value(wildcards):
+            mods = _codehash.job_modules(path, getattr(wildcards, "exp", None))
+            return f"{module}={mods[module]}" if module in mods else None
+
+        return value
+
+    return {f"code_{m.replace('.', '_')}": param(m) for m in _codehash.all_modules()}
 
 
 def job_resource(key):
@@ -200,13 +221,6 @@ LANDING_TEMPLATE = str(Path(workflow.basedir, "workflow", "report", "workflow.rs
 REPORT_LANDING = f"{REPORT}/workflow.rst"
 
 
-def file_hash(path):
-    """The SHA-256 of a file's bytes (a param that changes when the file's text does)."""
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def landing_page():
     """The report's opening page: the one the claims rule writes (the verdicts first), once
     it exists, else the workflow's description alone (read when the report is built)."""
@@ -227,7 +241,8 @@ def figure_caption():
     return str(built) if built.exists() else "../report/figure.rst"
 
 
-def caption_files():
-    """Every experiment's caption.rst there is (the report says when one is missing)."""
-    paths = [_experiments.get(e).caption_path() for e in EXPERIMENTS]
-    return [str(p) for p in paths if p.exists()]
+def caption_hashes():
+    """{experiment: hash of its caption.rst} for every one there is (the report says when one
+    is missing)."""
+    paths = {e: _experiments.get(e).caption_path() for e in sorted(EXPERIMENTS)}
+    return {e: _codehash.file_hash(str(p)) for e, p in paths.items() if p.exists()}

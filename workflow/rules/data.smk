@@ -14,6 +14,8 @@ rule mnist1d:
         seed=r"\d+",
     conda:
         "../envs/overparam.yaml"
+    params:
+        **code_params("mnist1d.py"),
     message:
         "MNIST-1D: {wildcards.num_samples} samples, split {wildcards.train_split}, seed {wildcards.seed}"
     script:

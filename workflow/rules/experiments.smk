@@ -25,6 +25,7 @@ rule train:
         runtime=job_runtime,
     params:
         **JOB_PARAMS,
+        **code_params("run.py"),
         device=config["device"],
         compile=config["compile"],
     message:
@@ -52,6 +53,7 @@ rule solve:
         runtime=job_runtime,
     params:
         **JOB_PARAMS,
+        **code_params("run.py"),
         device="cpu",
     message:
         "{wildcards.exp}: solve job {wildcards.job}"
@@ -72,6 +74,7 @@ rule aggregate:
     conda:
         "../envs/overparam.yaml"
     params:
+        **code_params("aggregate.py"),
         cfg=lambda w: section_params(w.exp),
     message:
         "{wildcards.exp}: aggregate the run tables"
@@ -82,8 +85,6 @@ rule aggregate:
 rule figure:
     input:
         metrics=rules.aggregate.output.metrics,
-        # the claims' definitions (a figure may draw a threshold)
-        definitions=claim_definitions,
     output:
         png=report("figures/{exp}.png", caption=figure_caption(), category=report_category),
         pdf="figures/{exp}.pdf",
@@ -94,8 +95,11 @@ rule figure:
     conda:
         "../envs/overparam.yaml"
     params:
+        **code_params("figure.py"),
         cfg=lambda w: section_params(w.exp, without=("mem_mb", "runtime")),
         seeds=lambda w: _experiments.get(w.exp).seed_summary(config[w.exp]),
+        # the claims' definitions (a figure may draw a threshold)
+        definitions=claim_definitions,
     message:
         "{wildcards.exp}: draw the figure"
     script:
@@ -105,8 +109,6 @@ rule figure:
 rule check:
     input:
         metrics=rules.aggregate.output.metrics,
-        # the experiment's claims.yaml: editing a claim's definition re-checks it
-        definitions=claim_definitions,
     output:
         "results/{exp}/claims.parquet",
     log:
@@ -116,10 +118,13 @@ rule check:
     conda:
         "../envs/overparam.yaml"
     params:
+        **code_params("check.py"),
         cfg=lambda w: section_params(w.exp, without=("mem_mb", "runtime")),
         scale=config["scale"],
         bootstrap=config["bootstrap"],
         figure=lambda w: expand(rules.figure.output.png, exp=w.exp)[0],
+        # the experiment's claims.yaml: editing a claim's definition re-checks it
+        definitions=claim_definitions,
     message:
         "{wildcards.exp}: check the claims"
     script:

@@ -21,6 +21,6 @@ with logging_to(sm.log[0], rebuild="figures/all") as log:
         all_claims_out=sm.output.all_claims,
         config_out=sm.output.config,
         landing_out=sm.output.landing,
-        landing_template=sm.params.landing_template,
+        landing_template=ROOT / "workflow" / "report" / "workflow.rst",
         log=log,
     )
