@@ -2,6 +2,7 @@
 function `[project.scripts]` names), on small results folders built here: claims, show, diff,
 explain, and one clear line on stderr for every kind of bad input."""
 
+import json
 import os
 import subprocess
 import sys
@@ -147,7 +148,7 @@ def test_claims_lists_verdicts_values_and_intervals(res):
 
 def test_claims_failing_and_experiment_filters(res):
     out = run("claims", "--results", res, "--failing", "--experiment", "lazy_training")
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 3, out.stderr  # a replication fails
     assert [ln.split()[0] for ln in out.stdout.splitlines()[2:]] == [
         "lazy_training.kernel_regression_match"
     ]
@@ -340,3 +341,35 @@ def test_explain_bad_input(res):
     (res / "lazy_training/metrics.parquet").unlink()
     failed(run("explain", "lazy_training.kernel_regression_match", "--results", res),
            "metrics.parquet: table file does not exist")  # fmt: skip
+
+
+def test_claims_failing_exits_3_when_a_replication_or_sanity_check_fails(res):
+    out = run("claims", "--results", res, "--failing")
+    assert out.returncode == 3, out.stderr  # kernel_regression_match, a replication, fails
+    assert "lazy_training.kernel_regression_match" in out.stdout
+    # an extension that does not hold is a result: no failure exit
+    assert run("claims", "--results", res, "--failing", "--tier", "extension").returncode == 0
+    assert run("claims", "--results", res).returncode == 0  # without --failing: a listing
+
+
+def test_json_output_is_machine_readable(res):
+    out = run("claims", "--results", res, "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["tally"].startswith("replications: 1 of 2 hold")
+    rows = {r["claim"]: r for r in data["claims"]}
+    assert rows["lazy_training.kernel_regression_match"]["holds"] is False
+    assert rows["lazy_training.scaled_leaves_lazy"]["tier"] == "extension"
+    out = run("explain", "lazy_training.kernel_regression_match", "--results", res, "--json")
+    e = json.loads(out.stdout)
+    assert e["claim"]["value"] == 0.1 and e["rows"] == 2 and len(e["head"]) == 2
+    assert e["query"].startswith('regime == "ntk"')
+    out = run("show", str(res / "lazy_training" / "metrics.parquet"), "--json", "--head", "3")
+    s = json.loads(out.stdout)
+    assert s["schema"] == "lazy_training.runs" and len(s["head"]) == 3
+    assert s["columns"]["width"]["meaning"] and s["provenance"]["config"]
+
+
+def test_version():
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.startswith("overparam ")

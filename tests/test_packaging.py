@@ -44,3 +44,9 @@ def test_test_extra_brings_the_slurm_extra():
     ]
     slurm, test = pins(extras["slurm"]), pins(extras["test"])
     assert slurm and all(test.get(k) == v for k, v in slurm.items()), (slurm, test)
+
+
+def test_license_file_matches_the_declared_license():
+    proj = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    text = (ROOT / "LICENSE").read_text()
+    assert proj["license"]["text"] == "MIT" and text.startswith("MIT License")

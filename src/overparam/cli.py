@@ -1,12 +1,15 @@
 """The ``overparam`` command: audit a run's tables from a terminal.
 
-    overparam claims  [--experiment X] [--tier T] [--failing] [--results DIR]
-    overparam show    TABLE.parquet [--columns] [--provenance] [--head N] [--where EXPR]
+    overparam claims  [--experiment X] [--tier T] [--failing] [--results DIR] [--json]
+    overparam show    TABLE.parquet [--columns] [--provenance] [--head N] [--where EXPR] [--json]
     overparam diff    RESULTS_A RESULTS_B
-    overparam explain CLAIM_ID [--results DIR] [--head N]
+    overparam explain CLAIM_ID [--results DIR] [--head N] [--json]
+    overparam --version
 
 What it reads and compares is ``overparam.audit``; verdicts and intervals are
 ``overparam.claims``'. Bad input prints one line on stderr and exits 1 (usage errors: 2).
+``claims --failing`` exits 3 when a replication or a sanity check of the selection does not
+hold (an extension that does not hold is a result, not a failure), so a script can gate on it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,15 @@ from . import audit
 from .claims import TIERS, interval, tally, verdict
 
 PROG = "overparam"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("overparam")
+    except PackageNotFoundError:  # a checkout on sys.path, not installed
+        return "unknown (not installed)"
 
 
 def _num(v: float) -> str:
@@ -54,7 +66,15 @@ def claims_lines(df: pd.DataFrame) -> list[str]:
     return [fmt.format(*head).rstrip()] + [fmt.format(*c).rstrip() for c in cols]
 
 
-def cmd_claims(args) -> None:
+FAILING_EXIT = 3  # `claims --failing`: a replication or sanity check does not hold
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts (NaN -> None)."""
+    return json.loads(df.to_json(orient="records", default_handler=str))
+
+
+def cmd_claims(args) -> int:
     df = audit.load_claims(args.results)
     if args.experiment:
         audit.check_experiment(args.experiment, df)
@@ -64,11 +84,17 @@ def cmd_claims(args) -> None:
     head = tally(df)
     if args.failing:
         df = df[~df["holds"]]
-    print(f"{df.attrs.get('source', args.results)}: {head}")
-    if len(df):
-        print("\n".join(claims_lines(df)))
+    if args.json:
+        print(json.dumps({"source": str(df.attrs.get("source", args.results)), "tally": head,
+                          "claims": _records(df)}, indent=2))  # fmt: skip
     else:
-        print("(no claim fails)" if args.failing else "(no claims)")
+        print(f"{df.attrs.get('source', args.results)}: {head}")
+        if len(df):
+            print("\n".join(claims_lines(df)))
+        else:
+            print("(no claim fails)" if args.failing else "(no claims)")
+    gating = df["tier"].isin(["replication", "sanity"]) & ~df["holds"]
+    return FAILING_EXIT if args.failing and gating.any() else 0
 
 
 # ----------------------------------------------------------------------------- show
@@ -121,9 +147,37 @@ def provenance_lines(prov: dict) -> list[str]:
     return out
 
 
+def show_json(t: audit.Table, rows: pd.DataFrame, head: int) -> dict:
+    s = t.schema
+    cols = list(s.columns) if s else []
+    cols += [c for c in t.frame.columns if c not in cols]
+    return {
+        "path": str(t.path),
+        "schema": s.name if s else None,
+        "rows": len(t.frame),
+        "columns": {
+            c: {
+                "type": (s.columns.get(c) if s else None) or str(t.frame[c].dtype),
+                "nullable": bool(s and c in s.nullable),
+                "meaning": s.doc.get(c, "") if s else "",
+            }
+            for c in cols
+        },
+        "provenance": json.loads(json.dumps(t.provenance, default=str)),
+        "problem": t.problem,
+        "selected": len(rows),
+        "head": _records(rows.head(head)),
+    }
+
+
 def cmd_show(args) -> None:
     t = audit.load(args.table)
     rows = t.frame if args.where is None else audit.query(t.frame, args.where)  # fail first
+    if args.json:
+        print(
+            json.dumps(show_json(t, rows, 10 if args.head is None else max(args.head, 0)), indent=2)
+        )
+        return
     name = t.schema.name if t.schema else "unknown schema"
     print(f"{t.path}: table {name!r}, {len(t.frame)} rows x {t.frame.shape[1]} columns")
     if t.problem:
@@ -189,6 +243,15 @@ def cmd_diff(args) -> None:
 def cmd_explain(args) -> None:
     claims = audit.load_claims(args.results)
     r = audit.claim(claims, args.claim)
+    if args.json:
+        rows = audit.claim_rows(args.results, r)
+        fig = Path(args.results).parent / str(r["figure"])
+        print(json.dumps({
+            "claim": _records(pd.DataFrame([r]))[0], "figure": str(fig), "figure_built": fig.exists(),
+            "metrics": str(rows.metrics.path), "query": rows.query, "rows": len(rows.frame),
+            "head": _records(rows.frame.head(max(args.head, 0))),
+        }, indent=2))  # fmt: skip
+        return
     print(r["claim"])
     for key, text in (
         ("tier", r["tier"]),
@@ -229,6 +292,7 @@ def cmd_explain(args) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Audit the tables of an overparam run.")
+    p.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser("claims", help="the claims table: verdicts, values and intervals")
@@ -236,6 +300,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--tier", choices=TIERS, help="only the claims of this tier")
     c.add_argument("--failing", action="store_true", help="only the claims that do not hold")
     c.add_argument("--results", default="results", help="results folder (default: results)")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
     c.set_defaults(run=cmd_claims)
 
     s = sub.add_parser("show", help="a table: its columns' meanings, provenance and rows")
@@ -244,6 +309,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--provenance", action="store_true", help="config, commit, versions, device")
     s.add_argument("--head", type=int, metavar="N", help="show N rows (default 10)")
     s.add_argument("--where", metavar="EXPR", help='pandas query, e.g. "width >= 256"')
+    s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(run=cmd_show)
 
     d = sub.add_parser("diff", help="claims and configs that differ between two runs")
@@ -255,6 +321,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("claim", help="claim id, e.g. lazy_training.ntk_change_vanishes")
     e.add_argument("--results", default="results", help="results folder (default: results)")
     e.add_argument("--head", type=int, default=20, metavar="N", help="rows shown (default 20)")
+    e.add_argument("--json", action="store_true", help="machine-readable output")
     e.set_defaults(run=cmd_explain)
     return p
 
@@ -262,13 +329,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.run(args)
+        rc = args.run(args)
     except audit.AuditError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `overparam show ... | head`
         sys.stderr.close()
-    return 0
+        return 0
+    return int(rc or 0)
 
 
 if __name__ == "__main__":

@@ -77,5 +77,6 @@ def test_each_overparam_line_succeeds_on_a_run(cmd, pipeline_run):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     out = subprocess.run([sys.executable, "-m", "overparam.cli", *shlex.split(cmd)[1:]],
                          cwd=pipeline_run, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert out.returncode == 0, out.stderr
+    # `claims --failing` exits 3 when a replication fails (the .test run has some)
+    assert out.returncode in ((0, 3) if "--failing" in cmd else (0,)), out.stderr
     assert out.stdout.strip()
