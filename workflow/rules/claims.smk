@@ -123,3 +123,17 @@ onsuccess:
     )
     if _verdicts:
         print(f"\n{_verdicts}")
+
+
+# On a cluster (profiles/slurm) the small steps run in the Snakemake process itself, not as
+# sbatch jobs of their own: each reads and writes a few tables in seconds, while an sbatch job
+# costs a scheduling round trip and two Snakemake starts. The dataset, train and solve jobs
+# are submitted.
+localrules:
+    aggregate,
+    figure,
+    check,
+    benchmarks,
+    claims,
+    manifest,
+    strict,
