@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -411,6 +412,9 @@ def test_log_and_threads():
     assert torch.get_num_threads() == before
     assert "median train loss" in lines[-1] and "samples/s" in lines[-1]
     assert lines[-1].startswith("epoch 2/2")
+    # elapsed time and the job's ETA (unknown before the first epoch, 0 at the end)
+    assert re.search(r"elapsed \d+:\d\d:\d\d, ETA 0:00:00$", lines[-1]), lines[-1]
+    assert lines[0].endswith("ETA ?")
     with pytest.raises(ValueError, match="log must be None or a callable"):
         train_ensemble(spec, init_mlp_ensemble(spec, seeds), data, cfg, seeds, log=io.StringIO())
 

@@ -168,6 +168,14 @@ class TrainResult:
     samples_per_s: float = field(default=float("nan"))  # member-samples per train second
 
 
+def _clock(seconds: float) -> str:
+    """Seconds as h:mm:ss ('?' when unknown, e.g. the ETA before the first epoch ends)."""
+    if not math.isfinite(seconds):
+        return "?"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
 def batch_generator(seed: int) -> torch.Generator:
     """The generator of a member's batch order; each epoch draws ``torch.randperm(n, generator=g)``."""
     return torch.Generator().manual_seed(int(seed) + BATCH_SEED_OFFSET)
@@ -718,10 +726,12 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         losses = rows[-1]["train_loss"] if rows else np.full(K, np.nan)
         med = float(np.nanmedian(losses)) if np.isfinite(losses).any() else float("nan")
         sps = samples / train_s if train_s > 0 else float("nan")
+        elapsed = now - t_start
+        eta = elapsed / epoch * (cfg.epochs - epoch) if epoch > 0 else float("nan")
         say(
             f"epoch {epoch}/{cfg.epochs} step {step} median train loss {med:.4g} "
             f"diverged {int(diverged.sum())}/{K} stopped {int(stopped.sum())}/{K} "
-            f"{sps:,.0f} samples/s"
+            f"{sps:,.0f} samples/s, elapsed {_clock(elapsed)}, ETA {_clock(eta)}"
         )
 
     def sync() -> None:
