@@ -7,6 +7,7 @@ the dry runs after config edits plan against the shared full run of the .test co
 (``pipeline_run``).
 """
 
+import base64
 import copy
 import io
 import os
@@ -141,6 +142,14 @@ def test_two_runs_from_scratch_give_identical_tables(reference_run, minimal_conf
 # ----------------------------------------------------------------------------- kill and resume
 
 
+def _recorded(wd: Path, output: Path) -> bool:
+    """Snakemake has finished the bookkeeping of ``output``: metadata written, no incomplete
+    marker (both files are named by the urlsafe base64 of the path relative to ``wd``)."""
+    name = base64.urlsafe_b64encode(str(output.relative_to(wd)).encode()).decode()
+    meta = wd / ".snakemake" / "metadata" / name
+    return meta.exists() and not (wd / ".snakemake" / "incomplete" / name).exists()
+
+
 def _kill_when_second_job_trains(wd: Path, cfg_path: Path, timeout: float = 240.0) -> str:
     """Start `snakemake figures/all` with one core (jobs one after the other) and SIGKILL its
     process group once one run table is written and the next job's log shows training.
@@ -165,7 +174,9 @@ def _kill_when_second_job_trains(wd: Path, cfg_path: Path, timeout: float = 240.
     try:
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
-            done = {p.stem for p in (wd / RUNS).glob("*.parquet")}
+            # a table counts as done once Snakemake has recorded it (its metadata written and
+            # its incomplete marker gone), so the kill cannot fall into that bookkeeping
+            done = {p.stem for p in (wd / RUNS).glob("*.parquet") if _recorded(wd, p)}
             for log in (wd / "logs/optimization_ease").glob("run_*.log"):
                 job = log.stem.removeprefix("run_")
                 if done and job not in done and "epoch 0/" in log.read_text():

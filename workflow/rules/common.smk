@@ -124,7 +124,7 @@ def claim_definitions(wildcards):
 
 
 def code_params(script):
-    """Params of a rule whose jobs run workflow/scripts/<script>: one per library module,
+    """Params for the jobs that run workflow/scripts/<script>. One per library module,
     'module=hash' where the job runs that module (overparam.codehash finds them from the
     script's imports, and from its experiment's folder for the rules with an {exp} wildcard),
     None elsewhere. Editing a module re-runs exactly the jobs that run it, and `snakemake -n`
