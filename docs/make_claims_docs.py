@@ -26,7 +26,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from overparam import tables  # noqa: E402
-from overparam.claims import CLAIMS_SCHEMA, TIER_PLURALS, TIERS, interval, tally, verdict  # noqa: E402
+from overparam.audit import fill_from  # noqa: E402
+from overparam.claims import (  # noqa: E402
+    CLAIMS_SCHEMA,
+    TIER_PLURALS,
+    TIERS,
+    interval,
+    tally,
+    tier_counts,
+    verdict,
+)
 
 QUICK = ROOT / "docs" / "quick-scale" / "claims.parquet"
 PAPER = ROOT / "docs" / "paper-scale.md"
@@ -56,28 +65,10 @@ def paper_verdicts(md: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def _variant(claim: str) -> str:
-    """A claim id with the configuration name of its middle part dropped ('lottery_ticket.
-    lenet_rewind0.matches_dense' -> 'lottery_ticket.*_rewind0.matches_dense'): the rows one
-    definition gives for two networks (or families) differ only there."""
-    parts = claim.split(".")
-    if len(parts) == 3 and "_" in parts[1]:
-        parts[1] = "*_" + parts[1].split("_", 1)[1]
-    return ".".join(parts)
-
-
 def with_tiers(paper: pd.DataFrame, quick: pd.DataFrame) -> pd.DataFrame:
-    """``paper`` with a tier where the paper run predates tiers: the quick row's of the same
-    claim id, else that of the quick rows of the same claim for another configuration (a
-    network the quick scale does not train) when they agree, else '?'."""
-    known = quick.set_index("claim")["tier"]
-    by_variant = quick.groupby(quick["claim"].map(_variant))["tier"].agg(
-        lambda s: s.iloc[0] if s.nunique() == 1 else None
-    )
-    tier = paper["tier"].where(paper["tier"].notna() & (paper["tier"] != "?"))
-    tier = tier.fillna(paper["claim"].map(known))
-    tier = tier.fillna(paper["claim"].map(_variant).map(by_variant))
-    return paper.assign(tier=tier.fillna("?"))
+    """``paper`` with a tier where the paper run predates tiers, from the quick run's claims
+    (:func:`overparam.audit.fill_from`)."""
+    return fill_from(paper, quick, ("tier",))
 
 
 def tallies_block(quick: pd.DataFrame, paper: pd.DataFrame) -> str:
@@ -94,17 +85,15 @@ def tallies_block(quick: pd.DataFrame, paper: pd.DataFrame) -> str:
         ("quick", quick, f"`docs/quick-scale/claims.parquet`, commit {commit}"),
         ("paper", paper, "`docs/paper-scale.md`"),
     ):
-        cells = []
+        counts, cells = tier_counts(df), []
         for t in TIERS:
-            d = df[df["tier"] == t]
-            if not len(d):
+            n, held, sure = counts.get(t, (0, 0, 0))
+            if not n:
                 cells.append("-")
             elif t == "sanity":
-                bad = int((~d["holds"]).sum())
-                cells.append(f"all {len(d)} pass" if not bad else f"**{bad} of {len(d)} fail**")
+                cells.append(f"all {n} pass" if held == n else f"**{n - held} of {n} fail**")
             else:
-                cells.append(f"{int(d['holds'].sum())} of {len(d)} hold "
-                             f"({int(d['confident'].sum())} confidently)")  # fmt: skip
+                cells.append(f"{held} of {n} hold ({sure} confidently)")
         lines.append(f"| {name} ({where}) | " + " | ".join(cells) + " |")
     untiered = paper[paper["tier"] == "?"]
     done = sorted({c.split(".")[0] for c in paper["claim"]})
@@ -278,8 +267,8 @@ def targets_block(quick: pd.DataFrame) -> str:
     lines = ["| target | claim | claims | papers |", "|---|---|---|---|"]
     for name, e in index.items():
         d = quick[quick["experiment"] == name]
-        n = {t: int((d["tier"] == t).sum()) for t in TIERS}
-        counts = ", ".join(f"{n[t]} {words[t]}{'s' if n[t] > 1 else ''}" for t in TIERS if n[t])
+        counts = ", ".join(f"{n} {words[t]}{'s' if n > 1 else ''}"
+                           for t, (n, _, _) in tier_counts(d).items())  # fmt: skip
         lines.append(f"| [`figures/{name}.png`](docs/experiments/{name}.md) | {e['claim']} | "
                      f"{counts} | {e['papers']} |")  # fmt: skip
     return "\n".join(lines)
@@ -293,8 +282,8 @@ def job_times_block(path: Path = JOBS) -> str:
     time into optimizer steps and evaluation (the committed quick build's job benchmarks)."""
     from overparam.steps import JOBS_SCHEMA
 
-    b = tables.read_table(path, JOBS_SCHEMA)
-    b = b[b["experiment"] != "data"]
+    data = tables.read_table(path, JOBS_SCHEMA)
+    b = data[data["experiment"] != "data"]
     lines = ["| experiment | jobs | job seconds | CPU seconds | optimizer steps (s) | "
              "evaluation (s) | evaluation share |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for exp, d in b.groupby("experiment", sort=False):
@@ -303,7 +292,6 @@ def job_times_block(path: Path = JOBS) -> str:
             f"{tr:.0f}", f"{ev:.0f}", f"{ev / (tr + ev):.0%}")  # fmt: skip
         lines.append(f"| {exp} | {len(d)} | {d['seconds'].sum():.0f} | "
                      f"{d['cpu_seconds'].sum():.0f} | " + " | ".join(split) + " |")  # fmt: skip
-    data = tables.read_table(path, JOBS_SCHEMA)
     gen = data[data["experiment"] == "data"]
     lines += ["", f"Generating the datasets: {len(gen)} jobs, {gen['seconds'].sum():.0f} s. "
               f"All jobs: {data['seconds'].sum():.0f} s of job time."]  # fmt: skip

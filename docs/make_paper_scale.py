@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from overparam import experiments  # noqa: E402
+from overparam.audit import fill_from  # noqa: E402
 from overparam.claims import interval, tally, verdict  # noqa: E402
 from overparam.config import read_config, validate  # noqa: E402
 
@@ -89,20 +90,6 @@ def claims_of(run: Path, names: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def with_definitions(claims: pd.DataFrame, quick: pd.DataFrame) -> pd.DataFrame:
-    """``claims`` with its ``tier`` and ``published`` filled where its run predates them (the
-    claims tables of runs before claims v3 lack both): from the quick run's row of the same
-    claim id ('?' where it has none)."""
-    out = claims.copy()
-    for col in ("tier", "published"):
-        if col not in out.columns:
-            out[col] = None
-        known = quick[col] if col in quick.columns else pd.Series(dtype=object)
-        fill = out["claim"].map(known) if len(known) else pd.Series(None, index=out.index)
-        out[col] = out[col].where(out[col].notna(), fill).fillna("?")
-    return out
-
-
 def render(run: Path, quick: Path, cfg: dict, commit: str, when: str) -> str:
     names = [n for n in experiments.names() if n in cfg]
     paper = claims_of(run, names)
@@ -160,7 +147,8 @@ def render(run: Path, quick: Path, cfg: dict, commit: str, when: str) -> str:
     if paper.empty:
         out.append("No experiment finished its claims check in this run.")
         return "\n".join(out) + "\n"
-    paper = with_definitions(paper, quick_claims)
+    # runs before claims v3 lack tiers and published numbers: the quick run's rows have them
+    paper = fill_from(paper, quick_claims.reset_index(), ("tier", "published"))
     out += [
         f"Tally: {tally(paper)}.",
         "",

@@ -323,3 +323,36 @@ def short(v: Any, width: int = 60) -> str:
     """A config value on one line, cut to ``width`` characters."""
     s = json.dumps(v, sort_keys=True, default=str) if not isinstance(v, _Missing) else repr(v)
     return s if len(s) <= width else s[: width - 3] + "..."
+
+
+# ----------------------------------------------------------------------------- across scales
+
+
+def claim_variant(claim: str) -> str:
+    """A claim id with the configuration name of its middle part dropped ('lottery_ticket.
+    lenet_rewind0.matches_dense' -> 'lottery_ticket.*_rewind0.matches_dense'): the rows one
+    definition gives for two networks (or families) differ only there."""
+    parts = claim.split(".")
+    if len(parts) == 3 and "_" in parts[1]:
+        parts[1] = "*_" + parts[1].split("_", 1)[1]
+    return ".".join(parts)
+
+
+def fill_from(claims: pd.DataFrame, other: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``claims`` with ``columns`` (e.g. ``tier``) filled where its run predates them (or has
+    '?'), from ``other``, a claims table of another scale: the row of the same claim id, else
+    the rows of the same claim for another configuration (a network one scale does not train,
+    :func:`claim_variant`) when they agree; '?' where neither has it."""
+    out = claims.copy()
+    for col in columns:
+        have = out[col] if col in out.columns else pd.Series(None, index=out.index, dtype=object)
+        have = have.where(have.notna() & (have != "?"))
+        if len(other) and col in other.columns:
+            known = other.set_index("claim")[col]
+            by_variant = other.groupby(other["claim"].map(claim_variant))[col].agg(
+                lambda s: s.iloc[0] if s.nunique() == 1 else None
+            )
+            have = have.fillna(out["claim"].map(known))
+            have = have.fillna(out["claim"].map(claim_variant).map(by_variant))
+        out[col] = have.fillna("?")
+    return out

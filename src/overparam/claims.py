@@ -416,26 +416,32 @@ def verdict(r) -> str:
     return "holds (not confident: CI crosses the threshold)"
 
 
+def tier_counts(df: pd.DataFrame) -> dict[str, tuple[int, int, int]]:
+    """{tier: (claims, holding, holding confidently)} for every tier that has claims, in the
+    order of TIERS."""
+    out = {}
+    for tier in TIERS:
+        d = df[df["tier"] == tier]
+        if len(d):
+            out[tier] = (len(d), int(d["holds"].sum()), int(d["confident"].sum()))
+    return out
+
+
 def tally(df: pd.DataFrame) -> str:
     """The verdicts per tier in one line, e.g. 'replications: 20 of 30 hold (15 confidently) ·
     extensions: 5 of 8 hold (4 confidently) · sanity checks: all 12 pass'. A tier with no
     claim is left out."""
     parts = []
-    for tier in TIERS:
-        d = df[df["tier"] == tier]
-        if not len(d):
-            continue
-        held, sure = int(d["holds"].sum()), int(d["confident"].sum())
+    for tier, (n, held, sure) in tier_counts(df).items():
         name = TIER_PLURALS[tier]
         if tier == "sanity":
-            failed = len(d) - held
             parts.append(
-                f"{name}: all {len(d)} pass"
-                if not failed
-                else f"{name}: {failed} of {len(d)} FAIL (a bug of the pipeline)"
+                f"{name}: all {n} pass"
+                if held == n
+                else f"{name}: {n - held} of {n} FAIL (a bug of the pipeline)"
             )
         else:
-            parts.append(f"{name}: {held} of {len(d)} hold ({sure} confidently)")
+            parts.append(f"{name}: {held} of {n} hold ({sure} confidently)")
     return " · ".join(parts) if parts else "no claims"
 
 

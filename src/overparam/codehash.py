@@ -216,6 +216,7 @@ def job_modules(script: str, experiment: str | None = None) -> dict[str, str]:
     return module_hashes(closure(entries))
 
 
+@functools.cache
 def all_modules() -> list[str]:
     """Every module of the library, by name."""
     out = []

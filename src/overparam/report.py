@@ -20,8 +20,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .claims import interval, verdict
-from .claims import tally as _tier_tally
+from .claims import interval, tally, verdict
 
 # verdict -> inline style of its cell (the report's own stylesheet does not know our classes)
 _VERDICT_STYLE = {
@@ -66,11 +65,6 @@ def title(experiment: str) -> str:
     return experiment.replace("_", " ").capitalize()
 
 
-def tally(df: pd.DataFrame) -> str:
-    """The verdicts per tier: 'replications: k of n hold (m confidently) · ...'."""
-    return _tier_tally(df)
-
-
 def _verdict_style(r) -> str:
     v = verdict(r)
     return _VERDICT_STYLE.get(v, _NOT_CONFIDENT_STYLE)
@@ -101,7 +95,7 @@ def page(heading: str, body: str) -> str:
 
 def experiment_page(experiment: str, df: pd.DataFrame, description: str = "") -> str:
     """The claims of one experiment, with its scale and tally, as an HTML page."""
-    scale = ", ".join(sorted(set(df["scale"]))) or "?"
+    scale = _scale(df)
     intro = f"<p>Scale <code>{html.escape(scale)}</code>: {html.escape(tally(df))}.</p>\n"
     if description:
         intro += f"<p>{html.escape(' '.join(description.split()))}</p>\n"
@@ -110,7 +104,7 @@ def experiment_page(experiment: str, df: pd.DataFrame, description: str = "") ->
 
 def all_claims_page(df: pd.DataFrame) -> str:
     """Every claim, one section per experiment (in the table's order), with the tallies."""
-    scale = ", ".join(sorted(set(df["scale"]))) or "?"
+    scale = _scale(df)
     parts = [f"<p>Scale <code>{html.escape(scale)}</code>: {html.escape(tally(df))}.</p>"]
     parts.append("<ul>")
     for exp, d in df.groupby("experiment", sort=False):
