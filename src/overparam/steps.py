@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import experiments, tables, timing
+from . import experiments, resume, tables, timing
 from .experiments.base import CheckContext, Log, RunContext
 from .io import atomic_write_text
 
@@ -83,11 +83,16 @@ def run_job(
     inputs: Mapping[str, PathLike] | None = None,
     repo: PathLike | None = None,
     log: Log = print,
+    checkpoint_every_s: float = 0.0,
+    code_key: str = "",
 ) -> pd.DataFrame:
     """Run job ``job_id`` of experiment ``exp`` (config section ``cfg``) and write its table.
     ``inputs`` maps the spec's dataset fields to their files; ``repo`` is the checkout whose
     commit the provenance records. ``compile``: every ``train_ensemble`` of the job compiles
-    its step (``overparam.device.compiled_steps``)."""
+    its step (``overparam.device.compiled_steps``). ``checkpoint_every_s`` > 0: the job's
+    training calls save their state about that often into ``<table>.ckpt/`` and a re-run of
+    the same job (same config, same ``code_key``) resumes from it (``overparam.resume``); the
+    folder is removed once the table is written."""
     e = experiments.get(exp)
     jobs = e.jobs(cfg)
     if job_id not in jobs:
@@ -106,7 +111,14 @@ def run_job(
     )
     t0 = time.perf_counter()
     log(f"[{exp}/{job_id}] start (device={dev}, threads={threads}): {job}")
-    with timing.ledger() as spent, _compiled_steps(compile and job.trains):
+    store_dir = Path(out).with_suffix(".ckpt")
+    store_key = f"{exp}/{job_id} {tables.config_hash(job.params())} {code_key}"
+    every = checkpoint_every_s if job.trains else 0.0
+    with (
+        timing.ledger() as spent,
+        _compiled_steps(compile and job.trains),
+        resume.job_store(store_dir, every, store_key, log=log),
+    ):
         df = e.run(job, ctx)
     wall = time.perf_counter() - t0
     params = job.params()
@@ -128,6 +140,7 @@ def run_job(
             eval_s=spent.eval_s if spent.eval_calls else None,
         ),
     )
+    resume.remove(store_dir)
     spent_msg = ""
     if spent.train_calls or spent.eval_calls:
         spent_msg = f" ({spent.train_s:.1f}s of optimizer steps, {spent.eval_s:.1f}s evaluating)"

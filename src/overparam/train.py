@@ -56,7 +56,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from overparam import timing
+from overparam import resume, timing
 from overparam.device import COMPILE_ALL as _COMPILE_ALL
 from overparam.device import compiled_steps, resolve_device  # noqa: F401 (their home is device)
 from overparam.models import MLPSpec, mlp_forward, mlp_forward_backward, param_shapes
@@ -615,8 +615,14 @@ def train_ensemble(
     try:
         defer = dev.type == "cuda" if defer_checks is None else bool(defer_checks)
         defer = defer or cfg.compile  # a compiled step never synchronises
-        res = _train(spec, params, d, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
-                     say, log_every_s, t_start, defer)  # fmt: skip
+        store = resume.current()
+        if store is None:
+            res = _train(spec, params, d, cfg, seeds, masks, dev, lr_values, B,
+                         steps_per_epoch, say, log_every_s, t_start, defer)  # fmt: skip
+        else:
+            res = _train_resumable(store, spec, params, data, d, cfg, seeds, masks, dev,
+                                   lr_values, B, steps_per_epoch, say, log_every_s, t_start,
+                                   defer)  # fmt: skip
         timing.charge("train", res.train_s)
         return res
     finally:
@@ -624,8 +630,43 @@ def train_ensemble(
             torch.set_num_threads(old_threads)
 
 
+def _train_resumable(store, spec, params, data, d, cfg, seeds, masks, dev, lr_values, B,
+                     steps_per_epoch, say, log_every_s, t_start, defer) -> TrainResult:  # fmt: skip
+    """``_train`` inside a job's checkpoint store (``overparam.resume``): a call that had
+    finished is read back; an interrupted one continues from its last epoch-end state."""
+    key = resume.call_key("train_ensemble", spec, list(params), data, masks, cfg, seeds,
+                          dev.type, defer)  # fmt: skip
+    done = store.load("result", key)
+    if done is not None:
+        say(f"resume: training call {key} had finished before; its result is read back")
+        done.params = [p.to(dev) for p in done.params]
+        timing.charge("eval", done.eval_s)
+        return done
+    state = store.load("state", key)
+    if state is not None:
+        say(f"resume: training call {key} continues from epoch {state['epoch']} "
+            f"(step {state['step']}) of {cfg.epochs}")  # fmt: skip
+        timing.charge("eval", state["eval_s"])  # the evaluations the interrupted run made
+    saved = False
+
+    def save(capture: Callable[[], dict]) -> None:
+        nonlocal saved
+        if store.due():
+            store.save("state", key, capture())
+            saved = True
+
+    res = _train(spec, params, d, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch, say,
+                 log_every_s, t_start, defer, resume_from=state, save=save)  # fmt: skip
+    if saved or state is not None or store.due():
+        cpu = [p.detach().to("cpu", copy=True) for p in res.params]
+        store.save("result", key, replace(res, params=cpu))
+    store.drop("state", key)
+    return res
+
+
 def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
-           say, log_every_s, t_start, defer: bool) -> TrainResult:  # fmt: skip
+           say, log_every_s, t_start, defer: bool, resume_from: dict | None = None,
+           save: Callable | None = None) -> TrainResult:  # fmt: skip
     K = len(seeds)
     n = d.x.shape[-2]
     params = [p.detach().to(dev, copy=True).contiguous() for p in params_in]
@@ -738,10 +779,48 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
 
-    if 0 in ckpt_steps:
-        checkpoints[0] = snapshot()
-    record(0)
-    progress(0, force=True)
+    def capture() -> dict:
+        """Everything the rest of the run depends on, at an epoch end (on the CPU)."""
+        cpu = lambda ts: [t.detach().to("cpu", copy=True) for t in ts]  # noqa: E731
+        return {
+            "epoch": epoch, "step": step, "samples": samples, "train_s": train_s,
+            "eval_s": eval_s, "elapsed": time.perf_counter() - t_start,
+            "params": cpu(params), "grads": cpu(grads),
+            "state": {k: cpu(v) for k, v in state.items()},
+            "active": active.cpu(), "bound": bound.cpu(), "bad_step": bad_step.cpu(),
+            "step_dev": step_dev.cpu(), "diverged": diverged.copy(),
+            "diverged_step": diverged_step.copy(), "stopped": stopped.copy(),
+            "gens": [g.get_state() for g in gens], "checkpoints": dict(checkpoints),
+            "rows": list(rows),
+        }  # fmt: skip
+
+    start_epoch = 0
+    if resume_from is None:
+        if 0 in ckpt_steps:
+            checkpoints[0] = snapshot()
+        record(0)
+        progress(0, force=True)
+    else:  # an interrupted call of the same arguments: continue from its epoch-end state
+        r = resume_from
+        with torch.no_grad():
+            for mine, saved in ((params, r["params"]), (grads, r["grads"])):
+                for t, v in zip(mine, saved):
+                    t.copy_(v)
+            for k, bufs in state.items():
+                for t, v in zip(bufs, r["state"][k]):
+                    t.copy_(v)
+            active.copy_(r["active"])
+        bound = r["bound"].to(dev)
+        neg_lr[:] = _neg_lr_views(lr_base * active, params)
+        diverged[:], diverged_step[:], stopped[:] = r["diverged"], r["diverged_step"], r["stopped"]
+        for g, st in zip(gens, r["gens"]):
+            g.set_state(st)
+        checkpoints.update(r["checkpoints"])
+        rows.extend(r["rows"])
+        start_epoch, step, samples = r["epoch"], r["step"], r["samples"]
+        train_s, eval_s = r["train_s"], r["eval_s"]
+        t_start = time.perf_counter() - r["elapsed"]
+        progress(start_epoch, force=True)
     x, y = d.x, d.y
     # per-member rows: flattened to (K * n, ...), member k's sample i at row k * n + i
     x_member = x.dim() == 3
@@ -758,6 +837,9 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
     # deferred checks (CUDA): the step a member's batch loss first left its bound, on the device
     bad_step = torch.full((K,), -1, dtype=torch.int64, device=dev)
     step_dev = torch.zeros((), dtype=torch.int64, device=dev)
+    if resume_from is not None:
+        bad_step.copy_(resume_from["bad_step"])
+        step_dev.copy_(resume_from["step_dev"])
 
     def keep_fn(losses: torch.Tensor) -> torch.Tensor:
         """Active members with a finite loss within the bound. Members that are not: eager
@@ -807,8 +889,8 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
     # about GATHER_ELEMENTS elements; a step then takes views (fewer ops per step)
     row_elems = K * B * max(spec.in_dim, math.prod(y_tail) if y_tail else 1)
     block = max(1, min(steps_per_epoch, GATHER_ELEMENTS // row_elems))
-    epoch = 0
-    for epoch in range(1, cfg.epochs + 1):
+    epoch = start_epoch
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
         if not active.any():
             break
         sync()
@@ -863,6 +945,8 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or done:
             record(epoch)
         progress(epoch, force=epoch == cfg.epochs or done)
+        if save is not None:
+            save(capture)
 
     history = pd.DataFrame({c: np.concatenate([r[c] for r in rows]) for c in HISTORY_COLUMNS})
     history = history.astype({"member": "int64", "seed": "int64", "epoch": "int64", "step": "int64",

@@ -26,7 +26,7 @@ import pytest
 import torch
 import yaml
 
-from overparam import tables
+from overparam import resume, tables
 from overparam.claims import CLAIMS_SCHEMA
 from overparam.experiments import get
 
@@ -210,6 +210,31 @@ def test_killed_run_resumes_and_matches_uninterrupted(reference_run, minimal_con
     for name in a:
         assert a[name] == b[name], f"{name}: resumed run differs from the uninterrupted one"
     assert not list((tmp_path / "results").rglob("*.tmp"))
+
+
+def test_sigkilled_training_job_resumes_from_its_checkpoint(
+    reference_run, minimal_config, tmp_path, monkeypatch
+):
+    """A train job killed mid-training (SIGKILL right after its third epoch-end checkpoint,
+    through the library's test hook) resumes from that checkpoint on the re-run: its log says
+    from which epoch, and every table equals the uninterrupted run's."""
+    every = ("--config", "checkpoint_every_s=1e-9")  # a checkpoint at every epoch end
+    monkeypatch.setenv(resume.KILL_AFTER_ENV, "3")
+    failed = run_pipeline(tmp_path, minimal_config, "figures/all", *every, check=False)
+    assert failed.returncode != 0
+    assert not list((tmp_path / RUNS).glob("*.parquet"))  # every train job died mid-run
+    stores = sorted((tmp_path / RUNS).glob("*.ckpt"))
+    assert stores and all(list(s.glob("state-*.pt")) for s in stores)
+    monkeypatch.delenv(resume.KILL_AFTER_ENV)
+    run_pipeline(tmp_path, minimal_config, "figures/all", *every)
+    for store in stores:
+        log = (tmp_path / f"logs/optimization_ease/run_{store.stem}.log").read_text()
+        assert re.search(r"resume: training call \w+ continues from epoch 3 ", log), log
+        assert not store.exists()  # removed once the table is written
+    a, b = result_tables(reference_run), result_tables(tmp_path)
+    assert set(a) == set(b)
+    for name in a:
+        assert a[name] == b[name], f"{name}: resumed run differs from the uninterrupted one"
 
 
 # ----------------------------------------------------------------------------- bad config

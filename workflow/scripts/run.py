@@ -29,4 +29,7 @@ with logging_to(sm.log[0]) as log:
         inputs=dict(sm.input.items()),
         repo=ROOT,
         log=log,
+        # seconds between mid-training checkpoints (not a param: changing it re-runs nothing)
+        checkpoint_every_s=float(sm.config["checkpoint_every_s"]),
+        code_key=" ".join(str(v) for k, v in sm.params.items() if k.startswith("code_") and v),
     )
