@@ -47,8 +47,15 @@ CASES = {
     "sgd_momentum": dict(cfg=dict(epochs=7, batch_size=20, lr=0.05, momentum=0.9)),
     "adam": dict(cfg=dict(epochs=6, batch_size=32, lr=0.01, optimizer="adam")),
     "linear_decay_wd": dict(
-        cfg=dict(epochs=6, batch_size=16, lr=0.1, momentum=0.9, weight_decay=1e-3,
-                 lr_schedule="linear", checkpoint_steps=(0, 7, 30))  # fmt: skip
+        cfg=dict(
+            epochs=6,
+            batch_size=16,
+            lr=0.1,
+            momentum=0.9,
+            weight_decay=1e-3,
+            lr_schedule="linear",
+            checkpoint_steps=(0, 7, 30),
+        )
     ),
     # member 1 diverges at its first step, member 2 is frozen by the stop rule mid-run
     "divergence_and_stop": dict(
@@ -70,8 +77,10 @@ def _setup(case):
     masks = None
     if case.get("masked"):
         g = torch.Generator().manual_seed(5)
-        masks = [(torch.rand(p.shape, generator=g) > 0.4).float() if p.dim() == 3 else None
-                 for p in params]  # fmt: skip
+        masks = [
+            (torch.rand(p.shape, generator=g) > 0.4).float() if p.dim() == 3 else None
+            for p in params
+        ]
     kw = dict(masks=masks, defer_checks=case.get("defer"))
     return spec, params, toy_data(mse=mse), cfg, seeds, kw
 

@@ -617,12 +617,41 @@ def train_ensemble(
         defer = defer or cfg.compile  # a compiled step never synchronises
         store = resume.current()
         if store is None:
-            res = _train(spec, params, d, cfg, seeds, masks, dev, lr_values, B,
-                         steps_per_epoch, say, log_every_s, t_start, defer)  # fmt: skip
+            res = _train(
+                spec,
+                params,
+                d,
+                cfg,
+                seeds,
+                masks,
+                dev,
+                lr_values,
+                B,
+                steps_per_epoch,
+                say,
+                log_every_s,
+                t_start,
+                defer,
+            )
         else:
-            res = _train_resumable(store, spec, params, data, d, cfg, seeds, masks, dev,
-                                   lr_values, B, steps_per_epoch, say, log_every_s, t_start,
-                                   defer)  # fmt: skip
+            res = _train_resumable(
+                store,
+                spec,
+                params,
+                data,
+                d,
+                cfg,
+                seeds,
+                masks,
+                dev,
+                lr_values,
+                B,
+                steps_per_epoch,
+                say,
+                log_every_s,
+                t_start,
+                defer,
+            )
         timing.charge("train", res.train_s)
         return res
     finally:
@@ -630,12 +659,29 @@ def train_ensemble(
             torch.set_num_threads(old_threads)
 
 
-def _train_resumable(store, spec, params, data, d, cfg, seeds, masks, dev, lr_values, B,
-                     steps_per_epoch, say, log_every_s, t_start, defer) -> TrainResult:  # fmt: skip
+def _train_resumable(
+    store,
+    spec,
+    params,
+    data,
+    d,
+    cfg,
+    seeds,
+    masks,
+    dev,
+    lr_values,
+    B,
+    steps_per_epoch,
+    say,
+    log_every_s,
+    t_start,
+    defer,
+) -> TrainResult:
     """``_train`` inside a job's checkpoint store (``overparam.resume``): a call that had
     finished is read back; an interrupted one continues from its last epoch-end state."""
-    key = resume.call_key("train_ensemble", spec, list(params), data, masks, cfg, seeds,
-                          dev.type, defer)  # fmt: skip
+    key = resume.call_key(
+        "train_ensemble", spec, list(params), data, masks, cfg, seeds, dev.type, defer
+    )
     done = store.load("result", key)
     if done is not None:
         say(f"resume: training call {key} had finished before; its result is read back")
@@ -644,8 +690,10 @@ def _train_resumable(store, spec, params, data, d, cfg, seeds, masks, dev, lr_va
         return done
     state = store.load("state", key)
     if state is not None:
-        say(f"resume: training call {key} continues from epoch {state['epoch']} "
-            f"(step {state['step']}) of {cfg.epochs}")  # fmt: skip
+        say(
+            f"resume: training call {key} continues from epoch {state['epoch']} "
+            f"(step {state['step']}) of {cfg.epochs}"
+        )
         timing.charge("eval", state["eval_s"])  # the evaluations the interrupted run made
     saved = False
 
@@ -655,8 +703,24 @@ def _train_resumable(store, spec, params, data, d, cfg, seeds, masks, dev, lr_va
             store.save("state", key, capture())
             saved = True
 
-    res = _train(spec, params, d, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch, say,
-                 log_every_s, t_start, defer, resume_from=state, save=save)  # fmt: skip
+    res = _train(
+        spec,
+        params,
+        d,
+        cfg,
+        seeds,
+        masks,
+        dev,
+        lr_values,
+        B,
+        steps_per_epoch,
+        say,
+        log_every_s,
+        t_start,
+        defer,
+        resume_from=state,
+        save=save,
+    )
     if saved or state is not None or store.due():
         cpu = [p.detach().to("cpu", copy=True) for p in res.params]
         store.save("result", key, replace(res, params=cpu))
@@ -783,16 +847,26 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         """Everything the rest of the run depends on, at an epoch end (on the CPU)."""
         cpu = lambda ts: [t.detach().to("cpu", copy=True) for t in ts]  # noqa: E731
         return {
-            "epoch": epoch, "step": step, "samples": samples, "train_s": train_s,
-            "eval_s": eval_s, "elapsed": time.perf_counter() - t_start,
-            "params": cpu(params), "grads": cpu(grads),
+            "epoch": epoch,
+            "step": step,
+            "samples": samples,
+            "train_s": train_s,
+            "eval_s": eval_s,
+            "elapsed": time.perf_counter() - t_start,
+            "params": cpu(params),
+            "grads": cpu(grads),
             "state": {k: cpu(v) for k, v in state.items()},
-            "active": active.cpu(), "bound": bound.cpu(), "bad_step": bad_step.cpu(),
-            "step_dev": step_dev.cpu(), "diverged": diverged.copy(),
-            "diverged_step": diverged_step.copy(), "stopped": stopped.copy(),
-            "gens": [g.get_state() for g in gens], "checkpoints": dict(checkpoints),
+            "active": active.cpu(),
+            "bound": bound.cpu(),
+            "bad_step": bad_step.cpu(),
+            "step_dev": step_dev.cpu(),
+            "diverged": diverged.copy(),
+            "diverged_step": diverged_step.copy(),
+            "stopped": stopped.copy(),
+            "gens": [g.get_state() for g in gens],
+            "checkpoints": dict(checkpoints),
             "rows": list(rows),
-        }  # fmt: skip
+        }
 
     start_epoch = 0
     if resume_from is None:

@@ -232,3 +232,73 @@ def test_dag_runs_through_slurm_and_matches_a_local_run(cluster, tmp_path):
     assert set(a) == set(b) and a, (sorted(a), sorted(b))
     for name in a:
         assert a[name] == b[name], f"{name}: the SLURM run's table differs from the local run's"
+
+
+# A train job long enough to be interrupted: one width, 3000 epochs of 10 steps (~10 s)
+REQUEUE_CONFIG = {
+    "scale": "test",
+    "device": "cpu",
+    "threads": 1,
+    "checkpoint_every_s": 1.0e-9,  # a checkpoint at every epoch end
+    "optimization_ease": {
+        "n": 100, "d": 10, "widths": [16, 32], "seeds": [0, 1], "lr": 0.01, "batch_size": 10,
+        "epochs": 3000, "eval_every": 100, "loss_threshold": 0.05, "loss_floor": 1.0e-8,
+    },
+}  # fmt: skip
+
+
+def _squeue(env, *args) -> str:
+    return subprocess.run(
+        ["squeue", "-h", *args], env=env, capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+
+
+def test_requeued_train_job_resumes_from_its_checkpoint(cluster, tmp_path):
+    """SLURM requeues a running train job (`scontrol requeue`, what preemption does under
+    the profile's `slurm-requeue`); the job's second start resumes from its checkpoint and the
+    run's tables equal a local run's."""
+    import time
+
+    cfg = tmp_path / "requeue.yaml"
+    cfg.write_text(yaml.safe_dump(REQUEUE_CONFIG, sort_keys=False))
+    target = "results/optimization_ease/runs/w32.parquet"
+    local, remote = tmp_path / "local", tmp_path / "slurm"
+    snakemake(local, target, configfile=cfg)
+    remote.mkdir()
+    cmd = [
+        sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(remote),
+        "--configfile", str(cfg), "--profile", str(ROOT / "profiles" / "slurm"),
+        "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs", target,
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=cluster, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        store = remote / "results/optimization_ease/runs/w32.ckpt"
+        t0 = time.monotonic()
+        while not list(store.glob("state-*.pt")):
+            assert proc.poll() is None, proc.stdout.read().decode()[-4000:]
+            assert time.monotonic() - t0 < 180, "the train job saved no checkpoint in time"
+            time.sleep(0.2)
+        (job,) = [
+            line.split()[0]
+            for line in _squeue(cluster, "-o", "%i %T %k").splitlines()
+            if "rule_train" in line and "RUNNING" in line
+        ]
+        subprocess.run(["scontrol", "requeue", job], env=cluster, check=True, timeout=30)
+        # a requeued batch job is held back ~2 minutes before it may start again (SLURM's
+        # requeue delay); let it start now
+        for _ in range(50):
+            if "PENDING" in _squeue(cluster, "-j", job, "-o", "%T"):
+                break
+            time.sleep(0.2)
+        subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], env=cluster,
+                       check=True, timeout=30)  # fmt: skip
+        out, _ = proc.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = out.decode()
+    assert proc.returncode == 0, text[-6000:]
+    log = (remote / "logs/optimization_ease/run_w32.log").read_text()
+    assert re.search(r"resume: training call \w+ continues from epoch \d+ ", log), log
+    assert not store.exists()
+    assert table_bytes(local / target) == table_bytes(remote / target)
