@@ -11,9 +11,10 @@ best of a few sizes and repeats, same thread count) and (2) for MLPs 40-h-h-10 o
 - ``loop_nn``: plain ``torch.nn.Sequential`` + ``torch.optim.SGD``, one model after another;
 - ``batched_base`` (with ``--baseline-train PATH``): the ensemble trained by another version
   of ``overparam/train.py`` (say the commit before a change), timed in the same run;
-- ``batched_compiled`` (with ``--compile``): the ensemble with ``TrainConfig.compile`` (the
-  step as one ``torch.compile``'d graph); ``compile_s`` is the extra time of its first, compiling
-  call (warm-up on 512 samples) over the default step's;
+- ``func``: the library route to an ensemble, ``torch.func``: the K ``torch.nn`` models'
+  parameters stacked (``stack_module_state``), one ``vmap(grad(loss of functional_call))`` per
+  step over the members and their own batches, SGD with momentum as ``torch._foreach`` ops on
+  the stacked tensors (what a user would write without our hand-written backward);
 - ``batched_graph`` (CUDA, always) / ``batched_static`` (``--static``, elsewhere): the
   engine's step without its per-step host synchronisation, on static buffers, captured once
   as a CUDA graph and replayed (eager off CUDA) -- what the step costs without launch overhead.
@@ -34,7 +35,6 @@ every layer but the first (no gradient w.r.t. the data) -- a bit under 3x forwar
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import os
 import sys
@@ -123,6 +123,55 @@ def loop_nn(
     return samples, time.perf_counter() - t, steps
 
 
+def func_ensemble(spec: MLPSpec, data: dict, cfg: TrainConfig, seeds, dev: torch.device):
+    """The K members trained by ``torch.func``: stacked ``torch.nn`` parameters, one
+    ``vmap(grad(...))`` per step, each member on its own batch order; SGD with momentum
+    (torch.optim.SGD's update) on the stacked tensors. Returns (member-samples, seconds, steps)."""
+    from torch.func import functional_call, grad, stack_module_state, vmap
+
+    nets = []
+    for seed in seeds:
+        layers: list[torch.nn.Module] = []
+        for i, (a, b) in enumerate(zip(spec.dims[:-1], spec.dims[1:])):
+            layers += [torch.nn.Linear(a, b)]
+            layers += [torch.nn.ReLU()] if i < spec.num_layers - 1 else []
+        net = torch.nn.Sequential(*layers)
+        with torch.no_grad():
+            for p, q in zip(net.parameters(), init_mlp_ensemble(spec, [seed])):
+                p.copy_(q[0])
+        nets.append(net.to(dev))
+    params, buffers = stack_module_state(nets)
+    base = nets[0].to("meta")
+
+    def loss(p, b, xb, yb):
+        return torch.nn.functional.cross_entropy(functional_call(base, (p, b), (xb,)), yb)
+
+    step_grad = vmap(grad(loss), in_dims=(0, 0, 0, 0))
+    names = list(params)
+    ps = [params[k].detach() for k in names]
+    bufs = [torch.zeros_like(p) for p in ps]
+    x = torch.as_tensor(data["x"], device=dev)
+    y = torch.as_tensor(data["y"], device=dev)
+    n, B = x.shape[0], cfg.batch_size
+    gens = [batch_generator(s) for s in seeds]
+    samples = steps = 0
+    sync(dev)
+    t = time.perf_counter()
+    for _ in range(cfg.epochs):
+        perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)
+        for a in range(0, n, B):
+            idx = perm[:, a : a + B]
+            g = step_grad(dict(zip(names, ps)), buffers, x[idx], y[idx])
+            gs = [g[k] for k in names]
+            torch._foreach_mul_(bufs, MOMENTUM)
+            torch._foreach_add_(bufs, gs)
+            torch._foreach_add_(ps, bufs, alpha=-LR)
+            samples += idx.numel()
+            steps += 1
+    sync(dev)
+    return samples, time.perf_counter() - t, steps
+
+
 def static_step_run(spec: MLPSpec, data: dict, cfg: TrainConfig, seeds, dev: torch.device):
     """The engine's step (same forward/backward, loss head and update) without its per-step
     host synchronisation (no divergence check: every member kept), on static buffers; on
@@ -187,13 +236,11 @@ def bench_width(
     # warm up every path once (allocator, MKL/cuBLAS handles) on a small subset
     small = {key: v[:512] for key, v in data.items()}
     warm = TrainConfig(**{**cfg.__dict__, "epochs": 1, "eval_every": 1})
-    warm_s = {}
-    for mode, train in engines.items():
-        t = time.perf_counter()
+    for train in engines.values():
         train(spec, init_mlp_ensemble(spec, seeds), small, warm, seeds, device=dev)
-        warm_s[mode] = time.perf_counter() - t
     train_ensemble(spec, init_mlp_ensemble(spec, seeds[:1]), small, warm, seeds[:1], device=dev)
     loop_nn(spec, small, warm, 0, dev)
+    func_ensemble(spec, small, warm, seeds, dev)
     static_mode = "batched_graph" if dev.type == "cuda" else "batched_static"
 
     best: dict[str, dict] = {}
@@ -206,6 +253,8 @@ def bench_width(
         if static:
             a, b, c = static_step_run(spec, data, cfg, seeds, dev)
             runs.append(dict(mode=static_mode, k=k, samples=a, seconds=b, steps=c))
+        a, b, c = func_ensemble(spec, data, cfg, seeds, dev)
+        runs.append(dict(mode="func", k=k, samples=a, seconds=b, steps=c))
         samples = seconds = steps = 0.0
         for s in seeds[:k_loop]:
             r = train_ensemble(spec, init_mlp_ensemble(spec, [s]), data, cfg, [s], device=dev)
@@ -228,9 +277,6 @@ def bench_width(
         r["gflops"] = r["samples_per_s"] * fps / 1e9
         r["step_ms"] = 1e3 * r["seconds"] / r["steps"]  # one optimizer step of k // k models
         r["eval_share"] = float("nan")
-        r["compile_s"] = float("nan")
-    if "batched_compiled" in best:
-        best["batched_compiled"]["compile_s"] = warm_s["batched_compiled"] - warm_s["batched"]
     # a job's view: the batched ensemble evaluated (train + test set) after every epoch, as
     # the experiments do; the share of its whole wall time not spent in optimizer steps
     job = TrainConfig(**{**cfg.__dict__, "eval_every": 1})
@@ -248,11 +294,6 @@ def bench_width(
         r["speedup_vs_loop"] = r["samples_per_s"] / best_loop
         r["speedup_vs_nn"] = r["samples_per_s"] / nn_loop
     return rows
-
-
-def compiled_engine(spec, params, data, cfg, seeds, **kw):
-    """``train_ensemble`` with the step compiled (``TrainConfig.compile``)."""
-    return train_ensemble(spec, params, data, dataclasses.replace(cfg, compile=True), seeds, **kw)
 
 
 def load_engine(path: str):
@@ -273,7 +314,14 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--out", default="results/benchmarks/train_throughput.parquet")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=None,
+        help="torch threads; several (e.g. 1 2): every mode at each, in one run and one table "
+        "(default: torch's)",
+    )
     ap.add_argument("--widths", type=int, nargs="+", default=[32, 128, 512, 1024])
     ap.add_argument("--k", type=int, default=16, help="ensemble size")
     ap.add_argument("--epochs", type=int, default=None)
@@ -284,12 +332,6 @@ def main(argv=None) -> int:
         "--baseline-train",
         default=None,
         help="path of another overparam/train.py: also time its ensemble (mode batched_base)",
-    )
-    ap.add_argument(
-        "--compile",
-        action="store_true",
-        help="also time the ensemble with its step compiled (TrainConfig.compile; mode "
-        "batched_compiled; on the CPU it needs a C++ compiler)",
     )
     ap.add_argument(
         "--static",
@@ -307,15 +349,26 @@ def main(argv=None) -> int:
     )
     args = ap.parse_args(argv)
     if args.clock == "cpu":
-        if args.threads != 1:
+        if args.threads != [1]:
             ap.error("--clock cpu needs --threads 1 (CPU time adds up over threads)")
         time.perf_counter = time.process_time  # the trainer's and this script's clock
 
     t_start = time.perf_counter()
     dev = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    threads = torch.get_num_threads()
+    counts = args.threads or [torch.get_num_threads()]
+    df = pd.concat([_run(args, dev, n) for n in counts], ignore_index=True)
+    with atomic_path(args.out) as tmp:
+        df.to_parquet(tmp, index=False)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(df.drop(columns=["gflops", "peak_gflops", "device", "torch_version", "clock", "epochs", "batch_size", "repeats"])
+              .to_string(index=False, float_format=lambda v: f"{v:,.3g}"))  # fmt: skip
+    print(f"wrote {args.out} ({time.perf_counter() - t_start:.0f} s)")
+    return 0
+
+
+def _run(args, dev: torch.device, threads: int) -> pd.DataFrame:
+    """Every mode at every width with ``threads`` torch threads; the peak measured at them."""
+    torch.set_num_threads(threads)
     epochs = args.epochs or (1 if args.quick else 3)
     k_loop = min(args.k, 4) if args.quick else args.k
     repeats = args.repeats or (1 if args.quick else 2)
@@ -329,14 +382,10 @@ def main(argv=None) -> int:
     engines = {"batched": train_ensemble}
     if args.baseline_train:
         engines["batched_base"] = load_engine(args.baseline_train)
-    if args.compile:
-        engines["batched_compiled"] = compiled_engine
     static = args.static or dev.type == "cuda"
     rows = []
     for w in args.widths:
-        rows += bench_width(
-            w, args.k, k_loop, epochs, data, dev, args.threads, repeats, engines, static
-        )
+        rows += bench_width(w, args.k, k_loop, epochs, data, dev, threads, repeats, engines, static)
         r = next(r for r in rows if r["width"] == w and r["mode"] == "batched")
         print(f"  width {w:5d}: batched {r['samples_per_s']:10,.0f} samples/s, "
               f"{r['speedup_vs_loop']:5.1f}x the faster loop")  # fmt: skip
@@ -360,15 +409,8 @@ def main(argv=None) -> int:
     df["batch_size"] = 128
     df["repeats"] = repeats
     cols = ["width", "k", "mode", "samples_per_s", "gflops", "peak_gflops", "frac_of_peak",
-            "speedup_vs_loop", "speedup_vs_nn", "step_ms", "gemm_ms", "overhead_ms", "eval_share", "compile_s", "device", "torch_version", "threads", "clock", "epochs", "batch_size", "repeats"]  # fmt: skip
-    df = df[cols]
-    with atomic_path(args.out) as tmp:
-        df.to_parquet(tmp, index=False)
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(df.drop(columns=["gflops", "peak_gflops", "device", "torch_version", "threads", "clock", "epochs", "batch_size", "repeats"])
-              .to_string(index=False, float_format=lambda v: f"{v:,.3g}"))  # fmt: skip
-    print(f"wrote {args.out} ({time.perf_counter() - t_start:.0f} s)")
-    return 0
+            "speedup_vs_loop", "speedup_vs_nn", "step_ms", "gemm_ms", "overhead_ms", "eval_share", "device", "torch_version", "threads", "clock", "epochs", "batch_size", "repeats"]  # fmt: skip
+    return df[cols]
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
 Trains a fixed set of small configurations covering the trainer's paths (sgd with momentum
 and weight decay, adam, mse, masks with checkpoints, per-member labels and inputs with early
 stopping, ntk without biases, linear lr decay, a diverging member, gelu/tanh, float64) on fixed seeds
-with one torch thread, and stores final params, checkpoints and the history table. ``check``
+with one torch thread, and stores final params, checkpoints and the history table, each with the divergence checks
+eager (the CPU's default) and deferred (CUDA's). ``check``
 requires every tensor and every history value to be bitwise equal (NaN == NaN). Use it for
 changes that must not move the quick-scale tables; run both halves on the same machine.
 """
@@ -76,12 +77,16 @@ def cases() -> dict[str, dict]:
 def run_all() -> dict[str, dict]:
     torch.set_num_threads(1)
     out = {}
-    for name, c in cases().items():
+    runs = [(name, c, False) for name, c in cases().items()]
+    runs += [(f"{name}_deferred", c, True) for name, c in cases().items()]  # CUDA's checks
+    for name, c, defer in runs:
         cfg = c["cfg"]
         k = len(cfg.lr) if isinstance(cfg.lr, tuple) else 3
         seeds = list(range(10, 10 + k))
         init = init_mlp_ensemble(c["spec"], seeds, dtype=c.get("dtype", torch.float32))
-        r = train_ensemble(c["spec"], init, c["data"], cfg, seeds, masks=c.get("masks"))
+        r = train_ensemble(
+            c["spec"], init, c["data"], cfg, seeds, masks=c.get("masks"), defer_checks=defer
+        )
         out[name] = {
             "params": [p.clone() for p in r.params],
             "checkpoints": {s: [p.clone() for p in ps] for s, ps in r.checkpoints.items()},

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from overparam import steps, tables
+from overparam import resume, steps, tables
 from overparam.experiments import Experiment, JobSpec
 
 
@@ -41,10 +41,7 @@ class _Stub(Experiment):
 
     def run(self, job, ctx):
         self.seen[job.id] = (job, ctx.device, ctx.threads)
-        if job.trains:  # whether the job's trainer calls would compile their step
-            from overparam.train import _COMPILE_ALL
-
-            self.seen["compile"] = _COMPILE_ALL.get()
+        self.seen[f"store_{job.id}"] = resume.current()  # the job's checkpoint store
         return pd.DataFrame({"x": [1.0]})
 
     check = plot = None  # type: ignore[assignment]
@@ -78,14 +75,16 @@ def test_run_job_passes_the_spec_and_resolves_the_device_only_for_training(tmp_p
     assert solve["library"].endswith("overparam") and solve["job"] == "solve"
 
 
-def test_compile_reaches_the_trainer_of_train_jobs_only(tmp_path, stub):
-    for flag in (True, False):
-        for job in ("net8", "solve"):
-            steps.run_job("stub", {}, job, tmp_path / f"{job}.parquet", compile=flag,
-                          log=lambda m: None)  # fmt: skip
-        assert stub.seen["compile"] is flag
-        assert tables.read_provenance(tmp_path / "net8.parquet")["compile"] is flag
-        assert tables.read_provenance(tmp_path / "solve.parquet")["compile"] is False
+def test_train_jobs_get_a_checkpoint_store_removed_with_the_table(tmp_path, stub):
+    for job in ("net8", "solve"):
+        out = tmp_path / f"{job}.parquet"
+        steps.run_job("stub", {}, job, out, checkpoint_every_s=60.0, log=lambda m: None)
+        assert out.exists() and not out.with_suffix(".ckpt").exists()
+    store = stub.seen["store_net8"]
+    assert store is not None and store.root == tmp_path / "net8.ckpt" and store.every_s == 60.0
+    assert stub.seen["store_solve"] is None  # closed forms do not checkpoint
+    steps.run_job("stub", {}, "net8", tmp_path / "n.parquet", log=lambda m: None)
+    assert stub.seen["store_net8"] is None  # checkpoint_every_s 0: off
 
 
 def test_unknown_job_names_the_jobs(tmp_path, stub):

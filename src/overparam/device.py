@@ -1,6 +1,5 @@
 """Where and how a job trains: whether a CUDA GPU is there (answered without importing
-torch), the device a job resolves (``resolve_device``, with torch, imported only then), and
-the ``compiled_steps`` execution option.
+torch), and the device a job resolves (``resolve_device``, with torch, imported only then).
 
 The Snakemake head process plans the DAG (and reserves ``gpu`` resources for training jobs)
 without importing torch, which takes seconds and, on a GPU, initialises CUDA. A job that
@@ -14,9 +13,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,19 +69,3 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"unsupported device {str(device)!r}: use 'auto', 'cpu' or 'cuda'")
     return dev
-
-
-COMPILE_ALL: ContextVar[bool] = ContextVar("overparam_compile_all", default=False)
-
-
-@contextmanager
-def compiled_steps() -> Iterator[None]:
-    """Within the block every ``train_ensemble`` call compiles its step, as if its config had
-    ``compile=True`` (how a job's ``compile: true`` reaches the trainer calls of any
-    experiment without each passing it on; an execution option like the device, not a
-    hyperparameter)."""
-    token = COMPILE_ALL.set(True)
-    try:
-        yield
-    finally:
-        COMPILE_ALL.reset(token)

@@ -62,15 +62,6 @@ def logging_to(path: PathLike | None, rebuild: str | None = None) -> Iterator[Lo
             sys.stdout, sys.stderr = old_out, old_err
 
 
-def _compiled_steps(on: bool):
-    """``overparam.device.compiled_steps()`` when ``on``."""
-    if not on:
-        return contextlib.nullcontext()
-    from .device import compiled_steps
-
-    return compiled_steps()
-
-
 def run_job(
     exp: str,
     cfg: Mapping[str, Any],
@@ -79,7 +70,6 @@ def run_job(
     *,
     device: str = "auto",
     threads: int = 1,
-    compile: bool = False,
     inputs: Mapping[str, PathLike] | None = None,
     repo: PathLike | None = None,
     log: Log = print,
@@ -88,8 +78,7 @@ def run_job(
 ) -> pd.DataFrame:
     """Run job ``job_id`` of experiment ``exp`` (config section ``cfg``) and write its table.
     ``inputs`` maps the spec's dataset fields to their files; ``repo`` is the checkout whose
-    commit the provenance records. ``compile``: every ``train_ensemble`` of the job compiles
-    its step (``overparam.device.compiled_steps``). ``checkpoint_every_s`` > 0: the job's
+    commit the provenance records. ``checkpoint_every_s`` > 0: the job's
     training calls save their state about that often into ``<table>.ckpt/`` and a re-run of
     the same job (same config, same ``code_key``) resumes from it (``overparam.resume``); the
     folder is removed once the table is written."""
@@ -116,7 +105,6 @@ def run_job(
     every = checkpoint_every_s if job.trains else 0.0
     with (
         timing.ledger() as spent,
-        _compiled_steps(compile and job.trains),
         resume.job_store(store_dir, every, store_key, log=log),
     ):
         df = e.run(job, ctx)
@@ -134,7 +122,6 @@ def run_job(
             repo=repo,
             experiment=exp,
             job=job_id,
-            compile=bool(compile and job.trains),
             # seconds of optimizer steps and of evaluate() passes (None: the job made none)
             train_s=spent.train_s if spent.train_calls else None,
             eval_s=spent.eval_s if spent.eval_calls else None,

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -57,8 +57,7 @@ import torch
 import torch.nn.functional as F
 
 from overparam import resume, timing
-from overparam.device import COMPILE_ALL as _COMPILE_ALL
-from overparam.device import compiled_steps, resolve_device  # noqa: F401 (their home is device)
+from overparam.device import resolve_device
 from overparam.models import MLPSpec, mlp_forward, mlp_forward_backward, param_shapes
 
 BATCH_SEED_OFFSET = 100_003  # member k's batch order: Generator().manual_seed(seeds[k] + this)
@@ -98,9 +97,6 @@ class TrainConfig:
     lr_schedule: str = "constant"
     decay_steps: int | None = None
     decay_offset: int = 0
-    # opt-in: the step (forward, backward, update) as one torch.compile'd graph; fused kernels
-    # change float summation order, so results match the default step only to rounding
-    compile: bool = False
 
     def __post_init__(self) -> None:
         lr = self.lr
@@ -292,7 +288,7 @@ def _losses_and_grad(logits: torch.Tensor, y: torch.Tensor, loss: str, keep_fn):
         target = y.unsqueeze(-1)
         losses = logp.gather(-1, target).mean((1, 2)).neg_()
         keep = keep_fn(losses)
-        minus_one = _minus_one(logp.dtype, logp.device).expand(K, b, 1)
+        minus_one = _const(-1.0, logp.device, logp.dtype).expand(K, b, 1)
         dz = logp.exp_().scatter_add_(-1, target, minus_one)  # softmax - onehot
         scale = 1.0 / b
     else:
@@ -313,10 +309,6 @@ def _const(value: float, device: torch.device, dtype: torch.dtype) -> torch.Tens
     if key not in _CONSTANTS:
         _CONSTANTS[key] = torch.full((), float(value), dtype=dtype, device=device)
     return _CONSTANTS[key]
-
-
-def _minus_one(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    return _const(-1.0, device, dtype)
 
 
 def _denormals_vanish(dtype: torch.dtype, bc2_sqrt: float, eps: float) -> bool:
@@ -445,84 +437,313 @@ def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], 
     torch._foreach_addcmul_(params, torch._foreach_div(m, den), neg_lr, value=inv_bc1)
 
 
-# ----------------------------------------------------------------------------- compiled step
+def _adam_bc2_table(cfg: TrainConfig, steps: int, dtype, device) -> torch.Tensor:
+    """sqrt(1 - beta2^t) for t = 1..steps, on the device (read by ``_update`` per step)."""
+    _, b2 = cfg.betas
+    return torch.tensor([math.sqrt(1.0 - b2**t) for t in range(1, steps + 1)], dtype=dtype).to(
+        device
+    )
 
 
-def _adam_tables(cfg: TrainConfig, steps: int, dtype, device):
-    """(1 / (1 - beta1^t), sqrt(1 - beta2^t)) for t = 1..steps, on the device."""
-    b1, b2 = cfg.betas
-    ts = range(1, steps + 1)
-    inv_bc1 = torch.tensor([1.0 / (1.0 - b1**t) for t in ts], dtype=dtype)
-    bc2 = torch.tensor([math.sqrt(1.0 - b2**t) for t in ts], dtype=dtype)
-    return inv_bc1.to(device), bc2.to(device)
+# ----------------------------------------------------------------------------- the engine's parts
 
 
-def _compiled_step(spec: MLPSpec, cfg: TrainConfig):
-    """``_step_fn`` compiled by ``torch.compile`` (once per batch shape and dtype)."""
-    return torch.compile(_step_fn(spec, cfg), dynamic=False)
+class _Members:
+    """Which members train, at which learning rate, and what became of the others: diverged
+    (params, grads and optimizer state zeroed, learning rate 0) or stopped (frozen, params
+    kept). Members are independent in every op, so zeroing one leaves the others unchanged."""
+
+    def __init__(self, lr_values, params, grads, state, dev):
+        K = len(lr_values)
+        self.params, self.grads, self.state = params, grads, state
+        self.lr = torch.tensor(lr_values, dtype=torch.float64, device=dev)
+        self.active = torch.ones(K, dtype=torch.bool, device=dev)
+        self.neg_lr = _neg_lr_views(self.lr, params)  # what _update reads: -lr per member
+        self.diverged = np.zeros(K, dtype=bool)
+        self.diverged_step = np.full(K, -1, dtype=np.int64)
+        self.stopped = np.zeros(K, dtype=bool)
+
+    def any_active(self) -> bool:
+        return bool(self.active.any())
+
+    def set_lr(self, factor: float | None = None) -> None:
+        """Each member's lr times whether it is active (times ``factor``: a schedule's)."""
+        lr = self.lr * self.active
+        self.neg_lr[:] = _neg_lr_views(lr if factor is None else lr * factor, self.params)
+
+    def mark_diverged(self, members: np.ndarray, step: int, seen_at=None) -> None:
+        """Zero the members' params, grads and optimizer state and stop them; ``seen_at``: the
+        step each was seen at (default ``step``), recorded for the first time only."""
+        idx = torch.as_tensor(np.flatnonzero(members), device=self.active.device)
+        with torch.no_grad():
+            for t in (*self.params, *self.grads, *(b for v in self.state.values() for b in v)):
+                t.index_fill_(0, idx, 0.0)
+            self.active.index_fill_(0, idx, False)
+        self.set_lr()
+        self.diverged[members] = True
+        first = members & (self.diverged_step < 0)
+        at = step if seen_at is None else np.broadcast_to(seen_at, members.shape)[first]
+        self.diverged_step[first] = at
+
+    def freeze(self, members: np.ndarray) -> None:
+        """Stop the members (early stop): learning rate 0, params kept."""
+        self.stopped[members] = True
+        with torch.no_grad():
+            self.active[torch.as_tensor(np.flatnonzero(members), device=self.active.device)] = False
+        self.set_lr()
 
 
-def _step_fn(spec: MLPSpec, cfg: TrainConfig):
-    """The optimizer step of ``_train`` as one function, for ``torch.compile`` (``cfg.compile``):
-    forward, closed-form loss gradient, hand-written backward, masks and the update, with
-    divergence checks deferred (noted in ``bad_step`` on the device). Every value that changes
-    from step to step is a tensor argument (the step counter, Adam's bias corrections read
-    from tables by it), so nothing in it makes the graph recompile from one step to the next.
-    Eagerly it computes what the default step computes, in another order of ops."""
+class _EagerChecks:
+    """Divergence checked after every forward pass: a member whose batch loss is non-finite or
+    above its bound is marked diverged before the update (one host-device sync per step)."""
 
-    def step(params, grads, state, xb, yb, neg_lr, active, bound, bad_step, step_dev,
-             m_grads, m_params, m_masks, adam):  # fmt: skip
-        def keep_fn(losses):
-            keep = (losses <= bound).logical_and_(active)
-            first = (active & ~keep).logical_and_(bad_step < 0)
-            bad_step.copy_(torch.where(first, step_dev, bad_step))
-            return keep
+    def __init__(self, members: _Members, bound: torch.Tensor):
+        self.members, self.bound, self.newly_bad = members, bound, None
 
-        mlp_forward_backward(spec, params, xb, lambda z: _losses_and_grad(z, yb, cfg.loss, keep_fn),
-                             grads)  # fmt: skip
-        if m_masks:
-            torch._foreach_mul_(m_grads, m_masks)
-        step_dev.add_(1)
-        if cfg.weight_decay:
-            torch._foreach_add_(grads, params, alpha=cfg.weight_decay)
-        if cfg.optimizer == "sgd":
-            g = grads
-            if cfg.momentum:
-                torch._foreach_mul_(state["buf"], cfg.momentum)
-                torch._foreach_add_(state["buf"], grads)
-                g = state["buf"]
-            torch._foreach_addcmul_(params, g, neg_lr)
-        else:
-            b1, b2 = cfg.betas
-            inv_bc1, bc2 = (tbl[step_dev - 1] for tbl in adam)
-            m, v = state["m"], state["v"]
-            torch._foreach_lerp_(m, grads, 1.0 - b1)
-            torch._foreach_mul_(v, b2)
-            torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
-            den = torch._foreach_sqrt(v)
-            torch._foreach_div_(den, bc2)
-            torch._foreach_add_(den, cfg.eps)
-            scaled = torch._foreach_mul(neg_lr, inv_bc1)
-            torch._foreach_addcmul_(params, torch._foreach_div(m, den), scaled)
-        if m_masks:
-            torch._foreach_mul_(m_params, m_masks)
+    def keep(self, losses: torch.Tensor) -> torch.Tensor:
+        """The members whose loss counts: active and within the bound (NaN compares False)."""
+        active = self.members.active
+        keep = (losses <= self.bound).logical_and_(active)
+        self.newly_bad = None if torch.equal(keep, active) else (active & ~keep).cpu().numpy()
+        return keep
 
-    return step
+    def after_forward(self, step: int) -> bool:
+        """Mark the members found since the forward pass; True when none is left."""
+        if self.newly_bad is None:
+            return False
+        self.members.mark_diverged(self.newly_bad, step)
+        return not self.members.any_active()
+
+    def stepped(self) -> None:
+        pass
+
+    def flush(self) -> int | None:
+        return None
 
 
-def _run_compiled(fn, *args) -> None:
-    """Call the compiled step; a failure to compile (no C++ compiler for the CPU backend, an
-    unsupported op) becomes one ValueError that says how to go on."""
-    try:
-        fn(*args)
-    except Exception as e:
-        if not type(e).__module__.startswith(("torch._dynamo", "torch._inductor")):
-            raise
-        raise ValueError(
-            f"compile: true, but torch.compile of the training step failed ({type(e).__name__}:"
-            f" {str(e).splitlines()[0] if str(e) else ''}); on the CPU it needs a C++ compiler "
-            "(gcc or clang); set compile: false to train without it"
-        ) from e
+class _DeferredChecks(_EagerChecks):
+    """Divergence noted on the device (the step a member's batch loss first left its bound;
+    its gradient is masked from then on) and acted on at epoch ends and kept-params steps: no
+    sync per step (CUDA's default), and the same results, since a member's slice is its own."""
+
+    def __init__(self, members: _Members, bound: torch.Tensor):
+        super().__init__(members, bound)
+        dev = members.active.device
+        self.bad_step = torch.full(members.diverged.shape, -1, dtype=torch.int64, device=dev)
+        self.step_dev = torch.zeros((), dtype=torch.int64, device=dev)
+
+    def keep(self, losses: torch.Tensor) -> torch.Tensor:
+        active = self.members.active
+        keep = (losses <= self.bound).logical_and_(active)
+        first = (active & ~keep).logical_and_(self.bad_step < 0)
+        torch.where(first, self.step_dev, self.bad_step, out=self.bad_step)
+        return keep
+
+    def after_forward(self, step: int) -> bool:
+        return False
+
+    def stepped(self) -> None:
+        self.step_dev.add_(1)
+
+    def flush(self) -> int | None:
+        """Mark the members seen since the last flush as eager checks would have at their
+        step. When none is left, returns the step the last was seen at (the run ends there,
+        as with eager checks), else None."""
+        seen = self.bad_step.cpu().numpy()
+        new = (seen >= 0) & ~self.members.diverged
+        if not new.any():
+            return None
+        self.members.mark_diverged(new, -1, seen_at=seen)
+        if self.members.any_active():
+            return None
+        last = int(seen[new].max())
+        self.step_dev.fill_(last)
+        return last
+
+
+class _Batches:
+    """Each member's mini-batches, in its own order (one ``randperm`` per epoch from its
+    generator); the batches of a block of steps are gathered at once, (K, steps * B, ...),
+    into at most about GATHER_ELEMENTS elements, and a step takes views of them. Per-member
+    data, (K, n, ...), is flattened to (K * n, ...): member k's sample i at row k * n + i."""
+
+    def __init__(self, spec: MLPSpec, d: _Data, loss: str, seeds, B: int, steps: int):
+        K, n = len(seeds), d.x.shape[-2]
+        self.x, self.y, self.in_dim, self.B, self.steps, self.n = d.x, d.y, spec.in_dim, B, steps, n
+        self.x_member = self.x.dim() == 3
+        self.y_member = self.y.dim() == (3 if loss == "mse" else 2)
+        if self.x_member:
+            self.x = self.x.reshape(K * n, spec.in_dim)
+        if self.y_member:
+            self.y = self.y.reshape(K * n, *self.y.shape[2:])
+        self.row0 = (torch.arange(K, device=self.x.device) * n).view(K, 1)
+        self.y_tail = self.y.shape[1:]
+        row_elems = K * B * max(spec.in_dim, math.prod(self.y_tail) if self.y_tail else 1)
+        self.block = max(1, min(steps, GATHER_ELEMENTS // row_elems))
+        self.gens = [batch_generator(s) for s in seeds]
+
+    def epoch(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The (xb, yb) of one epoch's steps, (K, B, in_dim) and (K, B, ...)."""
+        K, B, n = len(self.gens), self.B, self.n
+        perm = torch.stack([torch.randperm(n, generator=g) for g in self.gens]).to(self.x.device)
+        own = perm + self.row0 if self.x_member or self.y_member else perm
+        for s in range(self.steps):
+            j = s % self.block
+            if j == 0:
+                a, e = s * B, min(n, (s + self.block) * B)
+                pick = (own if self.x_member else perm)[:, a:e].reshape(-1)
+                xs = self.x.index_select(0, pick).view(K, e - a, self.in_dim)
+                pick = (own if self.y_member else perm)[:, a:e].reshape(-1)
+                ys = self.y.index_select(0, pick).view(K, e - a, *self.y_tail)
+            yield xs[:, j * B : (j + 1) * B], ys[:, j * B : (j + 1) * B]
+
+
+class _History:
+    """Evaluation at epoch ends: full-batch train (and test) loss and accuracy of every member,
+    the divergence check on the train loss (the bound comes from epoch 0's), the early-stop
+    rule, and one row per member per evaluated epoch."""
+
+    def __init__(self, spec: MLPSpec, d: _Data, cfg: TrainConfig, members: _Members, seeds):
+        self.spec, self.d, self.cfg, self.members = spec, d, cfg, members
+        self.seeds = np.asarray(seeds)
+        self.rows: list[dict[str, np.ndarray]] = []
+
+    def record(self, epoch: int, step: int, checks: _EagerChecks) -> None:
+        m, d, cfg, K = self.members, self.d, self.cfg, len(self.seeds)
+        tr_loss, tr_acc = evaluate(self.spec, m.params, d.x, d.y, cfg.loss, d.labels)
+        if epoch == 0:
+            bound = cfg.divergence_factor * torch.clamp(tr_loss.to(checks.bound.dtype), min=1.0)
+            checks.bound.copy_(bound)
+        bad = (~torch.isfinite(tr_loss) | (tr_loss > checks.bound.double())).cpu().numpy()
+        bad &= ~m.diverged
+        if bad.any():
+            m.mark_diverged(bad, step)
+        te_loss = te_acc = None
+        if d.x_test is not None:
+            te_loss, te_acc = evaluate(self.spec, m.params, d.x_test, d.y_test, cfg.loss,
+                                       d.labels_test)  # fmt: skip
+        nan = np.full(K, np.nan)
+        cols = {
+            "train_loss": tr_loss.cpu().numpy(),
+            "test_loss": nan if te_loss is None else te_loss.cpu().numpy(),
+            "train_acc": nan if tr_acc is None else tr_acc.cpu().numpy(),
+            "test_acc": nan if te_acc is None else te_acc.cpu().numpy(),
+        }
+        cols = {c: np.where(m.diverged, np.nan, v) for c, v in cols.items()}
+        stop = np.zeros(K, dtype=bool)
+        if cfg.stop_train_loss is not None:
+            stop |= cols["train_loss"] < cfg.stop_train_loss
+        if cfg.stop_train_acc is not None:
+            stop |= cols["train_acc"] >= cfg.stop_train_acc
+        stop &= ~m.diverged & ~m.stopped
+        if stop.any():
+            m.freeze(stop)
+        self.rows.append({
+            "member": np.arange(K), "seed": self.seeds, "epoch": np.full(K, epoch),
+            "step": np.full(K, step), **cols, "diverged": m.diverged.copy(),
+            "stopped": m.stopped.copy(),
+        })  # fmt: skip
+
+    def frame(self) -> pd.DataFrame:
+        rows = self.rows
+        history = pd.DataFrame({c: np.concatenate([r[c] for r in rows]) for c in HISTORY_COLUMNS})
+        kinds = {"member": "int64", "seed": "int64", "epoch": "int64", "step": "int64",
+                 "diverged": "bool", "stopped": "bool"}  # fmt: skip
+        return history.astype(kinds)
+
+    @staticmethod
+    def best_epoch(history: pd.DataFrame, K: int) -> np.ndarray:
+        """Each member's evaluated epoch of minimum test loss (-1: none finite)."""
+        best = np.full(K, -1, dtype=np.int64)
+        for k, g in history.groupby("member"):
+            tl = g["test_loss"].to_numpy()
+            if np.isfinite(tl).any():
+                best[k] = int(g["epoch"].to_numpy()[np.nanargmin(tl)])
+        return best
+
+
+@dataclass
+class _Counters:
+    """The run's position and its time: optimizer steps, member-samples seen, seconds of
+    steps and of evaluation; the epoch finished last."""
+
+    epoch: int = 0
+    step: int = 0
+    samples: int = 0
+    train_s: float = 0.0
+    eval_s: float = 0.0
+
+
+class _Progress:
+    """A progress line at epoch ends, at most every ``every_s`` seconds (always when forced)."""
+
+    def __init__(self, say, every_s: float, epochs: int, t_start: float):
+        self.say, self.every_s, self.epochs, self.t_start = say, every_s, epochs, t_start
+        self.last = -math.inf
+
+    def __call__(self, c: _Counters, m: _Members, history: _History, force: bool = False):
+        now = time.perf_counter()
+        if not force and now - self.last < self.every_s:
+            return
+        self.last = now
+        K = len(m.diverged)
+        losses = history.rows[-1]["train_loss"] if history.rows else np.full(K, np.nan)
+        med = float(np.nanmedian(losses)) if np.isfinite(losses).any() else float("nan")
+        sps = c.samples / c.train_s if c.train_s > 0 else float("nan")
+        elapsed = now - self.t_start
+        eta = elapsed / c.epoch * (self.epochs - c.epoch) if c.epoch > 0 else float("nan")
+        self.say(
+            f"epoch {c.epoch}/{self.epochs} step {c.step} median train loss {med:.4g} "
+            f"diverged {int(m.diverged.sum())}/{K} stopped {int(m.stopped.sum())}/{K} "
+            f"{sps:,.0f} samples/s, elapsed {_clock(elapsed)}, ETA {_clock(eta)}"
+        )
+
+
+def _capture(c: _Counters, m: _Members, checks, batches: _Batches, history: _History,
+             kept: dict, elapsed: float) -> dict:  # fmt: skip
+    """Everything the rest of a run depends on, at an epoch end, on the CPU (a resume point)."""
+
+    def cpu(ts):
+        return [t.detach().to("cpu", copy=True) for t in ts]
+
+    return {
+        "counters": replace(c), "elapsed": elapsed, "params": cpu(m.params),
+        "grads": cpu(m.grads), "state": {k: cpu(v) for k, v in m.state.items()},
+        "active": m.active.cpu(), "diverged": m.diverged.copy(),
+        "diverged_step": m.diverged_step.copy(), "stopped": m.stopped.copy(),
+        "bound": checks.bound.cpu(),
+        "deferred": cpu([checks.bad_step, checks.step_dev]) if hasattr(checks, "bad_step") else [],
+        "gens": [g.get_state() for g in batches.gens], "kept": dict(kept),
+        "rows": list(history.rows),
+    }  # fmt: skip
+
+
+def _restore(r: dict, m: _Members, checks, batches: _Batches, history: _History,
+             kept: dict) -> _Counters:  # fmt: skip
+    """Put a run back at the epoch end ``_capture`` saved (in place: views stay valid)."""
+    with torch.no_grad():
+        for mine, saved in ((m.params, r["params"]), (m.grads, r["grads"])):
+            for t, v in zip(mine, saved):
+                t.copy_(v)
+        for k, bufs in m.state.items():
+            for t, v in zip(bufs, r["state"][k]):
+                t.copy_(v)
+        m.active.copy_(r["active"])
+        checks.bound.copy_(r["bound"])
+        if r["deferred"]:
+            checks.bad_step.copy_(r["deferred"][0])
+            checks.step_dev.copy_(r["deferred"][1])
+    m.set_lr()
+    m.diverged[:], m.diverged_step[:], m.stopped[:] = (
+        r["diverged"],
+        r["diverged_step"],
+        r["stopped"],
+    )
+    for g, st in zip(batches.gens, r["gens"]):
+        g.set_state(st)
+    kept.update(r["kept"])
+    history.rows.extend(r["rows"])
+    return replace(r["counters"])
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -607,14 +828,11 @@ def train_ensemble(
             f"({cfg.epochs} epochs x {steps_per_epoch} steps)"
         )
     say = _make_logger(log)
-    if _COMPILE_ALL.get() and not cfg.compile:
-        cfg = replace(cfg, compile=True)
     old_threads = torch.get_num_threads()
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     try:
         defer = dev.type == "cuda" if defer_checks is None else bool(defer_checks)
-        defer = defer or cfg.compile  # a compiled step never synchronises
         store = resume.current()
         if store is None:
             res = _train(
@@ -731,316 +949,97 @@ def _train_resumable(
 def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
            say, log_every_s, t_start, defer: bool, resume_from: dict | None = None,
            save: Callable | None = None) -> TrainResult:  # fmt: skip
+    """The training loop: per epoch, each member's batches, forward and backward, divergence
+    checks, masks, the lr schedule, the update; evaluation, early stops and progress at epoch
+    ends; the kept params at ``cfg.checkpoint_steps``; a resume point for ``save``."""
     K = len(seeds)
-    n = d.x.shape[-2]
     params = [p.detach().to(dev, copy=True).contiguous() for p in params_in]
     grads = [torch.zeros_like(p) for p in params]  # written in place every step
-    mask_list = _prepare_masks(masks, params)
-    with torch.no_grad():
-        for p, m in zip(params, mask_list):
-            if m is not None:
-                p.mul_(m)
-    state = _init_state(cfg, params)
-    lr_base = torch.tensor(lr_values, dtype=torch.float64, device=dev)
-    active = torch.ones(K, dtype=torch.bool, device=dev)
-    neg_lr = _neg_lr_views(lr_base, params)
-    diverged = np.zeros(K, dtype=bool)
-    diverged_step = np.full(K, -1, dtype=np.int64)
-    stopped = np.zeros(K, dtype=bool)
+    masked = [
+        (g, p, m) for g, p, m in zip(grads, params, _prepare_masks(masks, params)) if m is not None
+    ]
+    m_grads, m_params, m_masks = (list(t) for t in zip(*masked)) if masked else ([], [], [])
+    if masked:
+        with torch.no_grad():
+            torch._foreach_mul_(m_params, m_masks)
+    members = _Members(lr_values, params, grads, _init_state(cfg, params), dev)
     bound = torch.full((K,), float("inf"), dtype=params[0].dtype, device=dev)
-    gens = [batch_generator(s) for s in seeds]
-    ckpt_steps = set(cfg.checkpoint_steps)
-    checkpoints: dict[int, list[torch.Tensor]] = {}
-    rows: list[dict[str, np.ndarray]] = []
-    step = 0
-    samples = 0  # member-samples seen: K per sample of a step
-    train_s = 0.0
-    eval_s = 0.0
-    last_log = -math.inf
+    checks = (_DeferredChecks if defer else _EagerChecks)(members, bound)
+    batches = _Batches(spec, d, cfg.loss, seeds, B, steps_per_epoch)
+    history = _History(spec, d, cfg, members, seeds)
+    kept: dict[int, list[torch.Tensor]] = {}  # step -> params, cfg.checkpoint_steps
+    show = _Progress(say, log_every_s, cfg.epochs, t_start)
+    total = steps_per_epoch * cfg.epochs
+    bc2 = _adam_bc2_table(cfg, total, params[0].dtype, dev) if cfg.optimizer == "adam" else None
+    decay_total = cfg.decay_steps or cfg.decay_offset + total
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
 
-    def snapshot() -> list[torch.Tensor]:
-        return [p.detach().to("cpu", copy=True) for p in params]
-
-    def kill(members: np.ndarray, seen_at: np.ndarray | int | None = None) -> None:
-        """Mark members diverged: zero their params, grads and optimizer state, lr -> 0.
-        ``seen_at``: the step each was seen at (default: now)."""
-        idx = torch.as_tensor(np.flatnonzero(members), device=dev)
-        with torch.no_grad():
-            for p, g in zip(params, grads):
-                p.index_fill_(0, idx, 0.0)
-                g.index_fill_(0, idx, 0.0)
-            for bufs in state.values():
-                for b in bufs:
-                    b.index_fill_(0, idx, 0.0)
-            active.index_fill_(0, idx, False)
-        neg_lr[:] = _neg_lr_views(lr_base * active, params)
-        diverged[members] = True
-        first = members & (diverged_step < 0)
-        diverged_step[first] = step if seen_at is None else np.broadcast_to(seen_at, (K,))[first]
-
-    def record(epoch: int) -> None:
-        nonlocal eval_s
-        t_rec = time.perf_counter()
-        _record(epoch)
+    def record(c: _Counters) -> None:
+        t0 = time.perf_counter()
+        history.record(c.epoch, c.step, checks)
         sync()
-        eval_s += time.perf_counter() - t_rec
+        c.eval_s += time.perf_counter() - t0
 
-    def _record(epoch: int) -> None:
-        nonlocal bound
-        tr_loss, tr_acc = evaluate(spec, params, d.x, d.y, cfg.loss, d.labels)
-        if epoch == 0:  # divergence bound from the initial train loss
-            bound = cfg.divergence_factor * torch.clamp(tr_loss.to(bound.dtype), min=1.0)
-        bad = (~torch.isfinite(tr_loss) | (tr_loss > bound.double())).cpu().numpy() & ~diverged
-        if bad.any():
-            kill(bad)
-        if d.x_test is not None:
-            te_loss, te_acc = evaluate(spec, params, d.x_test, d.y_test, cfg.loss, d.labels_test)
-        else:
-            te_loss, te_acc = None, None
-        nan = np.full(K, np.nan)
-        cols = {
-            "train_loss": tr_loss.cpu().numpy(),
-            "test_loss": nan if te_loss is None else te_loss.cpu().numpy(),
-            "train_acc": nan if tr_acc is None else tr_acc.cpu().numpy(),
-            "test_acc": nan if te_acc is None else te_acc.cpu().numpy(),
-        }
-        for c in cols:
-            cols[c] = np.where(diverged, np.nan, cols[c])
-        stop = np.zeros(K, dtype=bool)
-        if cfg.stop_train_loss is not None:
-            stop |= cols["train_loss"] < cfg.stop_train_loss
-        if cfg.stop_train_acc is not None:
-            stop |= cols["train_acc"] >= cfg.stop_train_acc
-        stop &= ~diverged & ~stopped
-        if stop.any():
-            stopped[stop] = True
-            with torch.no_grad():
-                active[torch.as_tensor(np.flatnonzero(stop), device=dev)] = False
-            neg_lr[:] = _neg_lr_views(lr_base * active, params)
-        rows.append({
-            "member": np.arange(K), "seed": np.asarray(seeds), "epoch": np.full(K, epoch),
-            "step": np.full(K, step), **cols, "diverged": diverged.copy(), "stopped": stopped.copy(),
-        })  # fmt: skip
-
-    def progress(epoch: int, force: bool = False) -> None:
-        nonlocal last_log
-        now = time.perf_counter()
-        if not force and now - last_log < log_every_s:
-            return
-        last_log = now
-        losses = rows[-1]["train_loss"] if rows else np.full(K, np.nan)
-        med = float(np.nanmedian(losses)) if np.isfinite(losses).any() else float("nan")
-        sps = samples / train_s if train_s > 0 else float("nan")
-        elapsed = now - t_start
-        eta = elapsed / epoch * (cfg.epochs - epoch) if epoch > 0 else float("nan")
-        say(
-            f"epoch {epoch}/{cfg.epochs} step {step} median train loss {med:.4g} "
-            f"diverged {int(diverged.sum())}/{K} stopped {int(stopped.sum())}/{K} "
-            f"{sps:,.0f} samples/s, elapsed {_clock(elapsed)}, ETA {_clock(eta)}"
-        )
-
-    def sync() -> None:
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-
-    def capture() -> dict:
-        """Everything the rest of the run depends on, at an epoch end (on the CPU)."""
-        cpu = lambda ts: [t.detach().to("cpu", copy=True) for t in ts]  # noqa: E731
-        return {
-            "epoch": epoch,
-            "step": step,
-            "samples": samples,
-            "train_s": train_s,
-            "eval_s": eval_s,
-            "elapsed": time.perf_counter() - t_start,
-            "params": cpu(params),
-            "grads": cpu(grads),
-            "state": {k: cpu(v) for k, v in state.items()},
-            "active": active.cpu(),
-            "bound": bound.cpu(),
-            "bad_step": bad_step.cpu(),
-            "step_dev": step_dev.cpu(),
-            "diverged": diverged.copy(),
-            "diverged_step": diverged_step.copy(),
-            "stopped": stopped.copy(),
-            "gens": [g.get_state() for g in gens],
-            "checkpoints": dict(checkpoints),
-            "rows": list(rows),
-        }
-
-    start_epoch = 0
-    if resume_from is None:
-        if 0 in ckpt_steps:
-            checkpoints[0] = snapshot()
-        record(0)
-        progress(0, force=True)
-    else:  # an interrupted call of the same arguments: continue from its epoch-end state
-        r = resume_from
-        with torch.no_grad():
-            for mine, saved in ((params, r["params"]), (grads, r["grads"])):
-                for t, v in zip(mine, saved):
-                    t.copy_(v)
-            for k, bufs in state.items():
-                for t, v in zip(bufs, r["state"][k]):
-                    t.copy_(v)
-            active.copy_(r["active"])
-        bound = r["bound"].to(dev)
-        neg_lr[:] = _neg_lr_views(lr_base * active, params)
-        diverged[:], diverged_step[:], stopped[:] = r["diverged"], r["diverged_step"], r["stopped"]
-        for g, st in zip(gens, r["gens"]):
-            g.set_state(st)
-        checkpoints.update(r["checkpoints"])
-        rows.extend(r["rows"])
-        start_epoch, step, samples = r["epoch"], r["step"], r["samples"]
-        train_s, eval_s = r["train_s"], r["eval_s"]
-        t_start = time.perf_counter() - r["elapsed"]
-        progress(start_epoch, force=True)
-    x, y = d.x, d.y
-    # per-member rows: flattened to (K * n, ...), member k's sample i at row k * n + i
-    x_member = x.dim() == 3
-    y_member = y.dim() == (3 if cfg.loss == "mse" else 2)
-    if x_member:
-        x = x.reshape(K * n, spec.in_dim)
-    if y_member:
-        y = y.reshape(K * n, *y.shape[2:])
-    row0 = (torch.arange(K, device=dev) * n).view(K, 1)  # first row of each member's data
-    y_tail = y.shape[1:]
-    yb = y[:0]
-
-    newly_bad = None
-    # deferred checks (CUDA): the step a member's batch loss first left its bound, on the device
-    bad_step = torch.full((K,), -1, dtype=torch.int64, device=dev)
-    step_dev = torch.zeros((), dtype=torch.int64, device=dev)
-    if resume_from is not None:
-        bad_step.copy_(resume_from["bad_step"])
-        step_dev.copy_(resume_from["step_dev"])
-
-    def keep_fn(losses: torch.Tensor) -> torch.Tensor:
-        """Active members with a finite loss within the bound. Members that are not: eager
-        checks set newly_bad (a host sync per step); deferred checks note the step on the
-        device, for flush()."""
-        nonlocal newly_bad
-        keep = (losses <= bound).logical_and_(active)  # NaN compares False: dropped here
-        if defer:
-            first = (active & ~keep).logical_and_(bad_step < 0)
-            torch.where(first, step_dev, bad_step, out=bad_step)
-        else:
-            newly_bad = None if torch.equal(keep, active) else (active & ~keep).cpu().numpy()
-        return keep
-
-    def flush() -> bool:
-        """Deferred checks: kill the members whose batch loss left its bound since the last
-        flush, as eager checks would have at that step (a member's slice is its own, so the
-        others are unchanged by the wait). When no member is left, the run ends at the step the
-        last of them was seen, as eager checks end it. Returns whether that happened."""
-        nonlocal step, samples
-        if not defer:
+    def ends_at(c: _Counters, last: int | None) -> bool:
+        """Deferred checks found every member dead: the run ends at the step the last one was
+        seen, as eager checks end it (the samples count drops the steps never taken)."""
+        if last is None:
             return False
-        seen = bad_step.cpu().numpy()
-        new = (seen >= 0) & ~diverged
-        if not new.any():
-            return False
-        kill(new, seen)
-        if bool(active.any()):
-            return False
-        last = int(seen[new].max())
-        samples -= K * B * (step - last)  # (samples/s only) the steps eager checks never take
-        step = last
-        step_dev.fill_(last)
+        c.samples -= K * B * (c.step - last)
+        c.step = last
         return True
 
-    def head(logits: torch.Tensor):
-        return _losses_and_grad(logits, yb, cfg.loss, keep_fn)
-
-    total_steps = steps_per_epoch * cfg.epochs
-    adam = _adam_tables(cfg, total_steps, params[0].dtype, dev) if cfg.optimizer == "adam" else ()
-    bc2_table = adam[1] if adam else None
-    compiled = _compiled_step(spec, cfg) if cfg.compile else None
-    masked = [(g, p, m) for g, p, m in zip(grads, params, mask_list) if m is not None]
-    m_grads, m_params, m_masks = (list(t) for t in zip(*masked)) if masked else ([], [], [])
-    decay_total = cfg.decay_steps or cfg.decay_offset + steps_per_epoch * cfg.epochs
-    # the batches of several steps are gathered at once, (K, steps * B, ...), into at most
-    # about GATHER_ELEMENTS elements; a step then takes views (fewer ops per step)
-    row_elems = K * B * max(spec.in_dim, math.prod(y_tail) if y_tail else 1)
-    block = max(1, min(steps_per_epoch, GATHER_ELEMENTS // row_elems))
-    epoch = start_epoch
-    for epoch in range(start_epoch + 1, cfg.epochs + 1):
-        if not active.any():
-            break
+    if resume_from is None:
+        c = _Counters()
+        if 0 in cfg.checkpoint_steps:
+            kept[0] = [p.detach().to("cpu", copy=True) for p in params]
+        record(c)
+    else:  # an interrupted call with the same arguments: continue from its epoch end
+        c = _restore(resume_from, members, checks, batches, history, kept)
+        show.t_start = time.perf_counter() - resume_from["elapsed"]
+    show(c, members, history, force=True)
+    while c.epoch < cfg.epochs and members.any_active():
+        c.epoch += 1
         sync()
         t0 = time.perf_counter()
-        perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)  # (K, n)
-        perm_own = perm + row0 if x_member or y_member else perm
-        for s in range(steps_per_epoch):
-            j = s % block
-            if j == 0:  # gather the next block of steps' batches
-                a, e = s * B, min(n, (s + block) * B)
-                pick = (perm_own if x_member else perm)[:, a:e].reshape(-1)
-                xs = x.index_select(0, pick).view(K, e - a, spec.in_dim)
-                pick = (perm_own if y_member else perm)[:, a:e].reshape(-1)
-                ys = y.index_select(0, pick).view(K, e - a, *y_tail)
-            xb = xs[:, j * B : (j + 1) * B]
-            yb = ys[:, j * B : (j + 1) * B]
-            if compiled is None:
-                mlp_forward_backward(spec, params, xb, head, grads)  # sets newly_bad or bad_step
-                if newly_bad is not None:
-                    kill(newly_bad)  # zero params, grads, state before the update
-                    if not active.any():
-                        break
-                if masked:
-                    torch._foreach_mul_(m_grads, m_masks)
+        for xb, yb in batches.epoch():
+            head = lambda z, yb=yb: _losses_and_grad(z, yb, cfg.loss, checks.keep)  # noqa: E731
+            mlp_forward_backward(spec, params, xb, head, grads)
+            if checks.after_forward(c.step):  # eager: every member has diverged
+                break
+            if masked:
+                torch._foreach_mul_(m_grads, m_masks)
             if cfg.lr_schedule == "linear":  # opt-in; the constant default never gets here
-                frac = max(0.0, 1.0 - (step + cfg.decay_offset) / decay_total)
-                neg_lr[:] = _neg_lr_views(lr_base * active * frac, params)
-            step += 1
-            samples += K * xb.shape[1]
-            if compiled is not None:  # cfg.compile: forward, backward, update in one graph
-                _run_compiled(compiled, params, grads, state, xb.contiguous(), yb.contiguous(),
-                              neg_lr, active, bound, bad_step, step_dev, m_grads, m_params,
-                              m_masks, adam)  # fmt: skip
-            else:
-                if defer:
-                    step_dev.add_(1)
-                _update(cfg, params, grads, state, neg_lr, step, bc2_table)
-                if masked:
-                    torch._foreach_mul_(m_params, m_masks)
-            if step in ckpt_steps:
+                members.set_lr(max(0.0, 1.0 - (c.step + cfg.decay_offset) / decay_total))
+            c.step += 1
+            c.samples += K * xb.shape[1]
+            checks.stepped()
+            _update(cfg, params, grads, members.state, members.neg_lr, c.step, bc2)
+            if masked:
+                torch._foreach_mul_(m_params, m_masks)
+            if c.step in cfg.checkpoint_steps:
                 sync()
-                train_s += time.perf_counter() - t0
+                c.train_s += time.perf_counter() - t0
                 t0 = time.perf_counter()
-                if flush():  # every member died before this step: eager checks stop there
+                if ends_at(c, checks.flush()):  # every member died before this step
                     break
-                checkpoints[step] = snapshot()
+                kept[c.step] = [p.detach().to("cpu", copy=True) for p in params]
                 t0 = time.perf_counter()
         sync()
-        train_s += time.perf_counter() - t0
-        flush()
-        done = not bool(active.any())
-        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or done:
-            record(epoch)
-        progress(epoch, force=epoch == cfg.epochs or done)
+        c.train_s += time.perf_counter() - t0
+        ends_at(c, checks.flush())
+        done = not members.any_active()
+        if c.epoch % cfg.eval_every == 0 or c.epoch == cfg.epochs or done:
+            record(c)
+        show(c, members, history, force=c.epoch == cfg.epochs or done)
         if save is not None:
-            save(capture)
-
-    history = pd.DataFrame({c: np.concatenate([r[c] for r in rows]) for c in HISTORY_COLUMNS})
-    history = history.astype({"member": "int64", "seed": "int64", "epoch": "int64", "step": "int64",
-                              "diverged": "bool", "stopped": "bool"})  # fmt: skip
-    best = np.full(K, -1, dtype=np.int64)
-    for k, g in history.groupby("member"):
-        tl = g["test_loss"].to_numpy()
-        if np.isfinite(tl).any():
-            best[k] = int(g["epoch"].to_numpy()[np.nanargmin(tl)])
+            save(lambda: _capture(c, members, checks, batches, history, kept,
+                                  time.perf_counter() - show.t_start))  # fmt: skip
+    frame = history.frame()
     return TrainResult(
-        history=history,
-        params=params,
-        checkpoints=checkpoints,
-        diverged=diverged,
-        diverged_step=diverged_step,
-        stopped=stopped,
-        best_epoch=best,
-        wall_s=time.perf_counter() - t_start,
-        train_s=train_s,
-        eval_s=eval_s,
-        steps=step,
-        samples_per_s=samples / train_s if train_s > 0 else float("nan"),
-    )
+        history=frame, params=params, checkpoints=kept, diverged=members.diverged,
+        diverged_step=members.diverged_step, stopped=members.stopped,
+        best_epoch=_History.best_epoch(frame, K), wall_s=time.perf_counter() - t_start,
+        train_s=c.train_s, eval_s=c.eval_s, steps=c.step,
+        samples_per_s=c.samples / c.train_s if c.train_s > 0 else float("nan"),
+    )  # fmt: skip

@@ -27,7 +27,6 @@ rule train:
         **JOB_PARAMS,
         **code_params("run.py"),
         device=config["device"],
-        compile=config["compile"],
     message:
         "{wildcards.exp}: train job {wildcards.job}"
     script:

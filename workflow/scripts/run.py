@@ -24,7 +24,6 @@ with logging_to(sm.log[0]) as log:
         sm.wildcards.job,
         sm.output[0],
         device=sm.params.device,
-        compile=bool(getattr(sm.params, "compile", False)),  # train jobs only
         threads=sm.threads,
         inputs=dict(sm.input.items()),
         repo=ROOT,
