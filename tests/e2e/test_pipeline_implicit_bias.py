@@ -62,7 +62,7 @@ def test_claims_rows(pipeline_run, cfg):
     assert list(df["claim"]) == [f"implicit_bias.{c}" for c in CLAIMS]
     by = df.set_index("claim")
     for c in ("ls_reaches_limit", "ls_min_norm", "svm_kkt", "norm_log_fit",
-              "neural_interpolate", "neural_norm_grows"):  # fmt: skip
+              "neural_interpolate", "neural_lazy_displacement"):  # fmt: skip
         assert by.loc[f"implicit_bias.{c}", "holds"], by.loc[f"implicit_bias.{c}"]
     ls = df[df["claim"].str.startswith("implicit_bias.ls_")]
     assert (ls["n_seeds"] == len(cfg["least_squares"]["seeds"])).all()

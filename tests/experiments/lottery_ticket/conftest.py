@@ -23,7 +23,10 @@ TINY = dict(
     epochs=6,
     eval_every_steps=6,
     claims_setup=dict(
-        match_min_remaining=0.2, early_stop_remaining=[0.2, 1.0], max_diverged_frac=0.1
+        match_min_remaining=0.2,
+        early_stop_remaining=[0.2, 1.0],
+        max_diverged_frac=0.1,
+        match_tolerance_sd=1.0,
     ),
     claims={
         c: dict(source="s", statement="t", metric="m", comparison=">=", threshold=0.0)

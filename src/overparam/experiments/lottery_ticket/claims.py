@@ -64,7 +64,10 @@ def job_values(
 ) -> dict[tuple[str, int], dict[str, float]]:
     """The three claim metrics of every (network, rewind step):
     matches_dense_pp: min over rounds with >= match_min_remaining weights left of
-        (ticket - dense) mean test accuracy, in percentage points;
+        (ticket - dense) mean test accuracy plus match_tolerance_sd x the dense network's
+        seed sd of test accuracy, in percentage points (>= 0: every such round is within
+        that many dense sds of the dense mean; Frankle et al. 2020's "matching");
+        ``matches_dense_diff_pp`` is the min difference alone (the old rule's value);
     beats_controls_pp: over rounds with < match_min_remaining left, the smaller of the mean
         ticket-reinit and ticket-random accuracy differences, in percentage points;
     stop_ratio: mean over rounds with remaining in [early_stop_remaining] of the ticket's mean
@@ -87,9 +90,9 @@ def job_values(
         acc = piv["acc_mean"]
         hi = frac >= c["match_min_remaining"]
         lo = ~hi
-        matches = (
-            float(((acc["ticket"][hi] - dense["acc_mean"]) * 100).min()) if hi.any() else np.nan
-        )
+        diff = float(((acc["ticket"][hi] - dense["acc_mean"]) * 100).min()) if hi.any() else np.nan
+        dense_sd = float(dense["acc_sd"]) * 100 if dense["runs"] - dense["diverged"] > 1 else np.nan
+        matches = diff + float(c["match_tolerance_sd"]) * dense_sd
         if lo.any():
             beats = float(
                 min(
@@ -119,6 +122,8 @@ def job_values(
         out[(str(net), int(k))] = {
             **v,
             "dense_acc": float(dense["acc_mean"]),
+            "dense_sd_pp": dense_sd,
+            "matches_dense_diff_pp": diff,
             "dense_stop": float(dense["stop_mean"]),
             "rounds_hi": int(hi.sum()),
             "rounds_lo": int(lo.sum()),
@@ -169,7 +174,10 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         base = f"{tag}: dense acc {v['dense_acc']:.3f}, dense stop step {v['dense_stop']:.0f}"
         notes = {
             "matches_dense": f"{base}; {v['rounds_hi']} rounds with >= "
-            f"{setup['match_min_remaining']:g} remaining",
+            f"{setup['match_min_remaining']:g} remaining; worst ticket - dense "
+            f"{v['matches_dense_diff_pp']:.3g} pp, tolerance {setup['match_tolerance_sd']:g} x "
+            f"dense sd {v['dense_sd_pp']:.3g} pp (old fixed rule: diff >= -1 pp "
+            f"{'holds' if v['matches_dense_diff_pp'] >= -1 - 1e-9 else 'does not hold'})",
             "beats_controls": f"{base}; {v['rounds_lo']} rounds below, down to "
             f"{v['min_remaining']:.3f} remaining",
             "earlier_stop": f"{base}; {v['rounds_mid']} rounds with remaining in "

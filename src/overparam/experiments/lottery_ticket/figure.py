@@ -28,6 +28,7 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     fig, axes = plots.subplots(2, nrows=len(groups), width=5.0, height=3.7)
     axes = axes.reshape(len(groups), 2)
     thr = cfg["claims_setup"]["match_min_remaining"]
+    tol = float(cfg["claims_setup"]["match_tolerance_sd"])
     for (ax_a, ax_s), ((net, k), g) in zip(axes, groups):
         dense = g[g["variant"] == "dense"].iloc[0]
         hidden = "-".join(map(str, cfg["networks"][net]))
@@ -44,6 +45,14 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
                 [100], [dense[col] * scale], yerr=[err], fmt="D", color="k", ms=5, capsize=2
             )
             ax.axhline(dense[col] * scale, color="k", ls="--", lw=1, label="dense network (100%)")
+            if col == "acc_mean" and not np.isnan(dense["acc_sd"]):  # matches_dense's line
+                ax.axhline(
+                    (dense[col] - tol * dense["acc_sd"]) * scale,
+                    color="k",
+                    ls=(0, (1, 2)),
+                    lw=1,
+                    label=f"matching: dense - {tol:g} sd",
+                )
             ax.axvline(thr * 100, color="0.6", ls=":", lw=1)
             ax.set_xscale("log")
             ax.set_xlim(
