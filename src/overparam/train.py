@@ -673,6 +673,16 @@ class _Counters:
     train_s: float = 0.0
     eval_s: float = 0.0
 
+    def end_at(self, last: int | None, samples_per_step: int) -> bool:
+        """Deferred checks found every member dead (``last``: the step the last was seen at,
+        None: not so): the run ends there, as eager checks end it, and the samples count drops
+        the steps it never takes."""
+        if last is None:
+            return False
+        self.samples -= samples_per_step * (self.step - last)
+        self.step = last
+        return True
+
 
 class _Progress:
     """A progress line at epoch ends, at most every ``every_s`` seconds (always when forced)."""
@@ -697,6 +707,21 @@ class _Progress:
             f"diverged {int(m.diverged.sum())}/{K} stopped {int(m.stopped.sum())}/{K} "
             f"{sps:,.0f} samples/s, elapsed {_clock(elapsed)}, ETA {_clock(eta)}"
         )
+
+
+def _working_copies(params_in, masks, dev):
+    """The params the run trains (copies on ``dev``, masked), their gradient buffers, and the
+    masked (grads, params, masks) lists the step multiplies by the masks."""
+    params = [p.detach().to(dev, copy=True).contiguous() for p in params_in]
+    grads = [torch.zeros_like(p) for p in params]  # written in place every step
+    triples = [
+        (g, p, m) for g, p, m in zip(grads, params, _prepare_masks(masks, params)) if m is not None
+    ]
+    m_grads, m_params, m_masks = (list(t) for t in zip(*triples)) if triples else ([], [], [])
+    if triples:
+        with torch.no_grad():
+            torch._foreach_mul_(m_params, m_masks)
+    return params, grads, (m_grads, m_params, m_masks)
 
 
 def _capture(c: _Counters, m: _Members, checks, batches: _Batches, history: _History,
@@ -833,43 +858,10 @@ def train_ensemble(
         torch.set_num_threads(cfg.threads)
     try:
         defer = dev.type == "cuda" if defer_checks is None else bool(defer_checks)
+        args = (spec, params, d, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch, say,
+                log_every_s, t_start, defer)  # fmt: skip
         store = resume.current()
-        if store is None:
-            res = _train(
-                spec,
-                params,
-                d,
-                cfg,
-                seeds,
-                masks,
-                dev,
-                lr_values,
-                B,
-                steps_per_epoch,
-                say,
-                log_every_s,
-                t_start,
-                defer,
-            )
-        else:
-            res = _train_resumable(
-                store,
-                spec,
-                params,
-                data,
-                d,
-                cfg,
-                seeds,
-                masks,
-                dev,
-                lr_values,
-                B,
-                steps_per_epoch,
-                say,
-                log_every_s,
-                t_start,
-                defer,
-            )
+        res = _train(*args) if store is None else _train_resumable(store, data, *args)
         timing.charge("train", res.train_s)
         return res
     finally:
@@ -877,26 +869,10 @@ def train_ensemble(
             torch.set_num_threads(old_threads)
 
 
-def _train_resumable(
-    store,
-    spec,
-    params,
-    data,
-    d,
-    cfg,
-    seeds,
-    masks,
-    dev,
-    lr_values,
-    B,
-    steps_per_epoch,
-    say,
-    log_every_s,
-    t_start,
-    defer,
-) -> TrainResult:
-    """``_train`` inside a job's checkpoint store (``overparam.resume``): a call that had
+def _train_resumable(store, data, *args) -> TrainResult:
+    """``_train(*args)`` inside a job's checkpoint store (``overparam.resume``): a call that had
     finished is read back; an interrupted one continues from its last epoch-end state."""
+    spec, params, _, cfg, seeds, masks, dev, *_, say, _, _, defer = args
     key = resume.call_key(
         "train_ensemble", spec, list(params), data, masks, cfg, seeds, dev.type, defer
     )
@@ -908,11 +884,11 @@ def _train_resumable(
         return done
     state = store.load("state", key)
     if state is not None:
+        c = state["counters"]
         say(
-            f"resume: training call {key} continues from epoch {state['epoch']} "
-            f"(step {state['step']}) of {cfg.epochs}"
+            f"resume: training call {key} continues from epoch {c.epoch} (step {c.step}) of {cfg.epochs}"
         )
-        timing.charge("eval", state["eval_s"])  # the evaluations the interrupted run made
+        timing.charge("eval", c.eval_s)  # the evaluations the interrupted run made
     saved = False
 
     def save(capture: Callable[[], dict]) -> None:
@@ -921,24 +897,7 @@ def _train_resumable(
             store.save("state", key, capture())
             saved = True
 
-    res = _train(
-        spec,
-        params,
-        d,
-        cfg,
-        seeds,
-        masks,
-        dev,
-        lr_values,
-        B,
-        steps_per_epoch,
-        say,
-        log_every_s,
-        t_start,
-        defer,
-        resume_from=state,
-        save=save,
-    )
+    res = _train(*args, resume_from=state, save=save)
     if saved or state is not None or store.due():
         cpu = [p.detach().to("cpu", copy=True) for p in res.params]
         store.save("result", key, replace(res, params=cpu))
@@ -949,21 +908,13 @@ def _train_resumable(
 def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
            say, log_every_s, t_start, defer: bool, resume_from: dict | None = None,
            save: Callable | None = None) -> TrainResult:  # fmt: skip
-    """The training loop: per epoch, each member's batches, forward and backward, divergence
-    checks, masks, the lr schedule, the update; evaluation, early stops and progress at epoch
-    ends; the kept params at ``cfg.checkpoint_steps``; a resume point for ``save``."""
+    """The loop: per step each member's batch, forward and backward, divergence checks, masks,
+    lr schedule, update; per epoch evaluation, early stops, progress, a resume point (``save``)."""
     K = len(seeds)
-    params = [p.detach().to(dev, copy=True).contiguous() for p in params_in]
-    grads = [torch.zeros_like(p) for p in params]  # written in place every step
-    masked = [
-        (g, p, m) for g, p, m in zip(grads, params, _prepare_masks(masks, params)) if m is not None
-    ]
-    m_grads, m_params, m_masks = (list(t) for t in zip(*masked)) if masked else ([], [], [])
-    if masked:
-        with torch.no_grad():
-            torch._foreach_mul_(m_params, m_masks)
+    params, grads, (m_grads, m_params, m_masks) = _working_copies(params_in, masks, dev)
+    masked = bool(m_masks)
     members = _Members(lr_values, params, grads, _init_state(cfg, params), dev)
-    bound = torch.full((K,), float("inf"), dtype=params[0].dtype, device=dev)
+    bound = torch.full((K,), float("inf"), dtype=params[0].dtype, device=dev)  # set at epoch 0
     checks = (_DeferredChecks if defer else _EagerChecks)(members, bound)
     batches = _Batches(spec, d, cfg.loss, seeds, B, steps_per_epoch)
     history = _History(spec, d, cfg, members, seeds)
@@ -971,7 +922,7 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
     show = _Progress(say, log_every_s, cfg.epochs, t_start)
     total = steps_per_epoch * cfg.epochs
     bc2 = _adam_bc2_table(cfg, total, params[0].dtype, dev) if cfg.optimizer == "adam" else None
-    decay_total = cfg.decay_steps or cfg.decay_offset + total
+    decay_total, K_B = cfg.decay_steps or cfg.decay_offset + total, K * B
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
 
     def record(c: _Counters) -> None:
@@ -979,15 +930,6 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         history.record(c.epoch, c.step, checks)
         sync()
         c.eval_s += time.perf_counter() - t0
-
-    def ends_at(c: _Counters, last: int | None) -> bool:
-        """Deferred checks found every member dead: the run ends at the step the last one was
-        seen, as eager checks end it (the samples count drops the steps never taken)."""
-        if last is None:
-            return False
-        c.samples -= K * B * (c.step - last)
-        c.step = last
-        return True
 
     if resume_from is None:
         c = _Counters()
@@ -1021,13 +963,13 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
                 sync()
                 c.train_s += time.perf_counter() - t0
                 t0 = time.perf_counter()
-                if ends_at(c, checks.flush()):  # every member died before this step
+                if c.end_at(checks.flush(), K_B):  # every member died before this step
                     break
                 kept[c.step] = [p.detach().to("cpu", copy=True) for p in params]
                 t0 = time.perf_counter()
         sync()
         c.train_s += time.perf_counter() - t0
-        ends_at(c, checks.flush())
+        c.end_at(checks.flush(), K_B)
         done = not members.any_active()
         if c.epoch % cfg.eval_every == 0 or c.epoch == cfg.epochs or done:
             record(c)
