@@ -107,7 +107,9 @@ def test_relu_ntk_limit_is_the_wide_networks_kernel(depth):
     spec = MLPSpec(5, (3000,) * depth, 1, parametrization="ntk")
     emp = np.mean(
         [
-            ntk.empirical_ntk(spec, [p[0] for p in init_mlp_ensemble(spec, [s])], torch.as_tensor(x))
+            ntk.empirical_ntk(
+                spec, [p[0] for p in init_mlp_ensemble(spec, [s])], torch.as_tensor(x)
+            )
             .double()
             .numpy()
             for s in range(2)

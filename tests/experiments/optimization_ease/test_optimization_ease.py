@@ -319,7 +319,6 @@ def test_demo_ntk_run_uses_the_ntk_parametrization():
     assert got["train_loss"].iloc[0] != std["train_loss"].iloc[0]
 
 
-
 # ------------------------------------------------------------- the NTK runs' kernel limit
 
 TAU = 50.0  # kernel GD's loss exp(-t / TAU): below 0.05 first at epoch 150

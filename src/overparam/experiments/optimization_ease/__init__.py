@@ -162,7 +162,9 @@ class OptimizationEase(Experiment[WidthJob | DemoJob]):
         widths = tuple(int(w) for w in demo["widths"])
         for param, lr in demo["lr"].items():
             # NTK networks draw their own init, so their widths may extend the demo's
-            sweep = tuple(int(w) for w in demo.get("ntk_widths", widths)) if param == "ntk" else widths
+            sweep = (
+                tuple(int(w) for w in demo.get("ntk_widths", widths)) if param == "ntk" else widths
+            )
             for w in sweep:
                 yield DemoJob(
                     width=w,

@@ -29,7 +29,7 @@ KERNEL_COLUMNS = ("kernel_loss", "limit_loss")
 def _complete(metrics: pd.DataFrame) -> pd.DataFrame:
     """Tables written before the demo existed (and small test tables) have no setup or
     parametrization columns: all their rows are the standard-parametrization extension."""
-    fill = {"setup": "extension", "parametrization": "standard"}
+    fill: dict[str, Any] = {"setup": "extension", "parametrization": "standard"}
     fill |= dict.fromkeys(KERNEL_COLUMNS, np.nan)  # tables from before the kernel limit
     missing = {k: v for k, v in fill.items() if k not in metrics.columns}
     return metrics.assign(**missing) if missing else metrics

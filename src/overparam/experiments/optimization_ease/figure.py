@@ -122,6 +122,10 @@ def _demo_panels(axes, demo: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
         d = demo[demo["parametrization"] == p]
         lr = float(d["lr"].iloc[0])
         _curves(ax, d, thr, f"({letter}) demo, {p} param.: full-batch SGD lr={lr:g}")
+        if d["limit_loss"].notna().any():  # the infinite-width network (one curve per seed)
+            lim = d.groupby("epoch")["limit_loss"].median()  # the same for every width
+            ax.plot(lim.index, lim.values, color="k", ls="--", lw=1.2, label="infinite width")
+            ax.legend(fontsize=8)
         div = diverged_runs(d)
         if div:
             _diverged_text(ax, div, d.groupby(["width", "seed"]).ngroups)
@@ -162,8 +166,16 @@ def _kernel_panels(axes, demo: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
     (dots: seeds; line: median) with a width^-1/2 guide through the widest median."""
     kr = kernel_per_run(demo, cfg["loss_threshold"])
     specs = [
-        ("time_gap", "(g) NTK: time-to-fit gap to the kernel limit", "|t_net - t_kernel| / t_kernel"),
-        ("curve_gap", "(h) NTK: loss-curve gap to the kernel limit", "max_t |RMSE_net - RMSE_kernel|"),
+        (
+            "time_gap",
+            "(g) NTK: time-to-fit gap to the kernel limit",
+            "|t_net - t_kernel| / t_kernel",
+        ),
+        (
+            "curve_gap",
+            "(h) NTK: loss-curve gap to the kernel limit",
+            "max_t |RMSE_net - RMSE_kernel|",
+        ),
     ]
     for ax, (col, title, ylabel) in zip(axes, specs):
         ok = kr[np.isfinite(kr[col])]
