@@ -94,3 +94,61 @@ def test_gradient_flow_closed_form():
 def test_relative_change():
     a = torch.tensor([3.0, 4.0])
     assert ntk.relative_change(a * 1.1, a) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_relu_ntk_limit_is_the_wide_networks_kernel(depth):
+    """The analytic limit NTK is what the empirical NTK of wide NTK-parametrised ReLU
+    networks (models.MLPSpec) approaches: within a few percent at width 3000 (the fluctuation
+    is O(width^-1/2)), and far off for a wrong depth."""
+    x = np.random.default_rng(0).standard_normal((6, 5)).astype(np.float32)
+    sigma, theta = ntk.relu_ntk_limit(x, depth=depth, beta=0.1)
+    assert sigma.shape == theta.shape == (6, 6) and np.allclose(theta, theta.T)
+    spec = MLPSpec(5, (3000,) * depth, 1, parametrization="ntk")
+    emp = np.mean(
+        [
+            ntk.empirical_ntk(
+                spec, [p[0] for p in init_mlp_ensemble(spec, [s])], torch.as_tensor(x)
+            )
+            .double()
+            .numpy()
+            for s in range(2)
+        ],
+        axis=0,
+    )
+    assert np.linalg.norm(emp - theta) / np.linalg.norm(theta) < 0.06
+    _, wrong = ntk.relu_ntk_limit(x, depth=depth + 1, beta=0.1)
+    assert np.linalg.norm(emp - wrong) / np.linalg.norm(wrong) > 0.1
+    # the cross kernel's blocks are the full kernel's
+    s12, t12 = ntk.relu_ntk_limit(x[:2], x[2:], depth=depth)
+    np.testing.assert_allclose(t12, theta[:2, 2:], rtol=1e-12)
+    np.testing.assert_allclose(s12, sigma[:2, 2:], rtol=1e-12)
+
+
+def test_relu_ntk_limit_of_one_layer_by_hand():
+    """depth 1, orthogonal unit-scale inputs: Sigma_1 = beta^2 off the diagonal (angle
+    arccos(beta^2 / (1 + beta^2))), checked against the closed forms written out."""
+    x = np.sqrt(2.0) * np.eye(2)  # |x|^2 / d = 1
+    b2 = 0.01
+    sigma, theta = ntk.relu_ntk_limit(x, depth=1, beta=0.1)
+    s, c = 1 + b2, b2
+    t = math.acos(c / s)
+    e = s * (math.sin(t) + (math.pi - t) * math.cos(t)) / (2 * math.pi)
+    assert sigma[0, 1] == pytest.approx(e + b2)
+    assert theta[0, 1] == pytest.approx(c * (math.pi - t) / (2 * math.pi) + e + b2)
+    assert theta[0, 0] == pytest.approx(s / 2 + s / 2 + b2)
+    with pytest.raises(ValueError, match="depth"):
+        ntk.relu_ntk_limit(x, depth=0)
+
+
+def test_kernel_gd_losses_follow_linearised_gd():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((7, 7))
+    theta = a @ a.T
+    f0, y = rng.standard_normal(7), rng.standard_normal(7)
+    lr = 0.5
+    got = ntk.kernel_gd_losses(theta, f0 - y, lr, 25)
+    th, f0t, yt = (torch.as_tensor(v) for v in (theta, f0, y))
+    want = [float(((ntk.linearised_gd(th, f0t, yt, 7, lr, k) - yt) ** 2).mean()) for k in range(26)]
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    assert got[0] == pytest.approx(np.mean((f0 - y) ** 2))

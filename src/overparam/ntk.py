@@ -119,3 +119,57 @@ def kernel_regression(
         g = -torch.expm1(-(2.0 * tau / train) * lam) / lam
     r = y.double() - f0[:train].double()
     return f0.double() + t[:, :train] @ (v @ (g * (v.T @ r)))
+
+
+def relu_ntk_limit(
+    x1: np.ndarray, x2: np.ndarray | None = None, depth: int = 1, beta: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
+    """The infinite-width kernels of a ReLU MLP in the NTK parametrization of
+    ``models.MLPSpec`` (W, b ~ N(0, 1), each layer W h / sqrt(fan_in) + beta b) with ``depth``
+    hidden layers and a linear scalar output: (Sigma, Theta), each (n1, n2), the output's
+    covariance at initialisation (NNGP) and the limit neural tangent kernel (Jacot et al.
+    2018, Theorem 1 and Proposition 1, with sigma_w = 1). Recursion over the layers:
+
+        Sigma_1(x, x') = x . x' / d + beta^2,        Theta_1 = Sigma_1
+        Sigma_{l+1}    = E[relu(u) relu(v)] + beta^2, (u, v) ~ N(0, Sigma_l on {x, x'})
+        Theta_{l+1}    = Theta_l E[relu'(u) relu'(v)] + Sigma_{l+1}
+
+    with the arc-cosine closed forms E[relu(u) relu(v)] = sqrt(s s') (sin t + (pi - t) cos t)
+    / (2 pi) and E[relu'(u) relu'(v)] = (pi - t) / (2 pi), t the angle arccos(c / sqrt(s s'))."""
+    x1 = np.atleast_2d(np.asarray(x1, dtype=float))
+    x2 = x1 if x2 is None else np.atleast_2d(np.asarray(x2, dtype=float))
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"inputs of dimension {x1.shape[1]} and {x2.shape[1]}")
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    d = x1.shape[1]
+    b2 = float(beta) ** 2
+    cross = x1 @ x2.T / d + b2
+    s1 = (x1 * x1).sum(1) / d + b2
+    s2 = (x2 * x2).sum(1) / d + b2
+    theta = cross.copy()
+    for _ in range(depth):
+        norm = np.sqrt(np.outer(s1, s2))
+        t = np.arccos(np.clip(cross / norm, -1.0, 1.0))
+        dot = (np.pi - t) / (2 * np.pi)
+        cross = norm * (np.sin(t) + (np.pi - t) * np.cos(t)) / (2 * np.pi) + b2
+        theta = theta * dot + cross
+        s1, s2 = s1 / 2 + b2, s2 / 2 + b2  # the same forms at t = 0
+    return cross, theta
+
+
+def kernel_gd_losses(theta: np.ndarray, r0: np.ndarray, lr: float, steps: int) -> np.ndarray:
+    """Training MSE (steps + 1,) of gradient descent with the fixed kernel ``theta`` (n, n) on
+    the training points, from the initial residual r0 = f_0(X) - y: the loss and step of
+    ``train_gd`` / ``linearised_gd``, r_{t+1} = (I - lr (2/n) Theta) r_t, in closed form over
+    Theta's eigenvectors, (1/n) sum_i (1 - lr (2/n) lambda_i)^(2t) (v_i . r0)^2, in float64."""
+    th = np.asarray(theta, dtype=float)
+    n = th.shape[0]
+    lam, v = np.linalg.eigh((th + th.T) / 2)
+    c2 = (v.T @ np.asarray(r0, dtype=float).reshape(n)) ** 2
+    a = np.abs(1.0 - lr * (2.0 / n) * lam)
+    t = np.arange(steps + 1, dtype=float)[:, None]
+    with np.errstate(divide="ignore", over="ignore"):
+        powers = np.exp(2.0 * t * np.log(a)[None, :])  # |a|^(2t); a = 0 gives 0 after t = 0
+    powers[0] = 1.0
+    return powers @ c2 / n

@@ -13,7 +13,14 @@ import yaml
 from overparam import experiments
 from overparam.experiments import CheckContext, RunContext
 from overparam.experiments.optimization_ease import DemoJob
-from overparam.experiments.optimization_ease.claims import _violations, per_run, per_width
+from overparam.experiments.optimization_ease.claims import (
+    KERNEL_CLAIMS,
+    _violations,
+    kernel_per_run,
+    kernel_values,
+    per_run,
+    per_width,
+)
 from overparam.experiments.optimization_ease.run import demo_draws, run
 
 from ...conftest import ROOT
@@ -143,7 +150,11 @@ def test_every_claim_holds_when_wider_is_faster_and_lower():
         "epochs_decrease",
         "final_loss_decreases",
         *(f"demo.{k}" for k in DEMO_KEYS),
+        *(f"demo.{k}" for k in KERNEL_CLAIMS),
     ]
+    # these tables have no kernel limit: its claims are NaN (see the kernel tests below)
+    assert all(np.isnan(c[f"demo.{k}"].value) for k in KERNEL_CLAIMS)
+    c = {k: v for k, v in c.items() if k.removeprefix("demo.") not in KERNEL_CLAIMS}
     for claim in c.values():
         assert claim.value == 0 and claim.holds and claim.confident, claim
         assert claim.estimate.n_seeds == 3
@@ -205,6 +216,11 @@ def test_figure_draws_the_demo_panels(tmp_path):
 
     w, h = Image.open(tmp_path / "f.png").size
     assert h > 0.5 * w  # two rows of panels: the extension and the demo
+    # with the kernel limit recorded, a third row: the gaps to the kernel limit
+    m = pd.concat([_table(curves), _kernel_table({10: 0.4, 50: 0.2, 200: 0.1})])
+    EXP.plot(m, SMALL, tmp_path / "k.png", None)
+    w2, h2 = Image.open(tmp_path / "k.png").size
+    assert h2 > 1.3 * h
 
 
 def test_demo_jobs():
@@ -301,3 +317,128 @@ def test_demo_ntk_run_uses_the_ntk_parametrization():
     # an N(0, 1) init scaled by 1/sqrt(fan_in): the first loss differs from the standard one
     std = run(dataclasses.replace(job, parametrization="standard", order=(10,)), RunContext())
     assert got["train_loss"].iloc[0] != std["train_loss"].iloc[0]
+
+
+# ------------------------------------------------------------- the NTK runs' kernel limit
+
+TAU = 50.0  # kernel GD's loss exp(-t / TAU): below 0.05 first at epoch 150
+
+
+def _kernel_table(gaps: dict, seeds=(42, 0, 1, 2), limit_tau=TAU, epochs=400) -> pd.DataFrame:
+    """NTK demo rows, every epoch: the kernel limit's loss exp(-t / TAU) and the network's
+    exp(-t / (TAU (1 + gap))), gaps[width] the network's relative slow-down (a seed-dependent
+    wiggle of 2%); the infinite-width draw decays with ``limit_tau``."""
+    t = np.arange(epochs + 1)
+    frames = []
+    for w, g in gaps.items():
+        for s in seeds:
+            gs = g * (1 + 0.02 * (s % 5))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "setup": "demo",
+                        "parametrization": "ntk",
+                        "lr": 1.0,
+                        "width": w,
+                        "depth": 2,
+                        "num_params": 3 * w,
+                        "seed": s,
+                        "epoch": t,
+                        "step": t,
+                        "train_loss": np.exp(-t / (TAU * (1 + gs))),
+                        "test_loss": np.nan,
+                        "diverged": False,
+                        "kernel_loss": np.exp(-t / TAU),
+                        "limit_loss": np.exp(-t / limit_tau),
+                        "lr_over_critical": 0.2,
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _kernel_claims(m: pd.DataFrame) -> dict:
+    return {k: v for k, v in _by_id(EXP.check(m, SMALL, CTX)).items() if k[5:] in KERNEL_CLAIMS}
+
+
+def test_kernel_per_run_times_and_gaps():
+    kr = kernel_per_run(_kernel_table({10: 1.0, 500: 0.0}), 0.05).set_index(["width", "seed"])
+    assert (kr["t_kernel"] == 150).all() and (kr["t_limit"] == 150).all()
+    assert kr.loc[(10, 0), "t_net"] == 300  # twice as slow (seed 0: no wiggle): gap 1
+    assert kr.loc[(10, 0), "time_gap"] == pytest.approx(1.0)
+    # identical curves: the time gap is floored at half an epoch, the curve gap is 0
+    assert kr.loc[(500, 42), "time_gap"] == pytest.approx(0.5 / 150)
+    assert kr.loc[(500, 42), "curve_gap"] == 0
+    # a network that never fits counts as epochs + 1
+    kr = kernel_per_run(_kernel_table({10: 5.0}, epochs=200), 0.05)
+    assert (kr["t_net"] == 201).all()
+
+
+def test_kernel_claims_hold_when_the_gap_shrinks_like_one_over_sqrt_width():
+    c = _kernel_claims(_kernel_table({w: 1.0 / np.sqrt(w) for w in (10, 50, 200, 500)}))
+    assert list(c) == [f"demo.{k}" for k in KERNEL_CLAIMS]
+    assert all(v.holds for v in c.values()), c
+    assert c["demo.ntk_time_gap_rate"].value == pytest.approx(-0.5, abs=0.1)
+    assert "lr / eta_critical 0.2-0.2" in c["demo.ntk_time_gap_widest"].note
+
+
+def test_kernel_claims_fail_when_the_gap_does_not_shrink():
+    """A network 30% slower than its kernel limit at every width (no convergence): the widest
+    gap exceeds 0.1, both rates are flat, and the unpaired check fails too."""
+    c = _kernel_claims(_kernel_table({w: 0.3 for w in (10, 50, 200, 500)}))
+    assert not any(v.holds for v in c.values())
+    assert c["demo.ntk_time_gap_widest"].value == pytest.approx(0.3, abs=0.03)
+    assert abs(c["demo.ntk_time_gap_rate"].value) < 0.05
+    assert abs(c["demo.ntk_curve_gap_rate"].value) < 0.05
+
+
+def test_kernel_claims_fail_when_the_gap_grows_with_width():
+    c = _kernel_claims(_kernel_table({10: 0.01, 50: 0.05, 200: 0.2}))
+    assert c["demo.ntk_time_gap_rate"].value > 0 and not c["demo.ntk_time_gap_rate"].holds
+    assert not c["demo.ntk_curve_gap_rate"].holds and not c["demo.ntk_time_gap_widest"].holds
+
+
+def test_unpaired_limit_check_fails_when_the_infinite_width_network_is_slower():
+    """Paired gaps that shrink, but an infinite-width draw that fits 50% later: only the
+    unpaired extension row fails."""
+    m = _kernel_table({w: 1.0 / np.sqrt(w) for w in (10, 50, 200, 500)}, limit_tau=1.5 * TAU)
+    c = _kernel_claims(m)
+    assert not c["demo.ntk_median_time_vs_limit"].holds
+    assert c["demo.ntk_median_time_vs_limit"].value == pytest.approx(1 / 3, abs=0.05)
+    assert all(v.holds for k, v in c.items() if k != "demo.ntk_median_time_vs_limit")
+
+
+def test_kernel_claims_are_nan_when_a_run_diverged():
+    m = _kernel_table({w: 1.0 / np.sqrt(w) for w in (10, 50, 200)})
+    hit = (m["width"] == 50) & (m["seed"] == 0) & (m["epoch"] > 3)
+    m.loc[hit, "diverged"] = True
+    m.loc[hit, "train_loss"] = np.nan
+    assert all(np.isnan(v) for v in kernel_values(kernel_per_run(m, 0.05)).values())
+    c = _kernel_claims(m)
+    assert not any(v.holds for v in c.values())
+    assert "1 of 12 runs diverged" in c["demo.ntk_time_gap_rate"].note
+
+
+def test_ntk_widths_extend_only_the_ntk_sweep():
+    cfg = copy.deepcopy(CFG)
+    cfg["demo"]["ntk_widths"] = [*cfg["demo"]["widths"], 1000]
+    new, old = EXP.jobs(cfg), EXP.jobs(CFG)
+    assert set(new) - set(old) == {"demo_ntk_w1000"}
+    assert all(new[j] == old[j] for j in old)
+
+
+def test_demo_ntk_run_records_its_kernel_limit():
+    """The kernel GD starts at the network's own initial loss; the infinite-width draw is the
+    same for every width of a seed; standard runs have no kernel columns."""
+    job = DemoJob(
+        width=10, parametrization="ntk", lr=1.0, seeds=(0,), order=(), n=100, d=20,
+        noise_sd=0.1, depth=2, epochs=5,
+    )  # fmt: skip
+    a = run(job, RunContext(threads=1, log=None))
+    b = run(dataclasses.replace(job, width=20), RunContext(threads=1, log=None))
+    assert a["kernel_loss"].iloc[0] == pytest.approx(a["train_loss"].iloc[0], rel=1e-5)
+    assert a["kernel_loss"].notna().all() and (np.diff(a["kernel_loss"]) < 0).all()
+    np.testing.assert_array_equal(a["limit_loss"], b["limit_loss"])
+    assert 0 < a["lr_over_critical"].iloc[0] < 1
+    std = run(dataclasses.replace(job, parametrization="standard", order=(10,)), RunContext())
+    assert std[["kernel_loss", "limit_loss", "lr_over_critical"]].isna().all().all()

@@ -8,12 +8,17 @@ Two setups, rows told apart by the ``setup`` column of the metrics table:
   draws the data and then the networks of every width in order, as the demo does (seed 42 is
   the demo's). The same runs repeat in NTK parametrization (``parametrization``) at one
   width-independent learning rate, which separates "wider is easier" from "wider takes a
-  larger effective step" under a fixed learning rate in standard parametrization.
+  larger effective step" under a fixed learning rate in standard parametrization. Each NTK
+  run also records its infinite-width kernel limit (Jacot et al. 2018; Lee et al. 2019):
+  GD with the analytic limit NTK from the run's own initial outputs (``kernel_loss``) and
+  from a draw of the infinite-width network's initial outputs (``limit_loss``).
 - ``extension``: one hidden layer, random targets (memorisation), mini-batch SGD, the same
   learning rate and epochs for every width.
 
 Claims per setup (and per parametrization of the demo): the median epoch at which the train
 MSE first falls below a threshold, and the median final train loss, both decrease with width.
+The NTK runs' replication claims: the time to fit and the loss curve approach the kernel
+limit's as width grows (``claims.kernel_values``).
 
 Jobs: one per extension width (``w<width>``, its seeds one batched ensemble) and one per
 demo parametrization and width (``demo_sp_w<width>``, ``demo_ntk_w<width>``; each seed has
@@ -45,6 +50,9 @@ RUN_SCHEMA = Schema(
         "train_loss": "float",
         "test_loss": "float",
         "diverged": "bool",
+        "kernel_loss": "float",
+        "limit_loss": "float",
+        "lr_over_critical": "float",
     },
     doc={
         "setup": "extension (the one-hidden-layer sweep) | demo (the reference demo as written)",
@@ -59,8 +67,18 @@ RUN_SCHEMA = Schema(
         "train_loss": "training MSE at this epoch; NaN once the run diverged",
         "test_loss": "test MSE at this epoch (extension); NaN for the demo (no test set) and once diverged",
         "diverged": "the run's loss became NaN or inf",
+        "kernel_loss": "NTK demo runs: training MSE at this epoch of GD with the infinite-width "
+        "NTK (fixed) from this run's own initial outputs, the same lr and steps; NaN otherwise",
+        "limit_loss": "NTK demo runs: the same kernel GD from initial outputs drawn from the "
+        "infinite-width network's N(0, Sigma) (one draw per seed, the same for every width); "
+        "NaN otherwise",
+        "lr_over_critical": "NTK demo runs: lr / (n / (lambda_min + lambda_max)) of the limit NTK "
+        "on the seed's data (Lee et al. 2019's critical rate in our loss's normalisation); NaN "
+        "otherwise",
     },
-    nullable=frozenset({"train_loss", "test_loss"}),
+    nullable=frozenset(
+        {"train_loss", "test_loss", "kernel_loss", "limit_loss", "lr_over_critical"}
+    ),
 )
 
 
@@ -143,7 +161,11 @@ class OptimizationEase(Experiment[WidthJob | DemoJob]):
             return
         widths = tuple(int(w) for w in demo["widths"])
         for param, lr in demo["lr"].items():
-            for w in widths:
+            # NTK networks draw their own init, so their widths may extend the demo's
+            sweep = (
+                tuple(int(w) for w in demo.get("ntk_widths", widths)) if param == "ntk" else widths
+            )
+            for w in sweep:
                 yield DemoJob(
                     width=w,
                     parametrization=param,

@@ -1,5 +1,6 @@
 """Claims of optimization_ease: per-run summaries and the monotonicity checks, on the
-extension sweep and on each parametrization of the reference demo."""
+extension sweep and on each parametrization of the reference demo; for the NTK runs, how far
+each network's training is from its infinite-width kernel limit (``kernel_values``)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,21 @@ from .. import CheckContext
 NAME = "optimization_ease"
 RUN_KEYS = ("setup", "parametrization", "width", "seed")
 SWEEP_CLAIMS = ("epochs_decrease", "final_loss_decreases")
+# the NTK runs against their kernel limit (claims.yaml: demo.<key>)
+KERNEL_CLAIMS = (
+    "ntk_time_gap_widest",
+    "ntk_time_gap_rate",
+    "ntk_curve_gap_rate",
+    "ntk_median_time_vs_limit",
+)
+KERNEL_COLUMNS = ("kernel_loss", "limit_loss")
 
 
 def _complete(metrics: pd.DataFrame) -> pd.DataFrame:
     """Tables written before the demo existed (and small test tables) have no setup or
     parametrization columns: all their rows are the standard-parametrization extension."""
-    fill = {"setup": "extension", "parametrization": "standard"}
+    fill: dict[str, Any] = {"setup": "extension", "parametrization": "standard"}
+    fill |= dict.fromkeys(KERNEL_COLUMNS, np.nan)  # tables from before the kernel limit
     missing = {k: v for k, v in fill.items() if k not in metrics.columns}
     return metrics.assign(**missing) if missing else metrics
 
@@ -181,7 +191,100 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
                     note=f"lr={demo['lr'][p]:g}; " + notes[claim],
                 )
             )
+    if "ntk" in params:
+        kr = kernel_per_run(metrics, cfg["loss_threshold"])
+        est = ctx.estimates(kernel_values, kr)
+        note = f"lr={demo['lr']['ntk']:g}; " + (_kernel_note(kr) if len(kr) else "no NTK runs")
+        for key in KERNEL_CLAIMS:
+            out.append(
+                make_claim(
+                    ctx.definition(NAME, f"demo.{key}"),
+                    claim=f"demo.{key}",
+                    experiment=NAME,
+                    estimate=est[key],
+                    figure=ctx.figure,
+                    scale=ctx.scale,
+                    note=note,
+                )
+            )
     return out
+
+
+def _first_below(m: pd.DataFrame, col: str, threshold: float, keys: list[str]) -> pd.Series:
+    return m[m[col] < threshold].groupby(keys)["epoch"].min()
+
+
+def kernel_per_run(metrics: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """One row per NTK demo run (width, seed) against its kernel limit: ``t_net``, the first
+    epoch with train MSE < ``threshold`` (never: budget + 1); ``t_kernel`` and ``t_limit``, the
+    same for the kernel GD from the run's own initial outputs and from the infinite-width
+    network's draw (NaN if never); ``time_gap`` = |t_net - t_kernel| / t_kernel, floored at
+    half an epoch (0.5 / t_kernel); ``curve_gap`` = max over epochs of |sqrt(train MSE) -
+    sqrt(kernel MSE)|; ``diverged``; ``lr_over_critical`` where recorded."""
+    m = _complete(metrics)
+    m = m[(m["setup"] == "demo") & (m["parametrization"] == "ntk")].sort_values(
+        ["width", "seed", "epoch"]
+    )
+    keys = ["width", "seed"]
+    g = m.groupby(keys, sort=True)
+    out = g.agg(max_epoch=("epoch", "max"), diverged=("diverged", "any"))
+    if "lr_over_critical" in m.columns:
+        out["lr_over_critical"] = g["lr_over_critical"].max()
+    t_net = _first_below(m, "train_loss", threshold, keys).reindex(out.index)
+    out["t_net"] = t_net.astype(float).fillna(out["max_epoch"] + 1)
+    for col, name in (("kernel_loss", "t_kernel"), ("limit_loss", "t_limit")):
+        out[name] = _first_below(m, col, threshold, keys).reindex(out.index).astype(float)
+    gap = (out["t_net"] - out["t_kernel"]).abs() / out["t_kernel"]
+    out["time_gap"] = np.maximum(gap, 0.5 / out["t_kernel"])
+    diff = (np.sqrt(m["train_loss"]) - np.sqrt(m["kernel_loss"])).abs()
+    out["curve_gap"] = diff.groupby([m["width"], m["seed"]]).max()  # NaN: no kernel column
+    out.loc[out["diverged"], ["t_net", "time_gap", "curve_gap"]] = np.nan
+    return out.reset_index()
+
+
+def _slope(widths, values) -> float:
+    """Least-squares slope of log(value) on log(width); NaN if any value is NaN or <= 0."""
+    v = np.asarray(values, float)
+    if len(v) < 2 or not np.all(np.isfinite(v) & (v > 0)):
+        return np.nan
+    return float(np.polyfit(np.log(np.asarray(widths, float)), np.log(v), 1)[0])
+
+
+def kernel_values(kr: pd.DataFrame) -> dict[str, float]:
+    """The NTK runs' kernel-limit claims from ``kernel_per_run`` rows (keys KERNEL_CLAIMS):
+    the widest width's median time gap, the log-log slopes over width of the median time gap
+    and of the median curve gap, and the unpaired |median t_net - median t_limit| / median
+    t_limit at the widest width. Any diverged run makes all of them NaN."""
+    if kr.empty or kr["diverged"].any():
+        return dict.fromkeys(KERNEL_CLAIMS, np.nan)
+    w = kr.groupby("width", sort=True)[["time_gap", "curve_gap", "t_net", "t_limit"]].median()
+    widest = w.iloc[-1]
+    return {
+        "ntk_time_gap_widest": float(widest["time_gap"]),
+        "ntk_time_gap_rate": _slope(w.index, w["time_gap"]),
+        "ntk_curve_gap_rate": _slope(w.index, w["curve_gap"]),
+        "ntk_median_time_vs_limit": float(
+            abs(widest["t_net"] - widest["t_limit"]) / widest["t_limit"]
+        ),
+    }
+
+
+def _kernel_note(kr: pd.DataFrame) -> str:
+    w = kr.groupby("width", sort=True).median(numeric_only=True)
+    parts = [
+        f"w={i}: t_net {r.t_net:g}, t_kernel {r.t_kernel:g}, gap {r.time_gap:.3g}, "
+        f"curve gap {r.curve_gap:.3g}"
+        for i, r in w.iterrows()
+    ]
+    lim = kr.groupby("seed")["t_limit"].first().median()
+    note = "medians over seeds: " + "; ".join(parts) + f"; infinite-width t_limit {lim:g}"
+    if "lr_over_critical" in kr.columns and kr["lr_over_critical"].notna().any():
+        note += f"; lr / eta_critical {kr['lr_over_critical'].min():.3g}-"
+        note += f"{kr['lr_over_critical'].max():.3g}"
+    div = kr[kr["diverged"]]
+    if len(div):
+        note = f"{len(div)} of {len(kr)} runs diverged; " + note
+    return note
 
 
 def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
@@ -191,4 +294,7 @@ def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
     for p in (cfg.get("demo") or {}).get("lr", {}):
         for c in SWEEP_CLAIMS:
             out[f"demo.{demo_claim_key(p, c)}"] = f'setup == "demo" and parametrization == "{p}"'
+        if p == "ntk":
+            for c in KERNEL_CLAIMS:
+                out[f"demo.{c}"] = 'setup == "demo" and parametrization == "ntk"'
     return out

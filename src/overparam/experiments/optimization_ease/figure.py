@@ -1,7 +1,9 @@
 """Figure of optimization_ease. Top row, the extension (one hidden layer, random targets,
 mini-batch SGD): loss curves, time to fit and final loss against width. Bottom row, the
 reference demo as written (standard parametrization) and re-run in NTK parametrization: loss
-curves of each, and time to fit against width for both."""
+curves of each, and time to fit against width for both, with the NTK runs' infinite-width
+kernel limit. Last row (NTK runs only): the gaps between each network and its kernel limit
+against width, with the O(width^-1/2) rate of Lee et al. 2019."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ... import plots
-from .claims import _complete, diverged_runs, per_run, per_width
+from .claims import _complete, diverged_runs, kernel_per_run, per_run, per_width
 
 PARAM_STYLE = {"standard": ("C0", "o-"), "ntk": ("C2", "s--")}
 
@@ -55,7 +57,8 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     metrics = _complete(metrics)
     demo = metrics[metrics["setup"] == "demo"]
     ext = metrics[metrics["setup"] == "extension"]
-    fig, axes = plots.subplots(3, 2 if len(demo) else 1, width=4.8, height=3.8)
+    has_kernel = len(demo) and demo["kernel_loss"].notna().any()
+    fig, axes = plots.subplots(3, 3 if has_kernel else 2 if len(demo) else 1, width=4.8, height=3.8)
     ax_c, ax_e, ax_f = axes[:3]
     widths = sorted(ext["width"].unique())
     n_seeds = ext["seed"].nunique()
@@ -105,7 +108,9 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
         plots.plain_log_ticks(ax, "x")
     plots.plain_log_ticks(ax_e, "y")
     if len(demo):
-        _demo_panels(axes[3:], demo, cfg)
+        _demo_panels(axes[3:6], demo, cfg)
+    if has_kernel:
+        _kernel_panels(axes[6:], demo, cfg)
     plots.save(fig, png, pdf)
 
 
@@ -117,6 +122,10 @@ def _demo_panels(axes, demo: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
         d = demo[demo["parametrization"] == p]
         lr = float(d["lr"].iloc[0])
         _curves(ax, d, thr, f"({letter}) demo, {p} param.: full-batch SGD lr={lr:g}")
+        if d["limit_loss"].notna().any():  # the infinite-width network (one curve per seed)
+            lim = d.groupby("epoch")["limit_loss"].median()  # the same for every width
+            ax.plot(lim.index, lim.values, color="k", ls="--", lw=1.2, label="infinite width")
+            ax.legend(fontsize=8)
         div = diverged_runs(d)
         if div:
             _diverged_text(ax, div, d.groupby(["width", "seed"]).ngroups)
@@ -134,6 +143,12 @@ def _demo_panels(axes, demo: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
         lr = float(demo.loc[demo["parametrization"] == p, "lr"].iloc[0])
         label = f"{p}, lr={lr:g}: median of {rp['seed'].nunique()}"
         ax.plot(s["width"], s["median_epochs"], style, color=color, label=label)
+    kr = kernel_per_run(demo, thr)
+    if len(kr) and kr["t_kernel"].notna().any():
+        k = kr.groupby("width")[["t_kernel", "t_limit"]].median()
+        ax.plot(k.index, k["t_kernel"], "x:", color="k", label="kernel limit, same init (median)")
+        t_lim = kr.groupby("seed")["t_limit"].first().median()
+        ax.axhline(t_lim, color="k", lw=1.2, label=f"infinite width (median): {t_lim:g}")
     ax.axhline(budget + 1, color="C3", ls="--", lw=1, label="never reached (censored)")
     ax.set(
         xscale="log",
@@ -144,3 +159,39 @@ def _demo_panels(axes, demo: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
     )
     ax.legend(fontsize=8)
     plots.plain_log_ticks(ax, "both")
+
+
+def _kernel_panels(axes, demo: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
+    """(g) |t_net - t_kernel| / t_kernel and (h) max_t |RMSE_net - RMSE_kernel| against width
+    (dots: seeds; line: median) with a width^-1/2 guide through the widest median."""
+    kr = kernel_per_run(demo, cfg["loss_threshold"])
+    specs = [
+        (
+            "time_gap",
+            "(g) NTK: time-to-fit gap to the kernel limit",
+            "|t_net - t_kernel| / t_kernel",
+        ),
+        (
+            "curve_gap",
+            "(h) NTK: loss-curve gap to the kernel limit",
+            "max_t |RMSE_net - RMSE_kernel|",
+        ),
+    ]
+    for ax, (col, title, ylabel) in zip(axes, specs):
+        ok = kr[np.isfinite(kr[col])]
+        if ok.empty:
+            ax.set_visible(False)
+            continue
+        ax.scatter(ok["width"], ok[col], s=14, color="C2", alpha=0.4, label="seeds")
+        med = ok.groupby("width")[col].median()
+        ax.plot(med.index, med.values, "s-", color="C2", label="median")
+        w = np.asarray(med.index, float)
+        guide = med.values[-1] * np.sqrt(w[-1] / w)
+        ax.plot(w, guide, color="0.4", ls=":", label="width^-1/2 (Lee et al. 2019)")
+        if col == "time_gap":
+            ax.axhline(0.1, color="C3", ls="--", lw=1, label="tolerance at the widest: 0.1")
+        ax.set(xscale="log", yscale="log", xlabel="hidden width", ylabel=ylabel, title=title)
+        ax.legend(fontsize=8)
+        plots.plain_log_ticks(ax, "x")
+    for ax in axes[2:]:
+        ax.set_visible(False)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ...models import MLPSpec, init_mlp_ensemble, num_params
+from ...models import NTK_BETA, MLPSpec, init_mlp_ensemble, mlp_forward, num_params
+from ...ntk import kernel_gd_losses, relu_ntk_limit
 from ...train import TrainConfig, train_ensemble
 from .. import RunContext
 from . import DemoJob, WidthJob
@@ -68,8 +69,39 @@ def run(job: WidthJob | DemoJob, ctx: RunContext) -> pd.DataFrame:
             "train_loss": h["train_loss"].astype(float),
             "test_loss": h["test_loss"].astype(float),
             "diverged": h["diverged"].astype(bool),
+            "kernel_loss": np.nan,
+            "limit_loss": np.nan,
+            "lr_over_critical": np.nan,
         }
     )
+
+
+LIMIT_STREAM = 2018  # second word of the generator of the infinite-width network's f_0 draws
+
+
+def kernel_limit(
+    x: np.ndarray, y: np.ndarray, f0: np.ndarray, depth: int, lr: float, epochs: int, seed: int
+) -> dict[str, np.ndarray | float]:
+    """The infinite-width kernel dynamics of an NTK-parametrization run (Jacot et al. 2018;
+    Lee et al. 2019): full-batch GD on the MSE with the fixed limit NTK Theta of
+    ``ntk.relu_ntk_limit`` on the training inputs ``x``, the run's lr and steps. Two starts:
+    ``kernel``, the run's own initial outputs ``f0`` (the network and its kernel limit
+    compared from the same initial function), and ``limit``, f_0 drawn from the limit's
+    output distribution N(0, Sigma) (the infinite-width network itself) with the generator
+    ``default_rng([seed, LIMIT_STREAM])``, the same draw for every width. ``lr_over_critical``:
+    lr / eta_critical, eta_critical = n / (lambda_min + lambda_max) of Theta (Lee et al.'s
+    2 / (lambda_min + lambda_max) in our loss's normalisation, step lr (2/n) Theta)."""
+    sigma, theta = relu_ntk_limit(x, depth=depth, beta=NTK_BETA)
+    y = np.asarray(y, dtype=float).reshape(-1)
+    n = len(y)
+    lam = np.linalg.eigvalsh(theta)
+    chol = np.linalg.cholesky(sigma + 1e-10 * np.trace(sigma) / n * np.eye(n))
+    f_inf = chol @ np.random.default_rng([int(seed), LIMIT_STREAM]).standard_normal(n)
+    return {
+        "kernel": kernel_gd_losses(theta, np.asarray(f0, dtype=float) - y, lr, epochs),
+        "limit": kernel_gd_losses(theta, f_inf - y, lr, epochs),
+        "lr_over_critical": float(lr * (lam.min() + lam.max()) / n),
+    }
 
 
 def demo_draws(
@@ -123,8 +155,22 @@ def run_demo(job: DemoJob, ctx: RunContext) -> pd.DataFrame:
             eval_every=1,
             threads=ctx.threads,
         )
+        kern: dict = {"kernel": np.nan, "limit": np.nan, "lr_over_critical": np.nan}
+        if job.parametrization == "ntk":
+            with torch.no_grad():
+                x = torch.as_tensor(data["x"], device=ctx.device)
+                f0 = mlp_forward(spec, params, x)[0, :, 0].double().cpu().numpy()
+            # the network's loss is recorded every epoch: one kernel value per epoch
+            kern = kernel_limit(data["x"], data["y"], f0, job.depth, job.lr, job.epochs, s)
         res = train_ensemble(spec, params, data, tc, [s], device=ctx.device, log=ctx.log)
-        frames.append(res.history)
+        h = res.history
+        frames.append(
+            h.assign(
+                kernel_loss=kern["kernel"],
+                limit_loss=kern["limit"],
+                lr_over_critical=kern["lr_over_critical"],
+            )
+        )
     h = pd.concat(frames, ignore_index=True)
     return pd.DataFrame(
         {
@@ -140,5 +186,8 @@ def run_demo(job: DemoJob, ctx: RunContext) -> pd.DataFrame:
             "train_loss": h["train_loss"].astype(float),
             "test_loss": h["test_loss"].astype(float),
             "diverged": h["diverged"].astype(bool),
+            "kernel_loss": h["kernel_loss"].astype(float),
+            "limit_loss": h["limit_loss"].astype(float),
+            "lr_over_critical": h["lr_over_critical"].astype(float),
         }
     )
