@@ -9,7 +9,13 @@ from overparam import tables
 from overparam.claims import CLAIMS_SCHEMA
 from overparam.config import validate
 from overparam.experiments import get
-from overparam.experiments.width_vs_depth.claims import CLAIMS, per_run, per_shape
+from overparam.experiments.width_vs_depth.claims import (
+    CLAIMS,
+    chosen_lr,
+    onepass_runs,
+    per_run,
+    per_shape,
+)
 
 from ..conftest import BASE_SCHEMA, TEST_CONFIG
 
@@ -33,13 +39,20 @@ def test_outputs(pipeline_run, cfg):
     files = ["figures/width_vs_depth.png", "figures/width_vs_depth.pdf",
              f"{DIR}/metrics.parquet", f"{DIR}/claims.parquet", f"{DIR}/provenance.json"]  # fmt: skip
     files += [f"{DIR}/runs/{j}.parquet" for j in EXP.jobs(cfg)]
-    assert len(EXP.jobs(cfg)) == len(cfg["budgets"]) * len(cfg["depths"]) == 3
+    assert len(EXP.jobs(cfg)) == len(cfg["budgets"]) * (len(cfg["depths"]) + 1) == 4
     for f in files:
         assert (pipeline_run / f).stat().st_size > 0, f
 
 
 def test_metrics_table(metrics, cfg):
     S, E = len(cfg["seeds"]), cfg["epochs"] // cfg["eval_every"] + 1
+    o = cfg["onepass"]
+    one = metrics[metrics["protocol"] == "onepass"]
+    assert len(one) == len(cfg["budgets"]) * len(o["depths"]) * len(o["lrs"]) * S * (
+        o["checkpoints"] + 1
+    )
+    assert one["val_loss"].notna().all() and not one["diverged"].any()
+    metrics = metrics[metrics["protocol"] == "fit"]
     assert len(metrics) == len(cfg["budgets"]) * len(cfg["depths"]) * S * E
     shapes = metrics.groupby("depth")[["width", "num_params", "budget"]].first()
     assert list(shapes["width"]) == [392, 118, 73]  # the budget-matched widths of 20000
@@ -64,9 +77,15 @@ def test_claims_rows(pipeline_run, cfg, metrics):
     slower = by.loc["width_vs_depth.deeper_slower_to_fit"]
     assert slower["holds"] and slower["value"] > 1
     assert "L=4 (w=73)" in slower["note"]
-    # the shape claim's value is the spread of the early-stopped test losses of depths 2 and 4
+    # the old shape row's value is the spread of the test-stopped test losses of depths 2 and 4
     r = per_run(metrics, cfg["claims_setup"]["fit_train_acc"])
     med = r[r["depth"] >= 2].groupby("depth")["best_test_loss"].median()
-    spread = by.loc["width_vs_depth.shape_insensitive", "value"]
+    spread = by.loc["width_vs_depth.shape_insensitive_small_data", "value"]
     assert spread == pytest.approx(med.max() / med.min() - 1)
     assert np.isfinite(spread) and spread > 0
+    # the one-pass row's: of the test losses where validation stopped, at validation's lr
+    c = chosen_lr(onepass_runs(metrics))
+    assert c["lr"].isin(cfg["onepass"]["lrs"]).all() and len(c) == 2
+    one = by.loc["width_vs_depth.shape_insensitive", "value"]
+    assert one == pytest.approx(c["test_loss"].max() / c["test_loss"].min() - 1)
+    assert by.loc["width_vs_depth.shape_insensitive", "tier"] == "extension"

@@ -13,6 +13,8 @@ PAPER = shipped_config("config/paper.yaml")["width_vs_depth"]
 TINY = copy.deepcopy(QUICK)
 TINY.update(data=dict(num_samples=300, train_split=0.8, seed=42), budgets=[20000],
             depths=[1, 2, 3], seeds=[0, 1], epochs=3, eval_every=1)  # fmt: skip
+TINY["onepass"].update(data=dict(num_samples=600, train_split=0.8, seed=42), val_samples=100,
+                       depths=[2, 3], checkpoints=2)  # fmt: skip
 
 
 @pytest.fixture

@@ -6,13 +6,18 @@ and biases; ``matched_width``). A budget that no width matches within ``budget_t
 (1% in the shipped configs) is a config error before any work starts: the count moves in steps
 of about 2 (L - 1) h + 50 parameters, too coarse for a small budget at depth 6.
 
-All seeds of a (budget, depth) pair train as one batched ensemble (Adam on the cross-entropy,
-the same learning rate, batch size and epochs for every shape); train and test loss and
-accuracy are recorded every ``eval_every`` epochs. From those rows the claims and the figure
-take the epochs until the training accuracy first reaches ``fit_train_acc`` and the
-early-stopped test loss (the minimum over the recorded epochs).
+Two protocols, one column ``protocol`` of the table:
 
-Jobs: ``b<budget>_d<depth>``. Modules: ``run`` (training), ``claims``, ``figure``.
+- ``fit`` (He et al.'s degradation; the old shape row): all seeds of a (budget, depth) pair
+  train as one batched ensemble on 4000 samples for many epochs (Adam on the cross-entropy,
+  the same learning rate, batch size and epochs for every shape); train and test loss and
+  accuracy are recorded every ``eval_every`` epochs. Jobs ``b<budget>_d<depth>``.
+- ``onepass`` (Kaplan et al.'s shape claim): one pass over a large fresh draw, every seed at
+  every learning rate of a grid as one ensemble per depth, validation and test loss measured
+  at evenly spaced checkpoints; the claims choose the learning rate and the stopping point on
+  the validation split. One job per budget, its depths in turn: ``onepass_b<budget>``.
+
+Modules: ``run`` (training), ``claims``, ``figure``.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from .. import Experiment, JobSpec, register
 
 IN_DIM, OUT_DIM = 40, 10  # MNIST-1D: 40 inputs, 10 classes
 
+PROTOCOLS = ("fit", "onepass")
+
 RUN_SCHEMA = Schema(
     name="width_vs_depth.runs",
     columns={
+        "protocol": "str",
         "budget": "int",
         "depth": "int",
         "width": "int",
@@ -40,25 +48,37 @@ RUN_SCHEMA = Schema(
         "epoch": "int",
         "step": "int",
         "train_loss": "float",
+        "val_loss": "float",
         "test_loss": "float",
         "train_acc": "float",
+        "val_acc": "float",
         "test_acc": "float",
         "diverged": "bool",
     },  # fmt: skip
-    nullable=frozenset({"train_loss", "test_loss", "train_acc", "test_acc"}),
+    nullable=frozenset({"train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"}),
     doc={
+        "protocol": "'fit': many epochs on 4000 samples (He et al.; the old shape row); "
+        "'onepass': one pass over fresh samples, lr and stopping point chosen on validation "
+        "(Kaplan et al.)",
         "budget": "the parameter budget P the shape was matched to",
         "depth": "hidden layers L (1 = one hidden layer)",
         "width": "hidden units per layer: the width whose parameter count is closest to P",
         "num_params": "trainable parameters of one network (weights and biases); within "
         "budget_tolerance of P",
         "seed": "the member's seed (its init and its batch order)",
-        "lr": "Adam learning rate (the same for every shape)",
-        "epoch": "epochs of training done when the row was recorded (0 = initialisation)",
+        "lr": "Adam learning rate (fit: the same for every shape; onepass: one value of the "
+        "grid, the initial lr of the linear decay)",
+        "epoch": "epochs of training done when the row was recorded (0 = initialisation; "
+        "onepass: 0 until the pass is complete)",
         "step": "optimizer steps done when the row was recorded",
-        "train_loss": "mean cross-entropy (nats) on the training set; NaN once diverged",
+        "train_loss": "mean cross-entropy (nats) on the training set; NaN once diverged "
+        "(onepass: measured at initialisation and at the end only, NaN between)",
+        "val_loss": "mean cross-entropy (nats) on the validation split (onepass only; NaN for "
+        "fit rows and once diverged)",
         "test_loss": "mean cross-entropy (nats) on the test set; NaN once diverged",
-        "train_acc": "accuracy (fraction) on the training set; NaN once diverged",
+        "train_acc": "accuracy (fraction) on the training set; NaN once diverged (onepass: "
+        "at initialisation and at the end only)",
+        "val_acc": "accuracy (fraction) on the validation split (onepass only)",
         "test_acc": "accuracy (fraction) on the test set; NaN once diverged",
         "diverged": "the member's loss became non-finite or exploded (overparam.train)",
     },
@@ -118,16 +138,39 @@ class DepthJob(JobSpec):
         return f"b{self.budget}_d{self.depth}"
 
 
+@dataclass(frozen=True)
+class OnePassJob(JobSpec):
+    """One budget, every depth of the one-pass protocol in turn; per depth one ensemble of
+    every (learning rate, seed) pair (lr-major: member i has lr ``lrs[i // len(seeds)]``)."""
+
+    trains: ClassVar[bool] = True
+    budget: int
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    seeds: tuple[int, ...]
+    lrs: tuple[float, ...]
+    data: MNIST1D
+    val_samples: int
+    batch_size: int
+    epochs: int
+    lr_schedule: str
+    checkpoints: int
+
+    @property
+    def id(self) -> str:
+        return f"onepass_b{self.budget}"
+
+
 @register
-class WidthVsDepth(Experiment[DepthJob]):
+class WidthVsDepth(Experiment[DepthJob | OnePassJob]):
     name = "width_vs_depth"
-    sort_by = ("budget", "depth", "seed", "epoch")
+    sort_by = ("protocol", "budget", "depth", "lr", "seed", "step")
 
     @property
     def run_schema(self) -> Schema:
         return RUN_SCHEMA
 
-    def specs(self, cfg: Mapping[str, Any]) -> Iterator[DepthJob]:
+    def specs(self, cfg: Mapping[str, Any]) -> Iterator[DepthJob | OnePassJob]:
         d = cfg["data"]
         data = MNIST1D(
             num_samples=int(d["num_samples"]),
@@ -148,10 +191,33 @@ class WidthVsDepth(Experiment[DepthJob]):
                     epochs=int(cfg["epochs"]),
                     eval_every=int(cfg["eval_every"]),
                 )
+        o = cfg["onepass"]
+        od = o["data"]
+        depths = tuple(int(L) for L in o["depths"])
+        for budget in cfg["budgets"]:
+            yield OnePassJob(
+                budget=int(budget),
+                depths=depths,
+                widths=tuple(matched_width(int(budget), L, tol) for L in depths),
+                seeds=tuple(int(s) for s in cfg["seeds"]),
+                lrs=tuple(float(v) for v in o["lrs"]),
+                data=MNIST1D(
+                    num_samples=int(od["num_samples"]),
+                    train_split=float(od["train_split"]),
+                    seed=int(od["seed"]),
+                ),
+                val_samples=int(o["val_samples"]),
+                batch_size=int(o["batch_size"]),
+                epochs=int(o["epochs"]),
+                lr_schedule=str(o["lr_schedule"]),
+                checkpoints=int(o["checkpoints"]),
+            )
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
+        o = cfg["onepass"]
+        all_depths = sorted(set(cfg["depths"]) | set(o["depths"]))
         for budget in cfg["budgets"]:
-            for depth in cfg["depths"]:
+            for depth in all_depths:
                 try:
                     matched_width(int(budget), int(depth), float(cfg["budget_tolerance"]))
                 except ValueError as e:
@@ -167,4 +233,17 @@ class WidthVsDepth(Experiment[DepthJob]):
             yield (
                 "config key 'width_vs_depth.claims_setup.shape_min_depth': fewer than two "
                 f"depths of {cfg['depths']} are at or above it"
+            )
+        n_train = MNIST1D(
+            **{k: o["data"][k] for k in ("num_samples", "train_split", "seed")}
+        ).n_train
+        if o["val_samples"] >= n_train:
+            yield (
+                f"config key 'width_vs_depth.onepass.val_samples': {o['val_samples']} leaves no "
+                f"training samples of the {n_train} in the training part"
+            )
+        elif n_train - o["val_samples"] < o["batch_size"]:
+            yield (
+                "config key 'width_vs_depth.onepass.batch_size': larger than the "
+                f"{n_train - o['val_samples']} training samples"
             )
