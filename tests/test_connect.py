@@ -187,7 +187,9 @@ def test_scheduled_bezier_decays_the_lr_and_penalises_the_curve(trained_pairs):
     assert not np.array_equal(const.epoch_loss[5:], sched.epoch_loss[5:])
     # the penalty on phi(t) pulls the control point towards the origin
     heavy = fit(l2=1.0)
-    norm = [sum(float(p[k].square().sum()) for p in r.theta) for r in (sched, heavy) for k in (0, 1)]
+    norm = [
+        sum(float(p[k].square().sum()) for p in r.theta) for r in (sched, heavy) for k in (0, 1)
+    ]
     assert norm[2] < norm[0] and norm[3] < norm[1]
     with pytest.raises(ValueError, match="weight_decay"):
         connect.train_bezier_scheduled(SPEC, wa, wb, x, y, TrainConfig(

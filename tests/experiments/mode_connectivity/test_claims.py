@@ -109,8 +109,9 @@ def test_every_claim_holds_on_a_table_built_for_it():
     assert (df["n_seeds"].drop("mode_connectivity.demo_linearly_connected") == 3).all()
     note = df.loc["mode_connectivity.stable_after_early_point", "note"]
     assert "chosen lr 0.0125" in note and "from k = 400 of 4000 steps" in note
-    assert "former protocol (lr 0.05, chord): k = 0 0.05 [" in (
-        df.loc["mode_connectivity.unstable_at_init", "note"]
+    assert (
+        "former protocol (lr 0.05, chord): k = 0 0.05 ["
+        in (df.loc["mode_connectivity.unstable_at_init", "note"])
     )
 
 
@@ -175,3 +176,13 @@ def test_figure_of_a_tiny_run(tiny_run, tmp_path):
     EXP.plot(m, TINY, tmp_path / "f.png", tmp_path / "f.pdf")
     assert (tmp_path / "f.png").stat().st_size > 10_000
     check(m, TINY)  # runs on real rows (verdicts at this size mean nothing)
+
+
+def test_stable_onset_is_the_step_from_which_every_later_one_is_stable():
+    from overparam.experiments.mode_connectivity.claims import stable_onset
+
+    s = pd.Series([0.05, 0.01, 0.03, 0.01, 0.0], index=[0, 40, 80, 400, 2000])
+    assert stable_onset(s, 0.02, 4000) == 400  # 40 is stable, but 80 is not again
+    assert stable_onset(s * 0, 0.02, 4000) == 0
+    assert stable_onset(s + 0.05, 0.02, 4000) == 4000  # never: the end of training
+    assert np.isnan(stable_onset(s.iloc[:0], 0.02, 4000))

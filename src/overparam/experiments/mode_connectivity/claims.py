@@ -43,8 +43,12 @@ def barriers(metrics: pd.DataFrame) -> pd.DataFrame:
     ends = m["train_loss"].where(m["alpha"].isin([0.0, 1.0]))
     out = (
         m[PATH]
-        .assign(**cols, max_train_loss=m["train_loss"], max_endpoint_loss=ends,
-                selected_lr=m["selected_lr"].astype(bool))
+        .assign(
+            **cols,
+            max_train_loss=m["train_loss"],
+            max_endpoint_loss=ends,
+            selected_lr=m["selected_lr"].astype(bool),
+        )
         .groupby(PATH, sort=True, dropna=False)
         .max()  # skips NaN: a path missing an endpoint is all-NaN, hence NaN
         .reset_index()
@@ -125,7 +129,7 @@ def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
     )
     old = stability_barriers(b, lr=float(cfg["train"]["lr"]), col="barrier_test_err")
     v["unstable_at_init_old"] = float(old.get(0, nan))
-    onset = stable_onset(new, tol)
+    onset = stable_onset(new, tol, total_steps(cfg))
     v["stable_onset_step"] = onset
     v["stable_after_early_point"] = onset / total_steps(cfg)
     v["stable_last"] = float(new.iloc[-1]) if len(new) else nan
@@ -139,15 +143,16 @@ def total_steps(cfg: Mapping[str, Any]) -> int:
     return int(cfg["train"]["epochs"]) * -(-n // min(int(t["batch_size"]), n))
 
 
-def stable_onset(s: pd.Series, tol: float) -> float:
+def stable_onset(s: pd.Series, tol: float, end: int) -> float:
     """The first spawn step from which the copies stay stable: the smallest k of ``s`` (mean
-    instability per spawn step) with ``s < tol`` there and at every later step; NaN when the
-    last step is not stable (or there are none)."""
-    if not len(s) or not s.iloc[-1] < tol:
+    instability per spawn step) with ``s < tol`` there and at every later step. ``end`` (the
+    last step of training, where two copies are one network) when the last spawn step is not
+    stable; NaN without any spawn step."""
+    if not len(s):
         return float("nan")
     bad = s.index[~(s.to_numpy() < tol)]
     later = s.index[s.index > bad.max()] if len(bad) else s.index
-    return float(later.min())
+    return float(later.min()) if len(later) else float(end)
 
 
 def stability_barriers(b: pd.DataFrame, selected: bool | None = None, lr: float | None = None,
@@ -205,7 +210,12 @@ def _notes(est: Mapping[str, Any], metrics: pd.DataFrame, cfg: Mapping[str, Any]
     chord_s = ", ".join(f"k={k}: {x:.3g}" for k, x in chord.items())
     old_s = ", ".join(f"k={k}: {x:.3g}" for k, x in old.items())
     onset = v["stable_onset_step"]
-    onset_s = "never" if np.isnan(onset) else f"k = {onset:.0f} of {total_steps(cfg)} steps"
+    end = total_steps(cfg)
+    onset_s = (
+        "none of the spawn steps (onset set to the end of training)"
+        if onset == end
+        else f"k = {onset:.0f} of {end} steps"
+    )
     bw = cfg["bezier"]["width"]
     demo = metrics[metrics["panel"] == "demo"]
     return {

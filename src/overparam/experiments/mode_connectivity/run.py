@@ -52,15 +52,19 @@ def rows(panel, method, width, spawn, alphas, train, test=None, perm_diff=None, 
 
 
 def run_demo(job: DemoJob, ctx: RunContext) -> pd.DataFrame:
-    kw = dict(n=job.n, in_dim=job.in_dim, hidden=job.hidden, data_seed=job.data_seed,
-              std=job.std, lr=job.lr, max_steps=job.max_steps, stop_mse=job.stop_mse)  # fmt: skip
-    pair = connect.demo_pair(seeds=job.seeds, **kw)  # the demo's own pair, as written
+    def train(seeds) -> connect.DemoPair:
+        return connect.demo_pair(
+            n=job.n, in_dim=job.in_dim, hidden=job.hidden, data_seed=job.data_seed, seeds=seeds,
+            std=job.std, lr=job.lr, max_steps=job.max_steps, stop_mse=job.stop_mse,
+        )  # fmt: skip
+
+    pair = train(job.seeds)  # the demo's own pair, as written
     ctx.log(f"[demo] Adam steps {pair.steps.tolist()}, final train MSE {pair.train_mse.tolist()}")
     # the demo's alpha weighs its model 1: alpha w_1 + (1 - alpha) w_2, i.e. interpolate(w_2, w_1)
     ones, twos = [[p[0] for p in pair.params]], [[p[1] for p in pair.params]]
     if job.pairs > 1:  # pair p >= 1: seeds max + 2p - 1 (its model 1) and max + 2p (model 2)
         first = max(job.seeds) + 1
-        more = connect.demo_pair(seeds=tuple(range(first, first + 2 * (job.pairs - 1))), **kw)
+        more = train(tuple(range(first, first + 2 * (job.pairs - 1))))
         ctx.log(f"[demo] more pairs: Adam steps {more.steps.tolist()}, final train MSE "
                 f"{np.round(more.train_mse, 9).tolist()}")  # fmt: skip
         ones += [[p[2 * i] for p in more.params] for i in range(job.pairs - 1)]
