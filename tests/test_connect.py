@@ -154,6 +154,51 @@ def test_bezier_training_with_adam_on_classes():
     assert after.mean() < before.mean() and errors.shape == (21,)
 
 
+def test_garipov_schedule_factors():
+    # their train.py: epochs 1..E, factor 1 up to half, linear to 0.01 at 90%, then 0.01
+    f = [connect.garipov_lr_factor(e, 10) for e in range(1, 11)]
+    np.testing.assert_allclose(f, [1, 1, 1, 1, 1, 1 - 0.99 / 4, 1 - 0.99 / 2, 1 - 0.99 * 3 / 4,
+                                   0.01, 0.01])  # fmt: skip
+
+
+def test_scheduled_bezier_without_schedule_or_penalty_is_train_bezier(trained_pairs):
+    wa, wb, x, y = trained_pairs
+    cfg = TrainConfig(epochs=4, batch_size=32, lr=0.02, momentum=0.9, loss="mse")
+    plain = connect.train_bezier(SPEC, wa, wb, x, y, cfg, torch.Generator().manual_seed(0))
+    same = connect.train_bezier_scheduled(
+        SPEC, wa, wb, x, y, cfg, torch.Generator().manual_seed(0), l2=0.0, schedule="constant"
+    )
+    assert all(map(torch.equal, plain.theta, same.theta))
+    np.testing.assert_array_equal(plain.epoch_loss, same.epoch_loss)
+
+
+def test_scheduled_bezier_decays_the_lr_and_penalises_the_curve(trained_pairs):
+    wa, wb, x, y = trained_pairs
+    cfg = TrainConfig(epochs=10, batch_size=32, lr=0.02, momentum=0.9, loss="mse")
+
+    def fit(**kw):
+        return connect.train_bezier_scheduled(
+            SPEC, wa, wb, x, y, cfg, torch.Generator().manual_seed(0), **kw
+        )
+
+    const, sched = fit(schedule="constant"), fit(schedule="garipov")
+    # the first half of the epochs is at the full lr: the same steps, then they part
+    np.testing.assert_array_equal(const.epoch_loss[:5], sched.epoch_loss[:5])
+    assert not np.array_equal(const.epoch_loss[5:], sched.epoch_loss[5:])
+    # the penalty on phi(t) pulls the control point towards the origin
+    heavy = fit(l2=1.0)
+    norm = [
+        sum(float(p[k].square().sum()) for p in r.theta) for r in (sched, heavy) for k in (0, 1)
+    ]
+    assert norm[2] < norm[0] and norm[3] < norm[1]
+    with pytest.raises(ValueError, match="weight_decay"):
+        connect.train_bezier_scheduled(SPEC, wa, wb, x, y, TrainConfig(
+            epochs=1, batch_size=32, lr=0.02, weight_decay=1e-4, loss="mse"),
+            torch.Generator())  # fmt: skip
+    with pytest.raises(ValueError, match="schedule"):
+        fit(schedule="cosine")
+
+
 # ----------------------------------------------------------------------------- permutations
 
 

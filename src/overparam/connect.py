@@ -7,7 +7,8 @@ one network (``W_l`` is (fan_out, fan_in)) or a stack with a leading member dime
   ensemble members, one forward pass per batch of data for all of them; :func:`barrier`.
 - Quadratic Bezier curves, Garipov, Izmailov, Podoprikhin, Vetrov & Wilson 2018 (NeurIPS),
   "Loss Surfaces, Mode Connectivity, and Fast Ensembling of DNNs":
-  ``phi(t) = (1-t)^2 w_1 + 2 t (1-t) theta + t^2 w_2``, trained by :func:`train_bezier`.
+  ``phi(t) = (1-t)^2 w_1 + 2 t (1-t) theta + t^2 w_2``, trained by :func:`train_bezier`
+  (constant lr) or :func:`train_bezier_scheduled` (their schedule and L2 penalty).
 - Weight matching, Ainsworth, Hayase & Srinivasa 2023 (ICLR), "Git Re-Basin": permutations of
   the hidden units of network b that maximise its summed weight inner products with network a
   (:func:`weight_matching`, :func:`permute_hidden`).
@@ -145,6 +146,50 @@ def train_bezier(
     float), optimizer, momentum, weight_decay, betas, eps and loss are used. Batch order (one
     randperm per epoch) and t's come from ``generator``; theta starts at the midpoint.
     """
+    return _fit_bezier(spec, params_a, params_b, x, y, cfg, generator, theta, None, 0.0)
+
+
+def garipov_lr_factor(epoch: int, epochs: int) -> float:
+    """The learning-rate factor of Garipov et al. 2018's curve training at ``epoch`` (counted
+    from 1 to ``epochs``, as in their ``train.py``): 1 while ``epoch / epochs <= 0.5``, then
+    falling linearly to 0.01 at 0.9, then 0.01 to the end."""
+    frac = epoch / epochs
+    if frac <= 0.5:
+        return 1.0
+    if frac <= 0.9:
+        return 1.0 - (frac - 0.5) / 0.4 * 0.99
+    return 0.01
+
+
+def train_bezier_scheduled(
+    spec: MLPSpec, params_a, params_b, x, y, cfg: TrainConfig, generator: torch.Generator,
+    l2: float = 0.0, schedule: str = "garipov", theta: Sequence[torch.Tensor] | None = None,
+) -> BezierResult:  # fmt: skip
+    """:func:`train_bezier` with Garipov et al. 2018's learning-rate schedule and penalty.
+
+    ``schedule``: "garipov" (epoch e of E uses ``cfg.lr * garipov_lr_factor(e, E)``, the lr
+    set at the start of each epoch) or "constant". ``l2``: the curve's penalty
+    ``l2 / 2 * ||phi(t)||^2`` (all weights and biases of the point at the sampled t) added to
+    each member's batch loss, as their ``curves.l2_regularizer``; the optimizer then gets no
+    weight decay of its own (``cfg.weight_decay`` must be 0). The history records the data
+    loss only (without the penalty).
+    """
+    if schedule not in ("garipov", "constant"):
+        raise ValueError(f"schedule must be 'garipov' or 'constant', got {schedule!r}")
+    if cfg.weight_decay:
+        raise ValueError("train_bezier_scheduled: the penalty is l2; cfg.weight_decay must be 0")
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0, got {l2}")
+    factors = [
+        garipov_lr_factor(e, cfg.epochs) if schedule == "garipov" else 1.0
+        for e in range(1, cfg.epochs + 1)
+    ]
+    return _fit_bezier(spec, params_a, params_b, x, y, cfg, generator, theta, factors, l2)
+
+
+def _fit_bezier(spec, params_a, params_b, x, y, cfg, generator, theta, factors, l2):
+    """The loop of :func:`train_bezier` (``factors`` None, ``l2`` 0: exactly its steps) and
+    of :func:`train_bezier_scheduled` (per-epoch lr factors, the penalty on phi(t))."""
     single = params_a[0].dim() == len(param_shapes(spec)[0])
     wa, wb = (
         [p.detach()[None] if single else p.detach() for p in ps] for ps in (params_a, params_b)
@@ -162,6 +207,9 @@ def train_bezier(
     K, n = wa[0].shape[0], x.shape[0]
     history = np.zeros((cfg.epochs, K))
     for epoch in range(cfg.epochs):
+        if factors is not None:
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * factors[epoch]
         order = torch.randperm(n, generator=generator)
         for s in range(0, n, cfg.batch_size):
             idx = order[s : s + cfg.batch_size]
@@ -176,7 +224,11 @@ def train_bezier(
             else:
                 losses = (out - y[idx]).square().mean((1, 2))
             opt.zero_grad(set_to_none=True)
-            losses.sum().backward()
+            if l2:
+                penalty = sum(p.square().flatten(1).sum(1) for p in phi)  # (K,)
+                (losses + 0.5 * l2 * penalty).sum().backward()
+            else:
+                losses.sum().backward()
             opt.step()
             history[epoch] += losses.detach().double().numpy() * len(idx) / n
     theta_out = [p.detach()[0] if single else p.detach() for p in th]

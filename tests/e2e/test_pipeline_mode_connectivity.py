@@ -38,12 +38,18 @@ def test_outputs(pipeline_run, cfg):
 
 
 def test_metrics_table(metrics, cfg):
-    assert set(metrics["panel"]) == {"demo", "width", "stability"}
+    assert set(metrics["panel"]) == {"demo", "width", "lr_select", "stability"}
     demo = metrics[metrics["panel"] == "demo"]
-    assert len(demo) == cfg["demo"]["grid_points"] and demo["demo_alpha"].sum() == 7
+    assert len(demo) == cfg["demo"]["grid_points"] * cfg["demo"]["pairs"] * 2  # linear, aligned
+    own = demo[(demo["seed"] == 0) & (demo["method"] == "linear")]
+    assert len(own) == cfg["demo"]["grid_points"] and own["demo_alpha"].sum() == 7
     # the demo as written: both networks fit (MSE < 1e-6); its straight line has a barrier
     assert (demo.loc[demo["alpha"].isin([0.0, 1.0]), "train_loss"] < 1e-6).all()
-    assert demo["train_loss"].max() > 0.1
+    assert own["train_loss"].max() > 0.1
+    sel = metrics[metrics["panel"] == "lr_select"]
+    assert len(sel) == len(cfg["stability"]["lr_grid"]) * cfg["stability"]["select_seeds"]
+    assert sel["val_err"].notna().all() and sel["selected_lr"].sum() == cfg["stability"][
+        "select_seeds"]  # fmt: skip
     w = metrics[metrics["panel"] == "width"]
     P, A = cfg["pairs"], cfg["alphas"]
     assert len(w) == len(cfg["widths"]) * 2 * P * A + P * cfg["bezier"]["points"]
@@ -52,6 +58,7 @@ def test_metrics_table(metrics, cfg):
     s = metrics[metrics["panel"] == "stability"]
     spe = -(-int(cfg["data"]["num_samples"] * cfg["data"]["train_split"]) // 100)
     assert sorted(s["spawn_step"].unique()) == [k * spe for k in cfg["stability"]["spawn_epochs"]]
+    assert s["selected_lr"].any() and set(s["lr"]) >= {cfg["train"]["lr"]}
     b = barriers(metrics)
     assert b["barrier_train_loss"].notna().all() and (b["barrier_train_loss"] >= 0).all()
     # weight matching permutes network b only: the aligned line ends where the straight one does

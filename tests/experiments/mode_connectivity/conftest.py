@@ -18,10 +18,28 @@ TINY.update(
     pairs=2,
     train=dict(epochs=3, lr=0.05, momentum=0.9, batch_size=100, lr_schedule="linear"),
     alphas=6,
-    bezier=dict(width=24, epochs=2, lr=0.05, momentum=0.9, batch_size=100, points=5, seed=0),
-    stability=dict(width=8, pairs=2, spawn_epochs=[0, 1]),
+    bezier=dict(
+        width=24,
+        epochs=2,
+        lr=0.015,
+        momentum=0.9,
+        weight_decay=5e-4,
+        lr_schedule="garipov",
+        batch_size=100,
+        points=5,
+        seed=0,
+    ),
+    stability=dict(
+        width=8,
+        pairs=2,
+        spawn_epochs=[0, 1],
+        lr_grid=[0.01, 0.05],
+        select_seeds=1,
+        val_fraction=0.2,
+        val_seed=0,
+    ),
 )
-TINY["demo"] = dict(TINY["demo"], grid_points=11)
+TINY["demo"] = dict(TINY["demo"], grid_points=11, pairs=2)
 
 
 @pytest.fixture

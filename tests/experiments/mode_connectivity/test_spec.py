@@ -17,7 +17,9 @@ def test_jobs_of_the_quick_config():
     assert list(jobs) == ["demo", "w16", "w64", "w256", "w512", "stability_w64"]
     assert isinstance(jobs["demo"], DemoJob) and isinstance(jobs["stability_w64"], StabilityJob)
     # only the Bezier width's job carries the curve settings (and re-runs when they change)
-    assert [w for w, j in jobs.items() if isinstance(j, WidthJob) and j.bezier] == ["w64"]
+    assert [w for w, j in jobs.items() if isinstance(j, WidthJob) and j.bezier] == ["w256"]
+    assert jobs["w256"].bezier.lr_schedule == "garipov" and jobs["demo"].pairs == 5
+    assert jobs["stability_w64"].lr_grid == (0.0125, 0.05, 0.2)
     assert jobs["demo"].alphas == (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
     assert all(j.trains for j in jobs.values())
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -35,6 +37,7 @@ def test_a_shared_setting_reaches_every_mnist_job(tiny):
     (lambda c: c["bezier"].update(width=7), "bezier.width"),
     (lambda c: c["stability"].update(spawn_epochs=[0, 3]), "stability.spawn_epochs"),
     (lambda c: c["stability"].update(spawn_epochs=[1, 2]), "stability.spawn_epochs"),
+    (lambda c: c["stability"].update(lr_grid=[0.2, 0.05]), "stability.lr_grid"),
 ])  # fmt: skip
 def test_problems_name_their_key(tiny, change, key):
     assert not list(EXP.problems(TINY))

@@ -8,7 +8,9 @@ alpha), with the loss and error of the network at that point of the path.
 - ``demo``: the reference text's second demo as written (``connect.demo_pair``: two
   10-200-200-1 ReLU networks, N(0, 0.1^2) init from seeds 1 and 2, Adam to MSE < 1e-6 on 50
   points), the training MSE along the straight line at a fine grid that contains the demo's
-  own alphas (``demo_alpha`` marks them).
+  own alphas (``demo_alpha`` marks them): pair 0. Pairs 1, 2, ... are more independently
+  trained pairs of the same setup (the next seeds), for the papers' reading of the demo:
+  methods ``linear`` and ``aligned`` (weight matching, as in ``width``).
 - ``width``: MNIST-1D, the 40-h-h-10 MLP of double_descent, ``pairs`` independently trained
   pairs per width (all 2 x pairs networks of a width one batched ensemble; SGD with momentum
   and an opt-in linearly decaying learning rate). Methods: ``linear`` (the straight line),
@@ -16,14 +18,20 @@ alpha), with the loss and error of the network at that point of the path.
   matching, Ainsworth et al. 2023; ``perm_max_abs_diff`` is the largest output change the
   permutation made on the test set) and, for the ``bezier.width`` only, ``bezier`` (a trained
   quadratic Bezier curve, Garipov et al. 2018; ``alpha`` is its t).
+- ``lr_select``: the stability panel's learning rate, chosen before it runs: networks trained
+  at each lr of ``stability.lr_grid`` on the training set less a validation split carved from
+  it, one row each (``val_err``: their validation error; ``selected_lr`` marks the chosen lr,
+  the lowest mean validation error over its networks, the smaller lr on a tie).
 - ``stability``: Frankle et al. 2020's instability analysis at one width: each pair's parent
   is trained to step k, two copies continue with different data orders (momentum restarts at
   the spawn; the learning rate schedule continues), and the straight line between the two
-  copies at the end is evaluated (``spawn_step`` = k).
+  copies at the end is evaluated (``spawn_step`` = k), at the chosen lr (``selected_lr``)
+  and at the former protocol's ``train.lr`` (one set of rows when they are equal).
 
 Pairs are told apart by ``seed`` (the pair index), so claims resample whole pairs. Barriers
 (``claims.barriers``) are computed from the rows: max over alpha of the value minus the chord
-between the endpoints (``connect.barrier``'s default, Frankle et al. 2020).
+between the endpoints (``connect.barrier``'s default), and minus the mean of the endpoints'
+values (Frankle et al. 2020's instability; ``reference="mean"``).
 
 Jobs: ``demo``, ``w<width>`` per width, ``stability_w<width>``.
 Modules: ``run`` (the jobs), ``claims`` (barriers and claims), ``figure``.
@@ -39,8 +47,8 @@ from ...data import MNIST1D
 from ...tables import Schema
 from .. import Experiment, JobSpec, register
 
-PANELS = ("demo", "width", "stability")
-METHODS = ("linear", "aligned", "bezier")
+PANELS = ("demo", "width", "lr_select", "stability")
+METHODS = ("linear", "aligned", "bezier", "endpoint")
 NO_SPAWN = -1  # spawn_step of the rows whose pairs were trained independently
 
 RUN_SCHEMA = Schema(
@@ -58,22 +66,28 @@ RUN_SCHEMA = Schema(
         "train_err": "float",
         "test_err": "float",
         "perm_max_abs_diff": "float",
+        "lr": "float",
+        "selected_lr": "bool",
+        "val_err": "float",
     },
     doc={
-        "panel": "demo | width | stability",
-        "method": "linear | aligned | bezier",
+        "panel": "demo | width | lr_select | stability",
+        "method": "linear | aligned | bezier | endpoint (lr_select: one trained network)",
         "width": "hidden units per layer",
         "spawn_step": "stability: the step k the copies were spawned at; else -1",
-        "seed": "the pair of networks (its seed)",
-        "alpha": "position on the path (bezier: t); 0 = network a, 1 = network b",
+        "seed": "the pair of networks (its index); lr_select: the network's index at its lr",
+        "alpha": "position on the path (bezier: t); 0 = network a, 1 = network b; lr_select: 0",
         "demo_alpha": "one of the reference demo's own alphas (demo rows)",
         "train_loss": "training loss at this point of the path; demo: MSE, MNIST-1D: cross-entropy",
         "test_loss": "loss on the test set (NaN where the panel has none)",
         "train_err": "0-1 error on the training set (NaN for a regression: the demo)",
         "test_err": "0-1 error on the test set (NaN for a regression or without a test set)",
-        "perm_max_abs_diff": "aligned: max |f(P w_b) - f(w_b)| on the test set",
+        "perm_max_abs_diff": "aligned: max |f(P w_b) - f(w_b)| on the test set (demo: train set)",
+        "lr": "the (peak) learning rate the path's endpoints were trained with",
+        "selected_lr": "lr_select and stability: lr is the one the validation rule chose",
+        "val_err": "lr_select: 0-1 error on the validation split carved from the training set",
     },
-    nullable=frozenset({"test_loss", "train_err", "test_err", "perm_max_abs_diff"}),
+    nullable=frozenset({"test_loss", "train_err", "test_err", "perm_max_abs_diff", "val_err"}),
 )
 
 
@@ -93,6 +107,7 @@ class DemoJob(JobSpec):
     stop_mse: float
     alphas: tuple[float, ...]  # the demo's own
     grid_points: int
+    pairs: int  # pair 0: the demo's seeds; pair p >= 1: the next two seeds
 
     @property
     def id(self) -> str:
@@ -115,6 +130,8 @@ class BezierSettings:
     epochs: int
     lr: float
     momentum: float
+    weight_decay: float  # Garipov et al.'s L2 penalty on the point phi(t)
+    lr_schedule: str  # "garipov" (half constant, linear to 1% at 90%) | "constant"
     batch_size: int
     points: int
     seed: int
@@ -148,8 +165,12 @@ class StabilityJob(JobSpec):
     pairs: int
     spawn_epochs: tuple[int, ...]
     data: MNIST1D
-    sgd: SGD
+    sgd: SGD  # the former protocol (its lr: train.lr); the chosen lr replaces it
     alphas: int
+    lr_grid: tuple[float, ...]
+    select_seeds: int
+    val_fraction: float
+    val_seed: int
 
     @property
     def id(self) -> str:
@@ -162,7 +183,7 @@ Job = DemoJob | WidthJob | StabilityJob
 @register
 class ModeConnectivity(Experiment[Job]):
     name = "mode_connectivity"
-    sort_by = ("panel", "method", "width", "spawn_step", "seed", "alpha")
+    sort_by = ("panel", "method", "width", "lr", "spawn_step", "seed", "alpha")
 
     @property
     def run_schema(self) -> Schema:
@@ -175,7 +196,7 @@ class ModeConnectivity(Experiment[Job]):
             data_seed=int(d["data_seed"]), seeds=tuple(int(s) for s in d["seeds"]),
             std=float(d["std"]), lr=float(d["lr"]), max_steps=int(d["max_steps"]),
             stop_mse=float(d["stop_mse"]), alphas=tuple(float(a) for a in d["alphas"]),
-            grid_points=int(d["grid_points"]),
+            grid_points=int(d["grid_points"]), pairs=int(d["pairs"]),
         )  # fmt: skip
         m = cfg["data"]
         data = MNIST1D(
@@ -190,6 +211,7 @@ class ModeConnectivity(Experiment[Job]):
         b = cfg["bezier"]
         curve = BezierSettings(
             epochs=int(b["epochs"]), lr=float(b["lr"]), momentum=float(b["momentum"]),
+            weight_decay=float(b["weight_decay"]), lr_schedule=str(b["lr_schedule"]),
             batch_size=int(b["batch_size"]), points=int(b["points"]), seed=int(b["seed"]),
         )  # fmt: skip
         for w in cfg["widths"]:
@@ -202,13 +224,15 @@ class ModeConnectivity(Experiment[Job]):
         yield StabilityJob(
             width=int(s["width"]), pairs=int(s["pairs"]),
             spawn_epochs=tuple(int(k) for k in s["spawn_epochs"]), data=data, sgd=sgd,
-            alphas=int(cfg["alphas"]),
+            alphas=int(cfg["alphas"]), lr_grid=tuple(float(x) for x in s["lr_grid"]),
+            select_seeds=int(s["select_seeds"]), val_fraction=float(s["val_fraction"]),
+            val_seed=int(s["val_seed"]),
         )  # fmt: skip
 
     def seed_summary(self, cfg: Mapping[str, Any]) -> str:
         return (
             f"{cfg['pairs']} pairs per width, {cfg['stability']['pairs']} per spawn step, "
-            "one demo pair"
+            f"{cfg['demo']['pairs']} demo pairs (the demo's own and more seeds)"
         )
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
@@ -229,3 +253,22 @@ class ModeConnectivity(Experiment[Job]):
                 "config key 'mode_connectivity.stability.spawn_epochs': must include 0 (the "
                 "unstable_at_init claim reads it)"
             )
+        grid = cfg["stability"]["lr_grid"]
+        if list(grid) != sorted(grid):
+            yield (
+                f"config key 'mode_connectivity.stability.lr_grid': {grid} is not ascending (a "
+                "tie goes to the smaller lr, the first in the grid)"
+            )
+
+
+def choose_lr(lrs, val_errs) -> float:
+    """The stability panel's rule, fixed before its runs: the lr whose networks have the
+    lowest mean validation error (a NaN, a diverged network, counts as error 1); on a tie the
+    smaller lr. ``lrs`` and ``val_errs``: one entry per trained network."""
+    by: dict[float, list[float]] = {}
+    for lr, e in zip(lrs, val_errs):
+        e = float(e)
+        by.setdefault(float(lr), []).append(1.0 if e != e else e)  # e != e: NaN
+    if not by:
+        raise ValueError("choose_lr: no networks")
+    return min(sorted(by), key=lambda lr: sum(by[lr]) / len(by[lr]))

@@ -1,8 +1,10 @@
 """Figure of mode_connectivity, from the metrics table only: (a) the reference demo's MSE
-along the straight line; (b) train loss along the linear, aligned and Bezier paths at the
+along the straight line (its own pair and alphas), with the mean over the demo's pairs before
+and after weight matching; (b) train loss along the linear, aligned and Bezier paths at the
 Bezier width; (c) the train-loss barrier against width, unaligned vs aligned; (d) the
-test-error barrier of spawned copies against the spawn step k. Lines are means over pairs;
-bands and dots show every pair."""
+instability (Frankle et al.'s: above the endpoints' mean) of spawned copies against the spawn
+step k at the chosen lr, and the former protocol (lr train.lr, above the chord). Lines are
+means over pairs; bands and dots show every pair."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ... import plots
@@ -30,13 +33,19 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     fig, axes = plots.subplots(2, nrows=2, width=5.0, height=3.8)
     ax_d, ax_c, ax_w, ax_s = axes.reshape(-1)
     demo = metrics[metrics["panel"] == "demo"].sort_values("alpha")
-    ax_d.plot(demo["alpha"], demo["train_loss"], color="k", lw=1, label="fine grid")
-    at = demo[demo["demo_alpha"].astype(bool)]
+    own = demo[(demo["seed"] == 0) & (demo["method"] == "linear")]
+    ax_d.plot(own["alpha"], own["train_loss"], color="k", lw=1, label="the demo's pair")
+    at = own[own["demo_alpha"].astype(bool)]
     ax_d.plot(at["alpha"], at["train_loss"], "o", color="C1", label="the demo's alphas")
+    for m in ("linear", "aligned"):
+        d = demo[demo["method"] == m]
+        if d["seed"].nunique() > 1:
+            color, label = _STYLE[m]
+            _band(ax_d, d, "train_loss", color, f"{label} ({d['seed'].nunique()} pairs)")
     ax_d.axhline(0.1, color="0.5", ls=":", lw=1, label="the demo's 'barrier' line (0.1)")
     ax_d.set(xlabel=r"$\alpha$ (model 1 weight: $\alpha w_1 + (1-\alpha) w_2$)",
              ylabel="train MSE", title="(a) reference demo: straight line")  # fmt: skip
-    ax_d.legend(fontsize=7)
+    ax_d.legend(fontsize=6)
 
     bw = int(cfg["bezier"]["width"])
     w = metrics[(metrics["panel"] == "width") & (metrics["width"] == bw)]
@@ -46,6 +55,10 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
             _band(ax_c, d, "train_loss", color, label)
     ax_c.set(xlabel=r"$\alpha$ (Bezier: t)", ylabel="train loss (cross-entropy)",
              title=f"(b) MNIST-1D, width {bw}: paths between pairs")  # fmt: skip
+    b_cfg = cfg["bezier"]
+    ax_c.text(0.02, 0.02, f"curve: {b_cfg['epochs']} epochs, lr {b_cfg['lr']:g} "
+              f"({b_cfg['lr_schedule']}), L2 {b_cfg['weight_decay']:g}", fontsize=6,
+              transform=ax_c.transAxes)  # fmt: skip
     ax_c.legend(fontsize=7)
 
     b = barriers(metrics)
@@ -64,17 +77,25 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
 
     s = b[b["panel"] == "stability"]
     if len(s):
-        mean = s.groupby("spawn_step")["barrier_test_err"].mean()
-        ax_s.plot(mean.index, mean * 100, "-o", color="C4", label="mean over pairs")
-        ax_s.plot(s["spawn_step"], s["barrier_test_err"] * 100, ".", color="C4",
+        sel = s[s["selected_lr"].astype(bool)]
+        lr = float(sel["lr"].iloc[0]) if len(sel) else float("nan")
+        mean = sel.groupby("spawn_step")["barrier_mean_test_err"].mean()
+        ax_s.plot(mean.index, mean * 100, "-o", color="C4",
+                  label=f"chosen lr {lr:g}: instability (vs endpoints' mean)")  # fmt: skip
+        ax_s.plot(sel["spawn_step"], sel["barrier_mean_test_err"] * 100, ".", color="C4",
                   alpha=0.5)  # fmt: skip
+        old_lr = float(cfg["train"]["lr"])
+        old = s[np.isclose(s["lr"], old_lr)].groupby("spawn_step")["barrier_test_err"].mean()
+        ax_s.plot(old.index, old * 100, "--s", color="0.5", ms=3,
+                  label=f"former: lr {old_lr:g}, above the chord")  # fmt: skip
         tol = cfg["claims_setup"]["stable_tolerance"] * 100
         ax_s.axhline(tol, color="0.5", ls=":", lw=1, label=f"stable below {tol:g} points")
         ax_s.set_xscale("symlog", linthresh=1)
         ax_s.set_xlim(-0.5, 2 * max(float(s["spawn_step"].max()), 1.0))
-    ax_s.set(xlabel="spawn step k (symmetric log: linear below 1)", ylabel="test-error barrier (points)",
+    ax_s.set(xlabel="spawn step k (symmetric log: linear below 1)",
+             ylabel="test-error barrier (points)",
              title=f"(d) stability at width {cfg['stability']['width']}")  # fmt: skip
-    ax_s.legend(fontsize=7)
+    ax_s.legend(fontsize=6)
     fig.suptitle(
         f"Mode connectivity: {cfg['pairs']} pairs per width, {cfg['stability']['pairs']} per "
         "spawn step (lines: means; bands and dots: every pair)",

@@ -4,6 +4,7 @@ the path rows of ``RUN_SCHEMA``."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -15,11 +16,12 @@ from ... import connect
 from ...models import MLPSpec, init_mlp_ensemble, mlp_forward
 from ...train import TrainConfig, train_ensemble
 from .. import RunContext
-from . import NO_SPAWN, RUN_SCHEMA, SGD, DemoJob, Job, StabilityJob, WidthJob
+from . import NO_SPAWN, RUN_SCHEMA, SGD, DemoJob, Job, StabilityJob, WidthJob, choose_lr
 
 IN_DIM, CLASSES = 40, 10  # MNIST-1D
 CHILD_SEED_OFFSET = 1_000  # stability: copy c of pair p has seed CHILD_SEED_OFFSET + 2 p + c
 PARENT_SEED_OFFSET = 500  # stability: the parent of pair p has seed PARENT_SEED_OFFSET + p
+SELECT_SEED_OFFSET = 2_000  # lr_select: network i of the grid's lr j has seed 2000 + j S + i
 
 
 def alpha_grid(points: int, extra=()) -> np.ndarray:
@@ -28,7 +30,8 @@ def alpha_grid(points: int, extra=()) -> np.ndarray:
     return np.unique(np.round(np.concatenate([np.linspace(0, 1, points), list(extra)]), 12))
 
 
-def rows(panel, method, width, spawn, alphas, train, test=None, perm_diff=None, demo=()):
+def rows(panel, method, width, spawn, alphas, train, test=None, perm_diff=None, demo=(),
+         lr=math.nan, selected=False):  # fmt: skip
     """Path rows: ``train``/``test`` are (losses, errors) shaped (A, P) (errors may be None)."""
     A, P = train[0].shape
     nan = np.full((A, P), np.nan)
@@ -43,22 +46,53 @@ def rows(panel, method, width, spawn, alphas, train, test=None, perm_diff=None, 
         "seed": np.tile(np.arange(P), A), "alpha": np.repeat(alphas, P),
         "demo_alpha": np.repeat(np.isin(alphas, demo), P),
         **{c: v.reshape(-1) for c, v in col.items()},
-        "perm_max_abs_diff": np.tile(diff, A),
+        "perm_max_abs_diff": np.tile(diff, A), "lr": float(lr), "selected_lr": bool(selected),
+        "val_err": np.nan,
     })  # fmt: skip
 
 
 def run_demo(job: DemoJob, ctx: RunContext) -> pd.DataFrame:
-    pair = connect.demo_pair(
-        n=job.n, in_dim=job.in_dim, hidden=job.hidden, data_seed=job.data_seed, seeds=job.seeds,
-        std=job.std, lr=job.lr, max_steps=job.max_steps, stop_mse=job.stop_mse,
-    )  # fmt: skip
+    def train(seeds) -> connect.DemoPair:
+        return connect.demo_pair(
+            n=job.n, in_dim=job.in_dim, hidden=job.hidden, data_seed=job.data_seed, seeds=seeds,
+            std=job.std, lr=job.lr, max_steps=job.max_steps, stop_mse=job.stop_mse,
+        )  # fmt: skip
+
+    pair = train(job.seeds)  # the demo's own pair, as written
     ctx.log(f"[demo] Adam steps {pair.steps.tolist()}, final train MSE {pair.train_mse.tolist()}")
-    a = alpha_grid(job.grid_points, job.alphas)
     # the demo's alpha weighs its model 1: alpha w_1 + (1 - alpha) w_2, i.e. interpolate(w_2, w_1)
-    w1, w2 = ([p[k] for p in pair.params] for k in (0, 1))
-    mse, _ = connect.evaluate_path(pair.spec, connect.interpolate(w2, w1, a), pair.x, pair.y, "mse")
-    ctx.log(f"[demo] max MSE along the line {mse.max():.4g} at alpha {a[mse.argmax()]:.3g}")
-    return rows("demo", "linear", job.hidden, NO_SPAWN, a, (mse[:, None], None), demo=job.alphas)
+    ones, twos = [[p[0] for p in pair.params]], [[p[1] for p in pair.params]]
+    if job.pairs > 1:  # pair p >= 1: seeds max + 2p - 1 (its model 1) and max + 2p (model 2)
+        first = max(job.seeds) + 1
+        more = train(tuple(range(first, first + 2 * (job.pairs - 1))))
+        ctx.log(f"[demo] more pairs: Adam steps {more.steps.tolist()}, final train MSE "
+                f"{np.round(more.train_mse, 9).tolist()}")  # fmt: skip
+        ones += [[p[2 * i] for p in more.params] for i in range(job.pairs - 1)]
+        twos += [[p[2 * i + 1] for p in more.params] for i in range(job.pairs - 1)]
+    wa, wb = ([torch.stack(ps) for ps in zip(*nets)] for nets in (twos, ones))
+    a = alpha_grid(job.grid_points, job.alphas)
+    mse, _ = connect.evaluate_path(pair.spec, connect.interpolate(wa, wb, a), pair.x, pair.y, "mse")
+    ctx.log(f"[demo] max MSE along the line per pair {np.round(mse.max(0), 4).tolist()} (pair 0 "
+            f"at alpha {a[mse[:, 0].argmax()]:.3g})")  # fmt: skip
+    out = [rows("demo", "linear", job.hidden, NO_SPAWN, a, (mse, None), demo=job.alphas,
+                lr=job.lr)]  # fmt: skip
+    rng = np.random.default_rng([0, job.hidden])
+    moved, diffs = [], []
+    for one_a, one_b in zip(twos, ones):
+        perms = connect.weight_matching(pair.spec, one_a, one_b, rng)
+        m = connect.permute_hidden(pair.spec, one_b, perms)
+        with torch.no_grad():
+            f0, f1 = (mlp_forward(pair.spec, [w[None] for w in n], pair.x) for n in (one_b, m))
+        diffs.append(float((f1 - f0).abs().max()))
+        moved.append(m)
+    wb_al = [torch.stack(ps) for ps in zip(*moved)]
+    mse_al, _ = connect.evaluate_path(
+        pair.spec, connect.interpolate(wa, wb_al, a), pair.x, pair.y, "mse"
+    )
+    ctx.log(f"[demo] weight-matched: max MSE per pair {np.round(mse_al.max(0), 4).tolist()}")
+    out.append(rows("demo", "aligned", job.hidden, NO_SPAWN, a, (mse_al, None), perm_diff=diffs,
+                    demo=job.alphas, lr=job.lr))  # fmt: skip
+    return pd.concat(out, ignore_index=True)
 
 
 def mnist_spec(width: int) -> MLPSpec:
@@ -112,7 +146,7 @@ def run_width(job: WidthJob, ctx: RunContext) -> pd.DataFrame:
     out = []
     tr, te = evaluate_pairs(spec, wa, wb, a, data)
     _summary(ctx, job.id, "linear", a, tr)
-    out.append(rows("width", "linear", job.width, NO_SPAWN, a, tr, te))
+    out.append(rows("width", "linear", job.width, NO_SPAWN, a, tr, te, lr=job.sgd.lr))
     rng = np.random.default_rng([job.matching_seed, job.width])
     aligned, diffs = [], []
     xt = torch.as_tensor(data["x_test"]).to(wb[0])
@@ -129,7 +163,8 @@ def run_width(job: WidthJob, ctx: RunContext) -> pd.DataFrame:
     tr, te = evaluate_pairs(spec, wa, wb_al, a, data)
     _summary(ctx, job.id, "aligned", a, tr)
     ctx.log(f"[{job.id}] permuted vs original max |output diff| {max(diffs):.3g}")
-    out.append(rows("width", "aligned", job.width, NO_SPAWN, a, tr, te, perm_diff=diffs))
+    out.append(rows("width", "aligned", job.width, NO_SPAWN, a, tr, te, perm_diff=diffs,
+                    lr=job.sgd.lr))  # fmt: skip
     if job.bezier is not None:
         out.append(run_bezier(job, spec, wa, wb, data, ctx))
     return pd.concat(out, ignore_index=True)
@@ -137,7 +172,8 @@ def run_width(job: WidthJob, ctx: RunContext) -> pd.DataFrame:
 
 def run_bezier(job: WidthJob, spec, wa, wb, data, ctx: RunContext) -> pd.DataFrame:
     """Quadratic Bezier curves between the (unaligned) pairs, theta trained from the
-    midpoint with SGD on the loss at t ~ U(0, 1) (Garipov et al. 2018), all pairs at once."""
+    midpoint with SGD on the loss at t ~ U(0, 1) (Garipov et al. 2018), all pairs at once:
+    their lr schedule (``lr_schedule``) and L2 penalty on phi(t) (``weight_decay``)."""
     b = job.bezier
     assert b is not None
     cfg = TrainConfig(
@@ -145,9 +181,10 @@ def run_bezier(job: WidthJob, spec, wa, wb, data, ctx: RunContext) -> pd.DataFra
         loss="ce",
     )  # fmt: skip
     t0 = time.perf_counter()
-    fit = connect.train_bezier(
-        spec, wa, wb, data["x"], data["y"], cfg, torch.Generator().manual_seed(b.seed)
-    )
+    fit = connect.train_bezier_scheduled(
+        spec, wa, wb, data["x"], data["y"], cfg, torch.Generator().manual_seed(b.seed),
+        l2=b.weight_decay, schedule=b.lr_schedule,
+    )  # fmt: skip
     ctx.log(
         f"[{job.id}] bezier: {b.epochs} epochs in {time.perf_counter() - t0:.1f}s, last epoch "
         f"loss at sampled t {np.round(fit.epoch_loss[-1], 4).tolist()}"
@@ -158,36 +195,82 @@ def run_bezier(job: WidthJob, spec, wa, wb, data, ctx: RunContext) -> pd.DataFra
         connect.evaluate_path(spec, pts, data["x" + s], data["y" + s], "ce") for s in ("", "_test")
     )
     _summary(ctx, job.id, "bezier", t, tr)
-    return rows("width", "bezier", job.width, NO_SPAWN, t, tr, te)
+    return rows("width", "bezier", job.width, NO_SPAWN, t, tr, te, lr=job.sgd.lr)
+
+
+def select_lr(job: StabilityJob, spec, data, ctx: RunContext) -> tuple[float, pd.DataFrame]:
+    """The stability panel's lr: ``select_seeds`` networks per lr of the grid (one ensemble,
+    the former protocol's schedule) trained on the training set less a validation split of
+    ``val_fraction`` (a seeded permutation), then :func:`choose_lr` on their final validation
+    errors. Returns the lr and one ``lr_select`` row per network."""
+    n = len(data["y"])
+    perm = np.random.default_rng(job.val_seed).permutation(n)
+    n_val = int(round(job.val_fraction * n))
+    val, fit = perm[:n_val], perm[n_val:]
+    sub = {"x": data["x"][fit], "y": data["y"][fit], "x_test": data["x"][val],
+           "y_test": data["y"][val]}  # fmt: skip
+    S, grid = job.select_seeds, job.lr_grid
+    lrs = tuple(lr for lr in grid for _ in range(S))
+    seeds = [SELECT_SEED_OFFSET + i for i in range(len(lrs))]
+    cfg = dataclasses.replace(train_config(job.sgd, len(fit), ctx.threads), lr=lrs)
+    res = train_ensemble(spec, init_mlp_ensemble(spec, seeds), sub, cfg, seeds, device=ctx.device)
+    h = res.history[res.history["epoch"] == res.history["epoch"].max()].sort_values("member")
+    val_err = np.where(res.diverged, np.nan, 1 - h["test_acc"].to_numpy(dtype=float))
+    chosen = choose_lr(lrs, val_err)
+    ctx.log(f"[{job.id}] lr grid {list(grid)}: mean validation error "
+            f"{[round(float(np.nanmean(val_err[j * S:(j + 1) * S])), 4) for j in range(len(grid))]}"
+            f" -> lr {chosen:g}")  # fmt: skip
+    df = pd.DataFrame({
+        "panel": "lr_select", "method": "endpoint", "width": job.width, "spawn_step": NO_SPAWN,
+        "seed": np.tile(np.arange(S), len(grid)), "alpha": 0.0, "demo_alpha": False,
+        "train_loss": h["train_loss"].to_numpy(dtype=float), "test_loss": np.nan,
+        "train_err": 1 - h["train_acc"].to_numpy(dtype=float), "test_err": np.nan,
+        "perm_max_abs_diff": np.nan, "lr": np.asarray(lrs, dtype=float),
+        "selected_lr": np.asarray(lrs) == chosen, "val_err": val_err,
+    })  # fmt: skip
+    return chosen, df
 
 
 def run_stability(job: StabilityJob, ctx: RunContext) -> pd.DataFrame:
     spec = mnist_spec(job.width)
     data = job.data.load(ctx.inputs.get("data"))
     n, P = len(data["y"]), job.pairs
+    chosen, out = select_lr(job, spec, data, ctx)
+    out = [out]
+    lrs = sorted({chosen, job.sgd.lr})  # the chosen protocol's and the former one's
+    L = len(lrs)
     spe = math.ceil(n / min(job.sgd.batch_size, n))
-    parents = [PARENT_SEED_OFFSET + p for p in range(P)]
+    parents = [PARENT_SEED_OFFSET + p for p in range(P)] * L  # the same parents at each lr
+    parent_lr = tuple(lr for lr in lrs for _ in range(P))
     last = max(job.spawn_epochs)
     ks = [k * spe for k in job.spawn_epochs]
-    tc = train_config(job.sgd, n, ctx.threads, epochs=last, ckpts=ks)
+    tc = dataclasses.replace(
+        train_config(job.sgd, n, ctx.threads, epochs=last, ckpts=ks), lr=parent_lr
+    )
     res = train_ensemble(spec, init_mlp_ensemble(spec, parents), data, tc, parents,
                          device=ctx.device)  # fmt: skip
     a = alpha_grid(job.alphas)
-    out = []
+    kid_lr = tuple(lr for lr in parent_lr for _ in range(2))
     for e, k in zip(job.spawn_epochs, ks):
         t0 = time.perf_counter()
         start = [torch.repeat_interleave(p, 2, dim=0) for p in res.checkpoints[k]]
-        kids = [CHILD_SEED_OFFSET + i for i in range(2 * P)]  # pair p: 2p, 2p + 1
-        cfg = train_config(job.sgd, n, ctx.threads, epochs=job.sgd.epochs - e, offset=k)
+        kids = [CHILD_SEED_OFFSET + i for i in range(2 * P)] * L  # pair p: 2p, 2p + 1
+        cfg = dataclasses.replace(
+            train_config(job.sgd, n, ctx.threads, epochs=job.sgd.epochs - e, offset=k), lr=kid_lr
+        )
         end = train_ensemble(spec, start, data, cfg, kids, device=ctx.device)
         params = [p.detach().cpu() for p in end.params]
-        tr, te = evaluate_pairs(spec, [p[0::2] for p in params], [p[1::2] for p in params], a, data)
-        bar = connect.barrier(te[1], a)
-        ctx.log(
-            f"[{job.id}] spawn step {k} (epoch {e}): test-error barrier per pair "
-            f"{np.round(bar, 4).tolist()} ({time.perf_counter() - t0:.1f}s)"
-        )
-        out.append(rows("stability", "linear", job.width, k, a, tr, te))
+        for j, lr in enumerate(lrs):
+            mine = [p[2 * P * j : 2 * P * (j + 1)] for p in params]
+            tr, te = evaluate_pairs(spec, [p[0::2] for p in mine], [p[1::2] for p in mine], a, data)
+            bar = connect.barrier(te[1], a, "mean")
+            ctx.log(
+                f"[{job.id}] lr {lr:g}, spawn step {k} (epoch {e}): instability (test error, "
+                f"mean reference) per pair {np.round(bar, 4).tolist()}"
+            )
+            out.append(rows("stability", "linear", job.width, k, a, tr, te, lr=lr,
+                            selected=lr == chosen))  # fmt: skip
+        ctx.log(f"[{job.id}] spawn epoch {e}: {time.perf_counter() - t0:.1f}s")
     return pd.concat(out, ignore_index=True)
 
 
