@@ -165,3 +165,64 @@ def test_line_slice_endpoints_and_extrapolation():
     # a quadratic along a line is a parabola: second differences are constant
     s2 = sharpness.line_slice(fn, a, b, np.linspace(-1, 2, 7))
     np.testing.assert_allclose(np.diff(s2, 2, axis=0), np.diff(s2, 2, axis=0)[:1].repeat(5, 0))
+
+
+def test_top_eigenvalue_from_a_warm_start():
+    eigs = np.array([[5.0, 1.0, 0.5, 0.1], [2.0, 1.5, 0.3, 0.0]])
+    A = spd(2, 4, eigs, seed=3)
+    x = torch.zeros(2, 4)
+    # from the true top eigenvector: the value in one iteration (the next agrees within tol)
+    top = torch.stack([torch.linalg.eigh(a).eigenvectors[:, -1] for a in A])
+    res = sharpness.top_eigenvalue_from(quadratic(A), [x], [3.0 * top], iters=50, tol=1e-9)
+    assert res.iterations == 2 and res.converged.all()
+    np.testing.assert_allclose(res.values, eigs.max(1), rtol=1e-9)
+    # from the same draw as top_eigenvalue's start: the same iterates
+    g = torch.Generator().manual_seed(0)
+    start = [torch.randn(x.shape, generator=g)]
+    a = sharpness.top_eigenvalue_from(quadratic(A), [x], start, iters=7, tol=0.0)
+    b = sharpness.top_eigenvalue(quadratic(A), [x], torch.Generator().manual_seed(0), iters=7,
+                                 tol=0.0)  # fmt: skip
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-12)
+    with pytest.raises(ValueError, match="iters"):
+        sharpness.top_eigenvalue_from(quadratic(A), [x], start, iters=0)
+
+
+def shared_diagonal(a: torch.Tensor):
+    """f(x) = 1/2 sum_i a_i x_i^2 for every member (any number of members)."""
+    return lambda params: 0.5 * (a * params[0] ** 2).sum(-1)
+
+
+def test_eps_sharpness_lbfgsb_finds_the_box_maximum_of_a_diagonal_quadratic():
+    """A convex f is maximised in the box at the corner away from 0; L-BFGS-B's projected
+    steps reach it (every coordinate has a gradient pointing outwards)."""
+    a = torch.tensor([1.0, 4.0, 0.5])
+    x = torch.tensor([[1.0, -2.0, 0.3], [0.5, 1.0, -1.0]])
+    eps = 1e-2
+    res = sharpness.eps_sharpness_lbfgsb(shared_diagonal(a), [x], eps=eps, maxiter=10)
+    r = eps * (x.abs() + 1)
+    f0 = 0.5 * (a * x**2).sum(1)
+    fmax = 0.5 * (a * (x.abs() + r) ** 2).sum(1)
+    np.testing.assert_allclose(res.base_loss, f0.numpy())
+    np.testing.assert_allclose(res.max_loss, fmax.numpy(), rtol=1e-9)
+    np.testing.assert_allclose(res.delta[0].numpy(), (r * x.sign()).numpy(), rtol=1e-9)
+    np.testing.assert_allclose(res.values, (100 * (fmax - f0) / (1 + f0)).numpy(), rtol=1e-9)
+
+
+def test_eps_sharpness_lbfgsb_on_an_mlp():
+    spec = MLPSpec(in_dim=4, hidden=(8, 8), out_dim=3)
+    params = init_mlp_ensemble(spec, [0, 1, 2], dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(30, 4, generator=g), torch.randint(0, 3, (30,), generator=g)
+    fn = sharpness.member_loss(spec, x, y)
+    np.testing.assert_array_equal(sharpness.eps_sharpness_lbfgsb(fn, params, 0.0).values, 0.0)
+    for eps in (1e-3, 1e-2):
+        res = sharpness.eps_sharpness_lbfgsb(fn, params, eps=eps)
+        for d, r in zip(res.delta, sharpness.box_radius(params, eps)):
+            assert bool((d.abs() <= r * (1 + 1e-12)).all())  # the box is respected
+        at = fn([p + d for p, d in zip(params, res.delta)]).numpy()
+        np.testing.assert_allclose(res.max_loss, at, rtol=1e-10)
+        # at least the first-order corner that sign ascent's first step takes
+        corner = sharpness.eps_sharpness(fn, params, eps=eps, steps=1)
+        assert (res.values >= corner.values * (1 - 1e-6)).all() and (res.values > 0).all()
+    with pytest.raises(ValueError, match="eps"):
+        sharpness.eps_sharpness_lbfgsb(fn, params, eps=-1.0)

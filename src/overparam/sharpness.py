@@ -194,3 +194,91 @@ def line_slice(
         pts = [(1.0 - a) * pa + a * pb for pa, pb in zip(params_a, params_b)]
         out.append(loss_fn(pts).double().cpu().numpy())
     return np.stack(out)
+
+
+def top_eigenvalue_from(
+    loss_fn: LossFn,
+    params: Sequence[torch.Tensor],
+    start: Sequence[torch.Tensor],
+    iters: int = 20,
+    tol: float = 1e-3,
+) -> TopEigen:
+    """:func:`top_eigenvalue` from the given start vectors (stacked like the params, one per
+    member) instead of a random draw: a warm start, e.g. the previous eigenvector along a
+    training trajectory, where the top eigenvector changes little between two checks."""
+    if iters < 1:
+        raise ValueError(f"iters must be >= 1, got {iters}")
+    hvp = HessianVectorProduct(loss_fn, params)
+    ps = hvp.params
+    v = _normalised([s.detach().to(p) for s, p in zip(start, ps)])
+    lam = torch.full((ps[0].shape[0],), float("nan"), dtype=torch.float64)
+    converged = torch.zeros_like(lam, dtype=torch.bool)
+    it = 0
+    while it < iters:
+        it += 1
+        hv = hvp(v)
+        new = member_dot(v, hv).double().cpu()
+        converged = (new - lam).abs() <= tol * new.abs()
+        lam = new
+        v = _normalised(hv)
+        if bool(converged.all()):
+            break
+    return TopEigen(values=lam.numpy(), vectors=v, iterations=it, converged=converged.numpy())
+
+
+def eps_sharpness_lbfgsb(
+    loss_fn: LossFn, params: Sequence[torch.Tensor], eps: float, maxiter: int = 10
+) -> EpsSharpness:
+    """Keskar et al.'s epsilon-sharpness (module docstring) with their optimiser: for one
+    member at a time, ``scipy.optimize.minimize(method="L-BFGS-B")`` on -f(x + delta) with the
+    box as its bounds, from delta = 0, for at most ``maxiter`` iterations (Keskar et al.: 10).
+    ``loss_fn`` is called on one member's params (leading dimension 1), as
+    :func:`member_loss` allows. The largest loss of any evaluation counts (L-BFGS-B's result
+    is its best point, so the two agree); it is a local maximum, so the value is still a
+    lower bound on the box's maximum, but the one Keskar et al. report."""
+    from scipy.optimize import Bounds, minimize
+
+    if eps < 0 or maxiter < 1:
+        raise ValueError(f"need eps >= 0 and maxiter >= 1, got eps={eps}, maxiter={maxiter}")
+    x = [p.detach() for p in params]
+    K = x[0].shape[0]
+    radius = box_radius(x, eps)
+    shapes = [tuple(p.shape[1:]) for p in x]
+    sizes = [int(np.prod(s)) for s in shapes]
+    with torch.no_grad():
+        base = loss_fn(x).detach().double().cpu()
+    best = base.clone()
+    best_delta = [torch.zeros_like(p) for p in x]
+    for k in range(K):
+        xk = [p[k : k + 1] for p in x]
+        r = torch.cat([t[k].reshape(-1) for t in radius]).double().cpu().numpy()
+        if not (r > 0).any():
+            continue
+        seen = {"f": float(base[k]), "d": None}
+
+        def f(d, xk=xk, seen=seen):
+            flat = torch.as_tensor(d, dtype=x[0].dtype, device=x[0].device)
+            parts = torch.split(flat, sizes)
+            pts = [(p + q.view(1, *s)).requires_grad_(True)
+                   for p, q, s in zip(xk, parts, shapes)]  # fmt: skip
+            with torch.enable_grad():
+                loss = loss_fn(pts).sum()
+                grads = torch.autograd.grad(loss, pts)
+            val = float(loss.detach())
+            if val > seen["f"]:  # NaN never counts
+                seen["f"], seen["d"] = val, np.array(d, dtype=float)
+            g = torch.cat([t.reshape(-1) for t in grads]).double().cpu().numpy()
+            return -val, -g
+
+        minimize(f, np.zeros_like(r), jac=True, method="L-BFGS-B", bounds=Bounds(-r, r),
+                 options={"maxiter": int(maxiter)})  # fmt: skip
+        if seen["d"] is not None:
+            best[k] = seen["f"]
+            parts = torch.split(torch.as_tensor(seen["d"], dtype=x[0].dtype), sizes)
+            for bd, q, s in zip(best_delta, parts, shapes):
+                bd[k] = q.view(s).to(bd)
+    b, m = base, best
+    return EpsSharpness(
+        values=(100.0 * (m - b) / (1.0 + b)).numpy(), base_loss=b.numpy(), max_loss=m.numpy(),
+        delta=best_delta,
+    )  # fmt: skip

@@ -45,7 +45,8 @@ def test_metrics_table(metrics, cfg):
     assert (runs["reached"] == 1).all()
     assert (runs["train_loss"] < cfg["stop_train_loss"]).all()
     assert (runs["top_eig"] > 0).all() and (runs["eps_sharpness"] > 0).all()
-    lr = metrics.groupby(["rule", "batch_size"])["lr"].first()
+    sweep = metrics[metrics["rule"] != "gd"]
+    lr = sweep.groupby(["rule", "batch_size"])["lr"].first()
     np.testing.assert_allclose(runs["stability_limit"].groupby(["rule", "batch_size"]).first(),
                                2 / lr)  # fmt: skip
     # at the reference batch size the two rules share the learning rate, hence the run
@@ -54,19 +55,29 @@ def test_metrics_table(metrics, cfg):
         np.testing.assert_allclose(runs.loc[("fixed", ref)], runs.loc[("scaled", ref)])
     sl = metrics[metrics["quantity"] == "slice_train_loss"]
     assert len(sl) == 2 * S * cfg["slice"]["points"] and sl["value"].notna().all()
+    # the edge-of-stability job: a sharpness trajectory per (lr, seed), from step 0
+    e = cfg["edge_of_stability"]
+    gd = metrics[metrics["quantity"] == "gd_sharpness"]
+    assert (gd["rule"] == "gd").all() and gd["value"].notna().all() and (gd["value"] > 0).all()
+    first = gd.groupby(["lr", "seed"])["x"].min()
+    assert len(first) == len(e["lrs"]) * len(e["seeds"]) and (first == 0).all()
 
 
 def test_claims_rows(pipeline_run, cfg):
     df = tables.read_table(pipeline_run / f"{DIR}/claims.parquet", CLAIMS_SCHEMA)
     assert list(df["claim"]) == [f"flat_minima.{c}" for c in CLAIMS]
-    assert (df["n_seeds"] == len(cfg["seeds"])).all()
+    gd = df["claim"].str.contains(".gd_", regex=False)
+    assert (df.loc[~gd, "n_seeds"] == len(cfg["seeds"])).all()
+    assert (df.loc[gd, "n_seeds"] == len(cfg["edge_of_stability"]["seeds"])).all()
     ok = df["value"].notna()
     assert (df.loc[ok, "ci_low"] <= df.loc[ok, "value"]).all()
     assert (df.loc[ok, "value"] <= df.loc[ok, "ci_high"]).all()
     assert (df["scale"] == "test").all() and (df["figure"] == "figures/flat_minima.png").all()
     by = df.set_index("claim")
-    # slopes and the stability ratio are always defined when every run reached the target
-    for c in ("fixed_sharper_with_batch", "fixed_worse_test_with_batch", "below_stability_limit"):
+    # slopes are always defined when every run reached the target, and the climb towards
+    # 2 / lr whenever GD starts below it (at initialisation, far below)
+    for c in ("fixed_sharper_with_batch", "fixed_worse_test_with_batch",
+              "gd_progressive_sharpening"):  # fmt: skip
         assert np.isfinite(by.loc[f"flat_minima.{c}", "value"]), c
-    assert 0 < by.loc["flat_minima.below_stability_limit", "value"] < 5
+    assert "mini-batch SGD solutions" in by.loc["flat_minima.gd_edge_of_stability", "note"]
     assert "B=16" in by.loc["flat_minima.fixed_sharper_with_batch", "note"]

@@ -12,20 +12,31 @@ the same number of epochs. Two rules set the learning rate:
 - ``scaled``: lr x B / ref_batch (lr / B constant, Goyal et al. 2017's linear scaling rule;
   Jastrzebski et al. 2017 and Smith & Le 2018 find the outcome follows lr / B).
 
-A run's step budget is ``max_steps`` x max(1, lr / its lr) (the same "time" lr x steps).
+A run's step budget is ``max_steps`` x max(1, lr / its lr) (the same "time" lr x steps), and
+its stop is checked every ``eval_steps`` x max(1, lr / its lr) steps (the same interval of
+time). The scaled rule is anchored at ``ref_batch``; the configs set it to the largest batch,
+so that no scaled lr exceeds the fixed one (the small-lr regime of the lr / B argument).
 Per (rule, batch size, seed) the job records, as rows of a long table (``quantity``, ``x``,
 ``value``): ``reached`` (1 if the target was reached), ``steps`` (optimizer steps at the
 evaluation where it was), ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc`` (full
 sets, at the end), ``top_eig`` (top eigenvalue of the training-loss Hessian on a fixed subset
 of ``hessian.samples`` training points, ``overparam.sharpness``), ``stability_limit`` (2 / lr)
-and ``eps_sharpness`` (Keskar et al.'s, on the same subset; ``x`` = eps). ``slice_train_loss``
+and ``eps_sharpness`` (Keskar et al.'s, on the same subset; ``x`` = eps; the box maximum by
+``sharpness.optimizer``: projected sign ascent or L-BFGS-B). ``slice_train_loss``
 and ``slice_test_loss`` rows (``x`` = alpha) are the losses on the line from the smallest
 batch's solution (alpha 0) to the largest batch's (alpha 1) of the same seed; they carry the
 largest batch size and its lr. A diverged or unreached run's quantities other than
 ``reached`` and ``steps`` are NaN for diverged runs and recorded (but not claimed) otherwise.
 
 Jobs: ``fixed_lr`` and ``scaled_lr`` (each trains every batch size, so that the slice joins
-the two ends of its own sweep).
+the two ends of its own sweep), and ``edge_of_stability`` (Cohen et al. 2021): full-batch
+gradient descent on a training subset of ``edge_of_stability.samples`` points (the first of
+the Hessian subset's permutation), at each of ``edge_of_stability.lrs``, until the subset's
+training accuracy reaches ``stop_train_acc`` or the time budget lr x steps reaches
+``max_time``; every ``eig_time`` / lr steps (and at the start and the stop) the top Hessian
+eigenvalue of the subset's loss (power iteration warm-started from the previous eigenvector).
+Its rows have rule ``gd``, ``batch_size`` = the subset size, ``x`` = the step, and quantity
+``gd_sharpness``, ``gd_train_loss`` or ``gd_train_acc``.
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ from ...tables import Schema
 from .. import Experiment, JobSpec, register
 
 RULES = ("fixed", "scaled")
+GD_RULE = "gd"  # the edge-of-stability job's rows
 
 RUN_SCHEMA = Schema(
     name="flat_minima.runs",
@@ -53,13 +65,17 @@ RUN_SCHEMA = Schema(
     },
     nullable=frozenset({"x", "value"}),
     doc={
-        "rule": "learning-rate rule: fixed (lr at every batch size) | scaled (lr x B / ref_batch)",
-        "batch_size": "mini-batch size B (slice rows: the largest batch of the sweep)",
+        "rule": "learning-rate rule: fixed (lr at every batch size) | scaled (lr x B / ref_batch)"
+        " | gd (full-batch gradient descent on a training subset, edge of stability)",
+        "batch_size": "mini-batch size B (slice rows: the largest batch of the sweep; gd rows: the"
+        " subset size, one batch)",
         "lr": "the learning rate of this run (plain SGD)",
         "seed": "initialisation and batch-order seed; runs of one seed share the init",
         "quantity": "reached | steps | train_loss | train_acc | test_loss | test_acc | top_eig"
-        " | stability_limit | eps_sharpness | slice_train_loss | slice_test_loss",
-        "x": "eps of eps_sharpness; alpha of slice rows (0 smallest batch, 1 largest); else NaN",
+        " | stability_limit | eps_sharpness | slice_train_loss | slice_test_loss | gd_sharpness"
+        " | gd_train_loss | gd_train_acc",
+        "x": "eps of eps_sharpness; alpha of slice rows (0 smallest batch, 1 largest); the step"
+        " of gd rows; else NaN",
         "value": "the quantity (losses: mean cross-entropy in nats; top_eig and 2/lr: 1/lr"
         " units; eps_sharpness: percent); NaN for a diverged run",
     },
@@ -77,7 +93,8 @@ class Hessian:
 @dataclass(frozen=True)
 class Sharpness:
     eps: tuple[float, ...]
-    steps: int  # projected ascent steps
+    steps: int  # projected ascent steps, or L-BFGS-B iterations
+    optimizer: str = "sign_ascent"  # sign_ascent | lbfgsb
 
 
 @dataclass(frozen=True)
@@ -106,8 +123,35 @@ class SweepJob(JobSpec):
         return self.lr if self.rule == "fixed" else self.lr * batch_size / self.ref_batch
 
 
+@dataclass(frozen=True)
+class EdgeOfStabilityJob(JobSpec):
+    trains: ClassVar[bool] = True
+    lrs: tuple[float, ...]
+    seeds: tuple[int, ...]
+    data: MNIST1D
+    width: int
+    depth: int
+    samples: int  # the training subset (first of the Hessian subset's permutation)
+    subset_seed: int
+    stop_train_acc: float
+    max_time: float  # budget in lr x steps
+    eig_time: float  # sharpness every eig_time / lr steps
+    iters: int  # power iterations per check (at most)
+    tol: float
+
+    @property
+    def id(self) -> str:
+        return "edge_of_stability"
+
+    def eig_every(self, lr: float) -> int:
+        return max(1, round(self.eig_time / lr))
+
+    def max_steps(self, lr: float) -> int:
+        return max(1, round(self.max_time / lr))
+
+
 @register
-class FlatMinima(Experiment[SweepJob]):
+class FlatMinima(Experiment[SweepJob | EdgeOfStabilityJob]):
     name = "flat_minima"
     sort_by = ("rule", "quantity", "batch_size", "x", "seed")
 
@@ -115,7 +159,7 @@ class FlatMinima(Experiment[SweepJob]):
     def run_schema(self) -> Schema:
         return RUN_SCHEMA
 
-    def specs(self, cfg: Mapping[str, Any]) -> Iterator[SweepJob]:
+    def specs(self, cfg: Mapping[str, Any]) -> Iterator[SweepJob | EdgeOfStabilityJob]:
         m, h, s, sl = cfg["data"], cfg["hessian"], cfg["sharpness"], cfg["slice"]
         data = MNIST1D(num_samples=int(m["num_samples"]), train_split=float(m["train_split"]),
                        seed=int(m["seed"]))  # fmt: skip
@@ -131,9 +175,18 @@ class FlatMinima(Experiment[SweepJob]):
                 max_steps=int(cfg["max_steps"]), eval_steps=int(cfg["eval_steps"]),
                 hessian=Hessian(samples=int(h["samples"]), iters=int(h["iters"]),
                                 tol=float(h["tol"]), seed=int(h["seed"])),
-                sharpness=Sharpness(eps=tuple(float(e) for e in s["eps"]), steps=int(s["steps"])),
+                sharpness=Sharpness(eps=tuple(float(e) for e in s["eps"]), steps=int(s["steps"]),
+                                    optimizer=str(s["optimizer"])),
                 slice_alphas=alphas,
             )  # fmt: skip
+        e = cfg["edge_of_stability"]
+        yield EdgeOfStabilityJob(
+            lrs=tuple(float(v) for v in e["lrs"]), seeds=tuple(int(v) for v in e["seeds"]),
+            data=data, width=int(cfg["width"]), depth=int(cfg["depth"]),
+            samples=int(e["samples"]), subset_seed=int(h["seed"]),
+            stop_train_acc=float(e["stop_train_acc"]), max_time=float(e["max_time"]),
+            eig_time=float(e["eig_time"]), iters=int(e["iters"]), tol=float(e["tol"]),
+        )  # fmt: skip
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
         b = list(cfg["batch_sizes"])
@@ -149,6 +202,17 @@ class FlatMinima(Experiment[SweepJob]):
             yield (
                 f"config key 'flat_minima.hessian.samples': {cfg['hessian']['samples']} is more "
                 f"than the {n_train} training samples"
+            )
+        if int(cfg["ref_batch"]) < max(b):
+            yield (
+                f"config key 'flat_minima.ref_batch': {cfg['ref_batch']} is below the largest "
+                f"batch {max(b)}, so the scaled rule's lr would exceed the fixed lr there (anchor "
+                "it at the largest batch: the small-lr regime of the lr / B argument)"
+            )
+        if cfg["edge_of_stability"]["samples"] > cfg["hessian"]["samples"]:
+            yield (
+                "config key 'flat_minima.edge_of_stability.samples': more than hessian.samples "
+                "(the subset is the first of the Hessian subset's points)"
             )
         eps = cfg["claims_setup"]["eps"]
         if eps not in cfg["sharpness"]["eps"]:

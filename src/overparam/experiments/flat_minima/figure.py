@@ -4,7 +4,10 @@ eigenvalue of the training-loss Hessian with the stability limit 2 / lr (grey, s
 style), (b) Keskar's eps-sharpness, (c) test accuracy, all at the same training loss; (d) the
 train (solid) and test (dotted) loss on the line from the smallest batch's solution (alpha 0)
 to the largest batch's (alpha 1). Lines are means over the seeds that reached the target
-loss, dots every such seed."""
+loss, dots every such seed. (e) progressive sharpening and the edge of stability (Cohen et
+al. 2021): the top eigenvalue along full-batch gradient descent on the training subset,
+one colour per lr (one line per seed), with its 2 / lr (dashed); (f) the training loss of the
+same runs."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ... import plots
+from . import GD_RULE
 from .claims import per_run
 
 STYLE = {"fixed": ("-", "C0", "fixed lr"), "scaled": ("--", "C1", "lr x B / ref_batch")}
@@ -52,8 +56,8 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     eps = float(cfg["claims_setup"]["eps"])
     runs = per_run(metrics, eps)
     bs = sorted(int(b) for b in runs.index.get_level_values("batch_size").unique())
-    fig, axes = plots.subplots(2, nrows=2, width=4.8, height=3.6)
-    ax_e, ax_s, ax_a, ax_l = axes
+    fig, axes = plots.subplots(3, nrows=2, width=4.8, height=3.6)
+    ax_e, ax_s, ax_g, ax_a, ax_l, ax_gl = axes
     _by_batch(ax_e, runs, "top_eig")
     _axes(ax_e, bs, r"top Hessian eigenvalue $\lambda_{max}$", "(a) sharpness vs 2 / lr")
     _by_batch(ax_s, runs, "eps_sharpness")
@@ -74,4 +78,27 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     ax_l.set(xlabel="alpha (0: smallest batch, 1: largest batch)", ylabel="cross-entropy",
              title="(d) loss on the line between the solutions")  # fmt: skip
     ax_l.legend(fontsize=6)
+    _gd(ax_g, ax_gl, metrics[metrics["rule"] == GD_RULE])
     plots.save(fig, png, pdf)
+
+
+def _gd(ax_s, ax_l, gd: pd.DataFrame) -> None:
+    """Sharpness and training loss along full-batch GD, per lr (colour) and seed (line)."""
+    lrs = sorted(gd["lr"].unique())
+    for i, lr in enumerate(lrs):
+        color = f"C{i + 2}"
+        for name, ax in (("gd_sharpness", ax_s), ("gd_train_loss", ax_l)):
+            d = gd[(gd["lr"] == lr) & (gd["quantity"] == name)]
+            for j, (_, r) in enumerate(d.groupby("seed")):
+                r = r.sort_values("x")
+                ax.plot(r["x"], r["value"], "-", color=color, lw=0.9, alpha=0.8,
+                        label=f"lr {lr:g}" if j == 0 else None)  # fmt: skip
+        ax_s.axhline(2 / lr, color=color, ls="--", lw=1, label=f"2 / lr = {2 / lr:g}")
+    ax_s.set(xlabel="step (full-batch GD)", ylabel=r"top Hessian eigenvalue $\lambda_{max}$",
+             title="(e) progressive sharpening, edge of stability")  # fmt: skip
+    ax_l.set_yscale("log")
+    ax_l.set(xlabel="step (full-batch GD)", ylabel="training loss (subset, cross-entropy)",
+             title="(f) the same GD runs: training loss")  # fmt: skip
+    for ax in (ax_s, ax_l):
+        if lrs:
+            ax.legend(fontsize=6)
