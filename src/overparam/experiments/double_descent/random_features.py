@@ -37,6 +37,7 @@ PREFIX = {"random_features": "rf", "random_fourier": "rff"}
 RF_CLAIMS = tuple(f"rf_{k}" for k in FAMILY_CLAIMS)
 RFF_CLAIMS = tuple(f"rff_{k}" for k in FAMILY_CLAIMS)
 KERNEL = {"relu": "arc-cosine kernel (degree 1)", "fourier": "Gaussian kernel"}
+KERNEL_COLS = ["test_mse", "test_error", "train_mse", "norm"]
 
 
 def one_hot(y: np.ndarray, k: int = NUM_CLASSES) -> np.ndarray:
@@ -135,35 +136,28 @@ def rf_summary(m: pd.DataFrame, panel: str = "random_features") -> pd.DataFrame:
     """Per number of features N (``width``): means over the feature draws (the min-norm fits;
     the kernel limit is ``kernel_summary``)."""
     rf = m[(m["panel"] == panel) & (m["estimator"] == "min_norm")]
-    return (
-        rf.groupby("width", sort=True)
-        .agg(
-            gamma=("gamma", "first"),
-            test_mse=("test_mse", "mean"),
-            test_error=("test_error", "mean"),
-            train_mse=("train_mse", "mean"),
-            norm=("norm", "mean"),
-            runs=("seed", "size"),
-        )
-        .reset_index()
-    )
+    # one groupby mean (the bootstrap calls this 1000 times: named aggregation is ~5x slower)
+    g = rf.groupby("width", sort=True)
+    out = g[["gamma", "test_mse", "test_error", "train_mse", "norm"]].mean()
+    return out.assign(runs=g.size()).reset_index()
 
 
 def kernel_summary(m: pd.DataFrame, panel: str = "random_features") -> pd.Series | None:
     """The kernel limit's test MSE, test error, train MSE and norm (mean over its rows, which
     are identical); None when the table has no kernel-limit row."""
-    k = m[(m["panel"] == panel) & (m["estimator"] == "kernel_limit")]
+    k = m.loc[(m["panel"] == panel) & (m["estimator"] == "kernel_limit"), KERNEL_COLS]
     if k.empty:
         return None
-    return k[["test_mse", "test_error", "train_mse", "norm"]].mean()
+    return pd.Series(k.to_numpy().mean(0), index=KERNEL_COLS)
 
 
 def _best_under(f: pd.DataFrame, n: int, col: str) -> tuple[float, int] | None:
-    under = f[f["width"] < n]
-    if under.empty:
+    w = f["width"].to_numpy()
+    v = f[col].to_numpy()[w < n]
+    if not len(v):
         return None
-    i = int(under[col].to_numpy().argmin())
-    return float(under[col].iloc[i]), int(under["width"].iloc[i])
+    i = int(v.argmin())
+    return float(v[i]), int(w[w < n][i])
 
 
 def _below_best_under(f: pd.DataFrame, n: int, col: str) -> tuple[float, str]:
@@ -274,14 +268,17 @@ def draw_random_features(
             k_lim["norm"], color="C3", ls="-.", lw=1.2, label="N = inf: RKHS norm of the kernel fit"
         )
     bw = rows["bandwidth"].dropna()
-    extra = f", bandwidth {bw.iloc[0]:.3g} (median rule)" if fourier and len(bw) else ""
+    extra = f", s={bw.iloc[0]:.3g} (median)" if fourier and len(bw) else ""
     ax_rf.set(
         xscale="log",
         yscale="log",
         xlabel="features per sample N/n",
         ylabel="test MSE (one-hot targets)",
-        title=f"{letters[0]} random {kind} features, MNIST-1D, n={c['n_train']}{extra}",
+        title=f"{letters[0]} random {kind} features, n={c['n_train']}{extra}",
     )
+    if k_lim is not None:  # keep the kernel's error line off the frame
+        lo, hi = ax_e.get_ylim()
+        ax_e.set_ylim(min(lo, 100 * k_lim["test_error"] - 0.05 * (hi - lo)), hi)
     ax_e.set_ylabel("test error (%)", color="C4")
     ax_e.grid(False)
     for a in (ax_rf, ax_norm):
@@ -299,7 +296,7 @@ def draw_random_features(
         yscale="log",
         xlabel="features per sample N/n",
         ylabel=r"coefficient norm $\|\hat{B}\|_F$",
-        title=f"{letters[1]} norm of the min-norm fit, random {kind} features",
+        title=f"{letters[1]} norm of the min-norm fit ({kind})",
     )
     ax_norm.legend(fontsize=7.5)
     plots.plain_log_ticks(ax_norm, "x")
@@ -310,8 +307,8 @@ def draw_summary(ax, metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
     each relative to its best under-parameterised value (below 1: the second descent beats it)."""
     labels, groups = [], []
     for panel, name in (
-        ("random_features", f"random {cfg['random_features']['kind']}"),
-        ("random_fourier", "random Fourier"),
+        ("random_features", f"{cfg['random_features']['kind']} features"),
+        ("random_fourier", "Fourier features"),
     ):
         f = rf_summary(metrics, panel)
         n = int(cfg[panel]["n_train"])
@@ -339,7 +336,7 @@ def draw_summary(ax, metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
     ax.axhline(1, color="k", lw=1)
     ax.set_xticks(x, labels)
     ax.set(
-        ylabel="relative to the best N < n",
-        title="(i) second descent: below 1 = beats every N < n",
+        ylabel="relative to the best N < n (below 1: beats it)",
+        title="(i) large N and N = inf vs the best N < n",
     )
     ax.legend(fontsize=7.5)
