@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -229,7 +228,9 @@ def rf_claims(
     ]
 
 
-rff_claims = partial(rf_claims, panel="random_fourier")
+def rff_claims(metrics: pd.DataFrame, c: Mapping[str, Any]) -> list[PanelClaim]:
+    """The claims of the random Fourier features panel; ``c`` is its config section."""
+    return rf_claims(metrics, c, panel="random_fourier")
 
 
 def draw_random_features(
