@@ -52,3 +52,49 @@ def test_standardize_uses_training_statistics():
     np.testing.assert_allclose(tr.mean(0), 0, atol=1e-12)
     np.testing.assert_allclose(tr[:, [0, 1, 3]].std(0), 1)
     np.testing.assert_allclose(te, tr[:10] + 1.0 / np.where(a.std(0) > 0, a.std(0), 1.0))
+
+
+def test_limit_kernel_is_the_limit_of_each_kind():
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((5, 4)), rng.standard_normal((3, 4))
+    np.testing.assert_array_equal(
+        features.limit_kernel("relu", x, y), features.arccos1_kernel(x, y)
+    )
+    np.testing.assert_array_equal(
+        features.limit_kernel("fourier", x, y, 1.5), features.gaussian_kernel(x, y, 1.5)
+    )
+    with pytest.raises(ValueError, match="unknown"):
+        features.limit_kernel("tanh", x, y)
+    # the unscaled features' Gram matrix / N: the scaled features' Gram matrix
+    rf = features.draw("relu", 4, 100_000, np.random.default_rng(8))
+    raw = np.maximum(x @ rf.w, 0.0)
+    np.testing.assert_allclose(
+        raw @ raw.T / rf.num_features, features.limit_kernel("relu", x, x), rtol=0.03, atol=0.005
+    )
+
+
+def test_median_bandwidth():
+    x = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])  # distances 5, 1, sqrt(18)
+    assert features.median_bandwidth(x) == pytest.approx(np.sqrt(18))
+    with pytest.raises(ValueError, match="two rows"):
+        features.median_bandwidth(x[:1])
+    with pytest.raises(ValueError, match="median distance"):
+        features.median_bandwidth(np.zeros((3, 2)))
+
+
+def test_kernel_min_norm_interpolates_and_is_the_wide_limit():
+    rng = np.random.default_rng(9)
+    x, y = rng.standard_normal((20, 5)), rng.standard_normal((20, 2))
+    k = features.arccos1_kernel(x, x)
+    a = features.kernel_min_norm(k, y)
+    np.testing.assert_allclose(k @ a, y, atol=1e-8)
+    # min-norm regression on many features predicts nearly what the kernel fit predicts
+    xt = rng.standard_normal((10, 5))
+    rf = features.draw("relu", 5, 200_000, np.random.default_rng(10))
+    phi = rf(x)
+    b = phi.T @ np.linalg.solve(phi @ phi.T, y)
+    np.testing.assert_allclose(rf(xt) @ b, features.arccos1_kernel(xt, x) @ a, atol=0.05)
+    # a singular kernel matrix (a repeated point with the same label): least squares
+    k2 = features.arccos1_kernel(np.vstack([x, x[:1]]), np.vstack([x, x[:1]]))
+    a2 = features.kernel_min_norm(k2, np.vstack([y, y[:1]]))
+    np.testing.assert_allclose(k2 @ a2, np.vstack([y, y[:1]]), atol=1e-6)

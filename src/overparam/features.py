@@ -95,3 +95,45 @@ def standardize(x_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     sd = x_train.std(0)
     sd = np.where(sd > 0, sd, 1.0)
     return [(a - mu) / sd for a in (x_train, *others)]
+
+
+def limit_kernel(kind: str, x: np.ndarray, y: np.ndarray, bandwidth: float = 1.0) -> np.ndarray:
+    """The N -> infinity limit of ``phi(x) . phi(y)`` for the features ``draw(kind, ...)``
+    makes: ``arccos1_kernel`` (relu) or ``gaussian_kernel`` of that bandwidth (fourier). The
+    features carry the 1/sqrt(N) factor, so this is the limit of their Gram matrix itself (of
+    the unscaled features' Gram matrix / N)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown random-feature kind {kind!r}; choose from {KINDS}")
+    if kind == "relu":
+        return arccos1_kernel(x, y)
+    return gaussian_kernel(x, y, bandwidth)
+
+
+def median_bandwidth(x: np.ndarray) -> float:
+    """The median heuristic for a Gaussian kernel's bandwidth: the median Euclidean distance
+    between pairs of distinct rows of ``x``."""
+    from scipy.spatial.distance import pdist
+
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"need at least two rows of a 2-d array, got shape {x.shape}")
+    s = float(np.median(pdist(x)))
+    if not s > 0:
+        raise ValueError("the median distance between the rows is 0: no bandwidth")
+    return s
+
+
+def kernel_min_norm(k_train: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Dual coefficients ``a`` of ridgeless (minimum-RKHS-norm) kernel regression: K a = y, by
+    Cholesky, or the least-squares solution if K is numerically singular. The fit at x is
+    k(x, X) a and its RKHS norm sqrt(tr(a^T K a)): the N -> infinity limits of the min-norm
+    random-features fit and of its coefficient norm."""
+    import scipy.linalg
+
+    k_train = np.asarray(k_train, dtype=float)
+    y = np.asarray(y, dtype=float)
+    try:
+        c = scipy.linalg.cho_factor(k_train, lower=True, check_finite=False)
+        return scipy.linalg.cho_solve(c, y, check_finite=False)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(k_train, y, rcond=None)[0]

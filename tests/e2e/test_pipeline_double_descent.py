@@ -16,9 +16,9 @@ pytestmark = pytest.mark.e2e
 
 def test_figure_needs_linear_rf_and_one_job_per_width(tmp_path):
     one = job_counts(snakemake(tmp_path, "-n", "figures/double_descent.png").stdout)
-    # linear + random_features (numpy: solve), 3 widths (torch: train), the cached MNIST-1D,
-    # aggregate, figure; no benchmarks table for a single figure
-    assert one == {"solve": 2, "train": 3, "mnist1d": 1, "aggregate": 1, "figure": 1, "total": 8}
+    # linear + random_features + random_fourier (numpy: solve), 3 widths (torch: train), the
+    # cached MNIST-1D, aggregate, figure; no benchmarks table for a single figure
+    assert one == {"solve": 3, "train": 3, "mnist1d": 1, "aggregate": 1, "figure": 1, "total": 9}
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +62,23 @@ def test_linear_table(metrics):
     assert ((t["mean"] / t["theory_excess_risk"] - 1).abs() < 0.1).all()
 
 
-def test_random_features_table(metrics):
-    rf = metrics[metrics["panel"] == "random_features"]
+@pytest.mark.parametrize("panel", ["random_features", "random_fourier"])
+def test_random_features_table(metrics, panel):
+    all_rows = metrics[metrics["panel"] == panel]
+    rf = all_rows[all_rows["estimator"] == "min_norm"]
     assert sorted(rf["seed"].unique()) == [0, 1, 2]
     assert rf["width"].min() == 10 and rf["width"].max() == 1000 and 100 in set(rf["width"])
     assert (rf.loc[rf["width"] > 100, "train_mse"] < 1e-10).all()  # interpolates past N = n
-    f = rf_summary(metrics).set_index("width")
+    f = rf_summary(metrics, panel).set_index("width")
     assert f["test_mse"].idxmax() == 100 and f["norm"].idxmax() == 100
     assert f.loc[1000, "test_mse"] < f.loc[100, "test_mse"]
+    # the N = infinity point: one kernel-limit row per seed, an interpolating fit whose norm
+    # lies below the widest fits' and whose test MSE is near theirs
+    k = all_rows[all_rows["estimator"] == "kernel_limit"]
+    assert len(k) == 3 and (k["width"] == 0).all() and (k["train_mse"] < 1e-8).all()
+    assert k["norm"].iloc[0] < f.loc[1000, "norm"]
+    assert abs(k["test_mse"].iloc[0] / f.loc[1000, "test_mse"] - 1) < 0.3
+    assert all_rows["bandwidth"].notna().all() == (panel == "random_fourier")
 
 
 def test_mlp_table(metrics):
@@ -91,7 +100,7 @@ def test_mlp_table(metrics):
 def test_claims_rows(pipeline_run):
     df = tables.read_table(pipeline_run / "results/claims.parquet", CLAIMS_SCHEMA)
     d = df[df["experiment"] == "double_descent"].set_index("claim")
-    assert len(d) == 12
+    assert len(d) == 18
     # these linear and random-feature claims hold even at this size (not so the
     # under-parameterised match with theory at n = 50, 20 seeds: finite-n bias up to 6%
     # and sampling noise)
@@ -102,11 +111,15 @@ def test_claims_rows(pipeline_run):
         "rf_error_peak",
         "rf_norm_peak",
         "rf_second_descent_error",
+        "rff_error_peak",
+        "rff_norm_peak",
     ]:
         assert d.loc[f"double_descent.{c}", "holds"], d.loc[f"double_descent.{c}"]
     assert d.loc["double_descent.linear_peak_at_one", "value"] == 1.0
     assert d.loc["double_descent.rf_error_peak", "value"] == 1.0
     # both second-descent ratios are computed (N from n/10 to 10 n); the MLP notes count runs
-    assert not np.isnan(d.loc["double_descent.rf_second_descent_mse", "value"])
+    for c in ["rf", "rff"]:
+        for k in ["second_descent_mse", "second_descent_error", "kernel_limit_mse"]:
+            assert not np.isnan(d.loc[f"double_descent.{c}_{k}", "value"]), (c, k)
     for c in ["mlp_peak_near_interpolation", "mlp_peak_height", "mlp_second_descent"]:
         assert d.loc[f"double_descent.{c}", "note"].startswith("0 of 6 runs diverged; ")

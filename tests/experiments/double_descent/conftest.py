@@ -1,5 +1,7 @@
 """Small inputs shared by the double_descent tests."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +24,9 @@ RF_JOB = RandomFeaturesJob(
     label_noise=0.0,
     noise_seed=0,
 )
+
+# the same on random Fourier features, bandwidth by the median heuristic
+RFF_JOB = replace(RF_JOB, kind="fourier", bandwidth="median", panel="random_fourier")
 
 # final MLP errors of a double-descent curve: underfit, minimum at 8, peak at interpolation (32)
 CURVE = pd.DataFrame(

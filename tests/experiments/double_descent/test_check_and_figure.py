@@ -11,7 +11,7 @@ from overparam.experiments import CheckContext, RunContext
 from overparam.experiments.double_descent import LinearJob
 
 from ...conftest import ROOT
-from .conftest import CURVE, RF_JOB
+from .conftest import CURVE, RF_JOB, RFF_JOB
 
 EXP = experiments.get("double_descent")
 CFG = yaml.safe_load(open(ROOT / "config" / "config.yaml"))["double_descent"]
@@ -25,9 +25,15 @@ ORDER = [
     "rf_norm_peak",
     "rf_second_descent_mse",
     "rf_second_descent_error",
+    "rf_kernel_limit_mse",
     "mlp_peak_near_interpolation",
     "mlp_peak_height",
     "mlp_second_descent",
+    "rff_error_peak",
+    "rff_norm_peak",
+    "rff_second_descent_mse",
+    "rff_second_descent_error",
+    "rff_kernel_limit_mse",
 ]
 
 
@@ -47,6 +53,7 @@ def metrics(rf_ctx):
         quiet,
     )
     rf = EXP.run(RF_JOB, rf_ctx)
+    rff = EXP.run(RFF_JOB, rf_ctx)
     mlp = CURVE.assign(
         panel="mlp",
         estimator="sgd",
@@ -61,18 +68,22 @@ def metrics(rf_ctx):
         test_loss=1.0,
         diverged=False,
     )
-    return EXP.aggregate([mlp.reindex(columns=list(EXP.run_schema.columns)), rf, lin], CFG)
+    return EXP.aggregate([mlp.reindex(columns=list(EXP.run_schema.columns)), rff, rf, lin], CFG)
 
 
 def test_aggregate_orders_the_rows(metrics):
     EXP.metrics_schema.validate(metrics, "metrics")
-    assert list(metrics["panel"].unique()) == ["linear", "mlp", "random_features"]
+    assert list(metrics["panel"].unique()) == ["linear", "mlp", "random_features", "random_fourier"]
     lin = metrics[metrics["panel"] == "linear"]
     assert list(lin["estimator"].unique()) == ["min_norm", "optimal_ridge"]
 
 
 def test_check_gives_every_claim_in_panel_order(metrics):
-    cfg = {**CFG, "random_features": {**CFG["random_features"], "n_train": 40}}
+    cfg = {
+        **CFG,
+        "random_features": {**CFG["random_features"], "n_train": 40},
+        "random_fourier": {**CFG["random_fourier"], "n_train": 40},
+    }
     ctx = CheckContext(scale="tiny", figure="somewhere/double_descent.png", resamples=50)
     df = claims_frame(EXP.check(metrics, cfg, ctx))
     CLAIMS_SCHEMA.validate(df, "claims")
@@ -81,6 +92,7 @@ def test_check_gives_every_claim_in_panel_order(metrics):
     v = df.set_index("claim")["value"]
     assert v["double_descent.linear_peak_at_one"] == 1.0
     assert v["double_descent.rf_error_peak"] == 1.0
+    assert v["double_descent.rff_norm_peak"] == 1.0
     assert v["double_descent.mlp_peak_height"] == pytest.approx(0.06)
     assert (
         df.set_index("claim").loc["double_descent.linear_peak_at_one", "threshold"]
@@ -96,4 +108,4 @@ def test_plot_writes_both_files(metrics, tmp_path):
 
 def test_run_tables_keep_their_column_order(metrics):
     assert list(metrics.columns) == list(EXP.run_schema.columns)
-    assert isinstance(metrics, pd.DataFrame) and len(metrics) == 5 * 20 * 2 + 10 + 6
+    assert isinstance(metrics, pd.DataFrame) and len(metrics) == 5 * 20 * 2 + 2 * (10 + 2) + 6

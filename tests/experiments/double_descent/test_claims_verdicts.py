@@ -16,7 +16,11 @@ from ...conftest import ROOT
 
 EXP = experiments.get("double_descent")
 _CFG = yaml.safe_load(open(ROOT / "config" / "config.yaml"))["double_descent"]
-CFG = {**_CFG, "random_features": {**_CFG["random_features"], "n_train": 40}}
+CFG = {
+    **_CFG,
+    "random_features": {**_CFG["random_features"], "n_train": 40},
+    "random_fourier": {**_CFG["random_fourier"], "n_train": 40},
+}
 CTX = CheckContext(scale="tiny", figure="f.png", resamples=50)
 SEEDS = (0, 1, 2, 3)
 JITTER = (-0.01, 0.01, -0.005, 0.005)  # per-seed relative deviation: the seeds' spread
@@ -66,10 +70,33 @@ RF = pd.DataFrame(
 )
 
 
-def random_features(f: pd.DataFrame = RF) -> list[dict]:
-    return [
+# the N = infinity kernel limit: test MSE 0.45, error 0.39 (below the best N < n: 0.8, 0.45)
+KERNEL = {"test_mse": 0.45, "test_error": 0.39, "norm": 1.5}
+
+
+def random_features(
+    f: pd.DataFrame = RF, kernel=KERNEL, panel: str = "random_features"
+) -> list[dict]:
+    """Rows of a random-features panel: the mean over seeds of each size is the given one;
+    the kernel limit one identical row per seed (none if ``kernel`` is None)."""
+    lim = [
         run_row(
-            panel="random_features",
+            panel=panel,
+            estimator="kernel_limit",
+            seed=s,
+            n_train=40,
+            width=0,
+            num_params=0,
+            gamma=math.inf,
+            params_per_sample=math.inf,
+            **kernel,
+        )
+        for s in SEEDS
+        if kernel is not None
+    ]
+    return lim + [
+        run_row(
+            panel=panel,
             estimator="min_norm",
             seed=s,
             n_train=40,
@@ -120,11 +147,16 @@ def mlp(f: pd.DataFrame = MLP, diverged=()) -> list[dict]:
     return rows
 
 
-def verdicts(linear_rows=None, rf_rows=None, mlp_rows=None, cfg=CFG) -> pd.DataFrame:
+def fourier(f: pd.DataFrame = RF, kernel=KERNEL) -> list[dict]:
+    return random_features(f, kernel, panel="random_fourier")
+
+
+def verdicts(linear_rows=None, rf_rows=None, mlp_rows=None, rff_rows=None, cfg=CFG) -> pd.DataFrame:
     rows = (
         (linear() if linear_rows is None else linear_rows)
         + (random_features() if rf_rows is None else rf_rows)
         + (mlp() if mlp_rows is None else mlp_rows)
+        + (fourier() if rff_rows is None else rff_rows)
     )
     claims = EXP.check(run_frame(rows), cfg, CTX)
     df = pd.DataFrame([c.row() for c in claims])
@@ -139,6 +171,10 @@ def test_all_claims_hold_on_a_textbook_table():
     assert v.loc["linear_peak_at_one", "note"].startswith("sanity check")
     assert v.loc["rf_second_descent_mse", "value"] == pytest.approx(0.5 / 0.8)
     assert v.loc["rf_second_descent_error", "value"] == pytest.approx(0.40 / 0.45)
+    for p in ("rf", "rff"):
+        assert v.loc[f"{p}_kernel_limit_mse", "value"] == pytest.approx(0.45 / 0.8)
+        assert "test 0-1 error 0.3900 vs 0.4500" in v.loc[f"{p}_kernel_limit_mse", "note"]
+    assert v.loc["rff_second_descent_mse", "value"] == pytest.approx(0.5 / 0.8)
     assert v.loc["mlp_peak_height", "value"] == pytest.approx(0.06)
     assert v.loc["mlp_second_descent", "value"] == pytest.approx(-0.05)
     assert v.loc["mlp_second_descent", "note"].startswith("0 of 24 runs diverged; after 500")
@@ -178,6 +214,20 @@ CASES = {
     "rf_second_descent_error": lambda: verdicts(
         rf_rows=random_features(RF.assign(test_error=[0.5, 0.45, 0.8, 0.5, 0.46]))
     ),
+    # the kernel limit's MSE (0.9) above the best N < n (0.8) -- and no kernel row at all
+    "rf_kernel_limit_mse": lambda: verdicts(
+        rf_rows=random_features(kernel={**KERNEL, "test_mse": 0.9})
+    ),
+    # the same for the Fourier panel
+    "rff_error_peak": lambda: verdicts(rff_rows=fourier(RF.assign(test_mse=[1, 2, 3, 4, 60]))),
+    "rff_norm_peak": lambda: verdicts(rff_rows=fourier(RF.assign(norm=[40, 2, 30, 3, 2]))),
+    "rff_second_descent_mse": lambda: verdicts(
+        rff_rows=fourier(RF.assign(test_mse=[0.8, 0.9, 50.0, 2.0, 0.85]))
+    ),
+    "rff_second_descent_error": lambda: verdicts(
+        rff_rows=fourier(RF.assign(test_error=[0.5, 0.45, 0.8, 0.5, 0.46]))
+    ),
+    "rff_kernel_limit_mse": lambda: verdicts(rff_rows=fourier(kernel={**KERNEL, "test_mse": 0.9})),
     # zero train error only from h = 128: the peak at 32 is a factor 4 below it
     "mlp_peak_near_interpolation": lambda: verdicts(
         mlp_rows=mlp(MLP.assign(train_error=[0.6, 0.5, 0.3, 0.1, 0.05, 0.0]))
@@ -201,6 +251,20 @@ def test_every_claim_has_a_failing_case():
 def test_claim_does_not_hold(claim):
     r = CASES[claim]().loc[claim]
     assert not r["holds"] and not r["confident"], r
+
+
+def test_a_panel_without_kernel_rows_has_no_kernel_claim():
+    v = verdicts(rf_rows=random_features(kernel=None), rff_rows=fourier(kernel=None))
+    for p in ("rf", "rff"):
+        r = v.loc[f"{p}_kernel_limit_mse"]
+        assert math.isnan(r["value"]) and not r["holds"]
+    assert v.loc["rf_second_descent_mse", "holds"]
+
+
+def test_the_panels_do_not_mix():
+    """The ReLU claims read only the random_features rows, the Fourier claims only theirs."""
+    v = verdicts(rff_rows=fourier(RF.assign(test_mse=[0.8, 0.9, 50.0, 2.0, 0.85])))
+    assert not v.loc["rff_second_descent_mse", "holds"] and v.loc["rf_second_descent_mse", "holds"]
 
 
 def test_diverged_runs_make_the_mlp_claims_nan():

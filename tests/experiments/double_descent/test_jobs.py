@@ -30,9 +30,15 @@ def changed(**edits):
 
 def test_job_ids_and_kinds():
     jobs = EXP.jobs(CFG)
-    assert list(jobs) == ["linear", "random_features", *(f"mlp_h{w}" for w in CFG["mlp"]["widths"])]
+    assert list(jobs) == [
+        "linear",
+        "random_features",
+        "random_fourier",
+        *(f"mlp_h{w}" for w in CFG["mlp"]["widths"]),
+    ]
     assert isinstance(jobs["linear"], LinearJob)
     assert isinstance(jobs["random_features"], RandomFeaturesJob)
+    assert isinstance(jobs["random_fourier"], RandomFeaturesJob)
     assert all(isinstance(jobs[f"mlp_h{w}"], MLPJob) for w in CFG["mlp"]["widths"])
     # only the MLP jobs train with torch
     assert [j for j, s in jobs.items() if s.trains] == [f"mlp_h{w}" for w in CFG["mlp"]["widths"]]
@@ -59,6 +65,18 @@ def test_spec_fields_carry_the_config():
         rc["n_test"],
         rc["num_seeds"],
     )
+    ff, fc = jobs["random_fourier"], CFG["random_fourier"]
+    assert (ff.panel, ff.kind, ff.bandwidth, ff.n_train, ff.n_test, ff.num_seeds) == (
+        "random_fourier",
+        "fourier",
+        "median",
+        fc["n_train"],
+        fc["n_test"],
+        fc["num_seeds"],
+    )
+    assert rf.panel == "random_features"
+    # a fixed bandwidth is a number
+    assert EXP.jobs(changed(random_fourier__bandwidth=3))["random_fourier"].bandwidth == 3.0
     w = mc["widths"][1]
     m = jobs[f"mlp_h{w}"]
     assert (m.data, m.width, m.seeds, m.lr, m.epochs, m.label_noise) == (
@@ -101,7 +119,11 @@ def test_adding_a_width_adds_exactly_one_spec():
         ({"seeds": [5, 6]}, "mlp"),
         ({"linear__num_seeds": 3}, "linear"),
         ({"random_features__kind": "fourier"}, "random_features"),
-        ({"data": {"num_samples": 500, "train_split": 0.5, "seed": 1}}, "random_features mlp"),
+        ({"random_fourier__num_seeds": 2}, "random_fourier"),
+        (
+            {"data": {"num_samples": 500, "train_split": 0.5, "seed": 1}},
+            "random_features random_fourier mlp",
+        ),
     ],
 )
 def test_a_shared_setting_changes_exactly_the_jobs_that_read_it(edit, changes):
@@ -142,7 +164,11 @@ def test_the_quick_config_has_no_problems():
 
 @pytest.mark.parametrize(
     "key, lo, hi",
-    [("linear", "gamma_min", "gamma_max"), ("random_features", "ratio_min", "ratio_max")],
+    [
+        ("linear", "gamma_min", "gamma_max"),
+        ("random_features", "ratio_min", "ratio_max"),
+        ("random_fourier", "ratio_min", "ratio_max"),
+    ],
 )
 def test_problem_grid_must_cross_the_threshold(key, lo, hi):
     assert list(EXP.problems(changed(**{f"{key}__{lo}": 1.0}))) == [
@@ -158,8 +184,14 @@ def test_problem_grid_must_cross_the_threshold(key, lo, hi):
 def test_problem_random_features_exceed_the_dataset():
     cfg = changed(data={"num_samples": 1000, "train_split": 0.3, "seed": 0})  # 300 / 700
     assert list(EXP.problems(cfg)) == [
-        f"config key 'double_descent.random_features': n_train={CFG['random_features']['n_train']}"
-        f" / n_test={CFG['random_features']['n_test']} exceed the dataset's 300 / 700 samples"
+        f"config key 'double_descent.{k}': n_train={CFG[k]['n_train']}"
+        f" / n_test={CFG[k]['n_test']} exceed the dataset's 300 / 700 samples"
+        for k in ("random_features", "random_fourier")
+    ]
+    cfg = changed(random_fourier__n_train=4001)
+    assert list(EXP.problems(cfg)) == [
+        "config key 'double_descent.random_fourier': n_train=4001"
+        f" / n_test={CFG['random_fourier']['n_test']} exceed the dataset's 4000 / 12000 samples"
     ]
     cfg = changed(random_features__n_test=12001)  # 4000 / 12000
     assert list(EXP.problems(cfg)) == [

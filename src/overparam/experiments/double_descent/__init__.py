@@ -6,8 +6,9 @@ summary, claims and drawing:
 
 - ``linear`` (``linear.py``): isotropic Gaussian linear regression, gamma = p/n swept from 0.1
   to 10; min-norm and optimally tuned ridge against their asymptotic risks.
-- ``random_features`` (``random_features.py``): min-norm regression of one-hot MNIST-1D labels
-  on N random features, N from n/10 to 10 n (Belkin et al. 2019, Fig. 2).
+- ``random_features`` and ``random_fourier`` (``random_features.py``): min-norm regression of
+  one-hot MNIST-1D labels on N random ReLU / Fourier features, N from n/10 to 10 n, and the
+  N = infinity kernel limit (Belkin et al. 2019, Fig. 2; Mei & Montanari 2019).
 - ``mlp_h<width>`` (``mlp.py``): the MNIST-1D double-descent notebook, MLP 40-h-h-10 with label
   noise, SGD; the seeds of a width trained as one batched ensemble.
 
@@ -58,12 +59,15 @@ class LinearJob(JobSpec):
 
 @dataclass(frozen=True)
 class RandomFeaturesJob(JobSpec):
-    """The random-features panel: N = ratio n features over a log grid of ratios, ``num_seeds``
-    feature draws, on the first n_train / n_test samples of ``data``."""
+    """A random-features panel: N = ratio n features over a log grid of ratios, ``num_seeds``
+    feature draws, on the first n_train / n_test samples of ``data``, and the N = infinity
+    limit (ridgeless regression with the features' limit kernel). ``panel`` names the panel
+    and the job (random_features: the config's ``kind``; random_fourier: Fourier features);
+    ``bandwidth`` is a number or "median" (the median heuristic on the training inputs)."""
 
     data: MNIST1D
     kind: str
-    bandwidth: float
+    bandwidth: float | str
     n_train: int
     n_test: int
     ratio_min: float
@@ -72,10 +76,11 @@ class RandomFeaturesJob(JobSpec):
     num_seeds: int
     label_noise: float
     noise_seed: int
+    panel: str = "random_features"
 
     @property
     def id(self) -> str:
-        return "random_features"
+        return self.panel
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,21 @@ class DoubleDescent(Experiment[LinearJob | RandomFeaturesJob | MLPJob]):
             label_noise=float(rc.get("label_noise", 0.0)),
             noise_seed=int(rc.get("noise_seed", 0)),
         )
+        ff = cfg["random_fourier"]
+        yield RandomFeaturesJob(
+            data=data,
+            kind="fourier",
+            bandwidth=ff["bandwidth"] if ff["bandwidth"] == "median" else float(ff["bandwidth"]),
+            n_train=int(ff["n_train"]),
+            n_test=int(ff["n_test"]),
+            ratio_min=float(ff["ratio_min"]),
+            ratio_max=float(ff["ratio_max"]),
+            num_ratios=int(ff["num_ratios"]),
+            num_seeds=int(ff["num_seeds"]),
+            label_noise=0.0,
+            noise_seed=0,
+            panel="random_fourier",
+        )
         for w in mc["widths"]:
             yield MLPJob(
                 data=data,
@@ -170,6 +190,7 @@ class DoubleDescent(Experiment[LinearJob | RandomFeaturesJob | MLPJob]):
         for key, lo, hi in (
             ("linear", "gamma_min", "gamma_max"),
             ("random_features", "ratio_min", "ratio_max"),
+            ("random_fourier", "ratio_min", "ratio_max"),
         ):
             c = cfg[key]
             if not c[lo] < 1 < c[hi]:
@@ -177,12 +198,13 @@ class DoubleDescent(Experiment[LinearJob | RandomFeaturesJob | MLPJob]):
                     f"config key 'double_descent.{key}': need {lo} < 1 < {hi} to cross the "
                     f"interpolation threshold, got {c[lo]} and {c[hi]}"
                 )
-        rf = cfg["random_features"]
-        if rf["n_train"] > n_train or rf["n_test"] > n_test:
-            yield (
-                f"config key 'double_descent.random_features': n_train={rf['n_train']} / "
-                f"n_test={rf['n_test']} exceed the dataset's {n_train} / {n_test} samples"
-            )
+        for key in ("random_features", "random_fourier"):
+            rf = cfg[key]
+            if rf["n_train"] > n_train or rf["n_test"] > n_test:
+                yield (
+                    f"config key 'double_descent.{key}': n_train={rf['n_train']} / "
+                    f"n_test={rf['n_test']} exceed the dataset's {n_train} / {n_test} samples"
+                )
         mlp_n = cfg["mlp"].get("n_train", 0)
         if mlp_n > n_train:
             yield (

@@ -13,14 +13,19 @@ from .. import CheckContext
 from .common import NAME, PanelClaim
 from .linear import linear_claims
 from .mlp import MLP_CLAIMS, mlp_claims
-from .random_features import RF_CLAIMS, rf_claims
+from .random_features import RF_CLAIMS, RFF_CLAIMS, rf_claims, rff_claims
 
 
 def _values(claims_of: Callable[..., list[PanelClaim]], c, runs: pd.DataFrame) -> dict:
     return {key: value for key, value, _ in claims_of(runs, c)}
 
 
-PANELS = {"linear": linear_claims, "random_features": rf_claims, "mlp": mlp_claims}
+PANELS = {
+    "linear": linear_claims,
+    "random_features": rf_claims,
+    "mlp": mlp_claims,
+    "random_fourier": rff_claims,
+}
 
 
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
@@ -50,5 +55,6 @@ def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
     }
     out.update(dict.fromkeys(("optimal_ridge_monotone", "optimal_ridge_matches_theory"), ridge))
     out.update(dict.fromkeys(RF_CLAIMS, 'panel == "random_features"'))
+    out.update(dict.fromkeys(RFF_CLAIMS, 'panel == "random_fourier"'))
     out.update(dict.fromkeys(MLP_CLAIMS, 'panel == "mlp"'))
     return out

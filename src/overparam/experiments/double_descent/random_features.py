@@ -1,10 +1,14 @@
-"""Panels (b, c): min-norm regression of one-hot MNIST-1D labels on N random ReLU (or Fourier)
-features (overparam.features), N from n/10 to 10 n (Belkin et al. 2019, Fig. 2): test MSE,
-test 0-1 error and the coefficient norm against N.
+"""Panels (b, c) and (g, h, i): min-norm regression of one-hot MNIST-1D labels on N random
+features (overparam.features), N from n/10 to 10 n, and the N = infinity point, ridgeless
+regression with the features' limit kernel: random ReLU features (panel ``random_features``,
+the config's ``kind``) with the arc-cosine kernel, and random Fourier features (panel
+``random_fourier``, Belkin et al. 2019, Fig. 2) with the Gaussian kernel of a median-heuristic
+bandwidth. Test MSE, test 0-1 error and the coefficient norm against N.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -13,18 +17,39 @@ import numpy as np
 import pandas as pd
 
 from ...data import corrupt_labels
-from ...features import draw, standardize
+from ...features import draw, kernel_min_norm, limit_kernel, median_bandwidth, standardize
 from ...linear import min_norm
 from .. import RunContext
 from . import RandomFeaturesJob
 from .common import NAME, NAN, NUM_CLASSES, PanelClaim, factor_from, run_frame, run_row, sizes
 
 TEST_CHUNK = 2048  # test rows per random-feature block
-RF_CLAIMS = ("rf_error_peak", "rf_norm_peak", "rf_second_descent_mse", "rf_second_descent_error")
+# claim keys of one family after its prefix (rf: ReLU features, rff: Fourier features)
+FAMILY_CLAIMS = (
+    "error_peak",
+    "norm_peak",
+    "second_descent_mse",
+    "second_descent_error",
+    "kernel_limit_mse",
+)
+PREFIX = {"random_features": "rf", "random_fourier": "rff"}
+RF_CLAIMS = tuple(f"rf_{k}" for k in FAMILY_CLAIMS)
+RFF_CLAIMS = tuple(f"rff_{k}" for k in FAMILY_CLAIMS)
+KERNEL = {"relu": "arc-cosine kernel (degree 1)", "fourier": "Gaussian kernel"}
+KERNEL_COLS = ["test_mse", "test_error", "train_mse", "norm"]
 
 
 def one_hot(y: np.ndarray, k: int = NUM_CLASSES) -> np.ndarray:
     return np.eye(k)[np.asarray(y, dtype=int)]
+
+
+def _errors(pred, Y, y, predt, Yt, yt) -> dict:
+    return dict(
+        train_mse=float(np.mean(np.sum((pred - Y) ** 2, 1))),
+        test_mse=float(np.mean(np.sum((predt - Yt) ** 2, 1))),
+        train_error=float(np.mean(pred.argmax(1) != y)),
+        test_error=float(np.mean(predt.argmax(1) != yt)),
+    )
 
 
 def run_random_features(job: RandomFeaturesJob, ctx: RunContext) -> pd.DataFrame:
@@ -32,7 +57,7 @@ def run_random_features(job: RandomFeaturesJob, ctx: RunContext) -> pd.DataFrame
     n, n_test = job.n_train, job.n_test
     if n > len(ds["y"]) or n_test > len(ds["y_test"]):
         raise ValueError(
-            f"random_features: n_train={n}, n_test={n_test} exceed the dataset's "
+            f"{job.panel}: n_train={n}, n_test={n_test} exceed the dataset's "
             f"{len(ds['y'])} / {len(ds['y_test'])} samples"
         )
     y_clean = ds["y"][:n]
@@ -41,16 +66,41 @@ def run_random_features(job: RandomFeaturesJob, ctx: RunContext) -> pd.DataFrame
     x, xt = standardize(ds["x"][:n], ds["x_test"][:n_test])
     yt = ds["y_test"][:n_test]
     Y, Yt = one_hot(y), one_hot(yt)
+    s = median_bandwidth(x) if job.bandwidth == "median" else float(job.bandwidth)
+    bw = s if job.kind == "fourier" else NAN
     Ns = sizes(n, job.ratio_min, job.ratio_max, job.num_ratios)
+    common = dict(panel=job.panel, n_train=n, label_noise=noise, bandwidth=bw)
+    # the N = infinity point: ridgeless regression with the limit kernel (no feature draw)
+    t0 = time.perf_counter()
+    a = kernel_min_norm(limit_kernel(job.kind, x, x, s), Y)
+    pred = limit_kernel(job.kind, x, x, s) @ a
+    predt = np.concatenate(
+        [
+            limit_kernel(job.kind, xt[i : i + TEST_CHUNK], x, s) @ a
+            for i in range(0, len(xt), TEST_CHUNK)
+        ]
+    )
+    kernel = dict(
+        estimator="kernel_limit",
+        width=0,
+        num_params=0,
+        gamma=math.inf,
+        params_per_sample=math.inf,
+        norm=float(np.sqrt(max(float(np.sum(a * pred)), 0.0))),
+        **_errors(pred, Y, y, predt, Yt, yt),
+        **common,
+    )
+    ctx.log(
+        f"[{NAME}/{job.panel}] N = infinity ({KERNEL[job.kind]}"
+        + (f", bandwidth {s:.4g}" if job.kind == "fourier" else "")
+        + f"): test MSE {kernel['test_mse']:.4g}, test error {kernel['test_error']:.4f} "
+        f"in {time.perf_counter() - t0:.1f}s"
+    )
     rows = []
     for seed in range(job.num_seeds):
         t0 = time.perf_counter()
         rf = draw(
-            job.kind,
-            x.shape[1],
-            int(Ns.max()),
-            np.random.default_rng([seed, 8101]),
-            bandwidth=job.bandwidth,
+            job.kind, x.shape[1], int(Ns.max()), np.random.default_rng([seed, 8101]), bandwidth=s
         )
         for N in Ns:
             phi = rf(x, N)
@@ -58,106 +108,145 @@ def run_random_features(job: RandomFeaturesJob, ctx: RunContext) -> pd.DataFrame
             pred = phi @ b
             # test features in row chunks: at paper scale 12000 x 10^4 would be ~1 GB at once
             predt = np.concatenate(
-                [rf(xt[a : a + TEST_CHUNK], N) @ b for a in range(0, len(xt), TEST_CHUNK)]
+                [rf(xt[i : i + TEST_CHUNK], N) @ b for i in range(0, len(xt), TEST_CHUNK)]
             )
             rows.append(
                 run_row(
-                    panel="random_features",
                     estimator="min_norm",
                     seed=seed,
-                    n_train=n,
                     width=int(N),
                     num_params=int(N) * NUM_CLASSES,
                     gamma=N / n,
                     params_per_sample=N * NUM_CLASSES / n,
-                    label_noise=noise,
-                    train_mse=float(np.mean(np.sum((pred - Y) ** 2, 1))),
-                    test_mse=float(np.mean(np.sum((predt - Yt) ** 2, 1))),
                     norm=float(np.linalg.norm(b)),
-                    train_error=float(np.mean(pred.argmax(1) != y)),
-                    test_error=float(np.mean(predt.argmax(1) != yt)),
+                    **_errors(pred, Y, y, predt, Yt, yt),
+                    **common,
                 )
             )
+        rows.append(run_row(seed=seed, **kernel))
         ctx.log(
-            f"[{NAME}/random_features] seed {seed}: {len(Ns)} sizes "
+            f"[{NAME}/{job.panel}] seed {seed}: {len(Ns)} sizes "
             f"N={Ns.min()}..{Ns.max()} in {time.perf_counter() - t0:.1f}s"
         )
     return run_frame(rows)
 
 
-def rf_summary(m: pd.DataFrame) -> pd.DataFrame:
-    """Per number of features N (``width``): means over the feature draws."""
-    rf = m[m["panel"] == "random_features"]
-    return (
-        rf.groupby("width", sort=True)
-        .agg(
-            gamma=("gamma", "first"),
-            test_mse=("test_mse", "mean"),
-            test_error=("test_error", "mean"),
-            train_mse=("train_mse", "mean"),
-            norm=("norm", "mean"),
-            runs=("seed", "size"),
-        )
-        .reset_index()
-    )
+def rf_summary(m: pd.DataFrame, panel: str = "random_features") -> pd.DataFrame:
+    """Per number of features N (``width``): means over the feature draws (the min-norm fits;
+    the kernel limit is ``kernel_summary``)."""
+    rf = m[(m["panel"] == panel) & (m["estimator"] == "min_norm")]
+    # one groupby mean (the bootstrap calls this 1000 times: named aggregation is ~5x slower)
+    g = rf.groupby("width", sort=True)
+    out = g[["gamma", "test_mse", "test_error", "train_mse", "norm"]].mean()
+    return out.assign(runs=g.size()).reset_index()
+
+
+def kernel_summary(m: pd.DataFrame, panel: str = "random_features") -> pd.Series | None:
+    """The kernel limit's test MSE, test error, train MSE and norm (mean over its rows, which
+    are identical); None when the table has no kernel-limit row."""
+    k = m.loc[(m["panel"] == panel) & (m["estimator"] == "kernel_limit"), KERNEL_COLS]
+    if k.empty:
+        return None
+    return pd.Series(k.to_numpy().mean(0), index=KERNEL_COLS)
+
+
+def _best_under(f: pd.DataFrame, n: int, col: str) -> tuple[float, int] | None:
+    w = f["width"].to_numpy()
+    v = f[col].to_numpy()[w < n]
+    if not len(v):
+        return None
+    i = int(v.argmin())
+    return float(v[i]), int(w[w < n][i])
 
 
 def _below_best_under(f: pd.DataFrame, n: int, col: str) -> tuple[float, str]:
     """``col`` at the largest N / its minimum over the under-parameterised sizes N < n, and
     that comparison in words; NaN when the grid has no N < n."""
-    under = f[f["width"] < n]
+    best = _best_under(f, n, col)
     last = f.iloc[-1] if len(f) else None
-    if under.empty or last is None or int(last["width"]) < n:
+    if best is None or last is None or int(last["width"]) < n:
         return NAN, f"no {col} to compare: the grid needs sizes below and above n={n}"
-    i = int(under[col].to_numpy().argmin())
-    best = float(under[col].iloc[i])
-    return float(last[col] / best) if best > 0 else NAN, (
+    return float(last[col] / best[0]) if best[0] > 0 else NAN, (
         f"{last[col]:.4g} at N={int(last['width'])} vs best under-parameterised "
-        f"{best:.4g} at N={int(under['width'].iloc[i])}"
+        f"{best[0]:.4g} at N={best[1]}"
     )
 
 
-def rf_claims(metrics: pd.DataFrame, c: Mapping[str, Any]) -> list[PanelClaim]:
-    """The four claims of the panels; ``c`` is the config section ``random_features``."""
-    f = rf_summary(metrics)
+def _kernel_vs_best_under(f: pd.DataFrame, k: pd.Series | None, n: int) -> tuple[float, str]:
+    """The kernel limit's test MSE / the minimum over N < n; the 0-1 error's ratio in words."""
+    best, best_e = _best_under(f, n, "test_mse"), _best_under(f, n, "test_error")
+    if k is None or best is None or best_e is None:
+        return NAN, "no kernel-limit row or no size N < n to compare with"
+    last = f.iloc[-1]
+    ratio = float(k["test_mse"] / best[0]) if best[0] > 0 else NAN
+    return ratio, (
+        f"N = infinity (kernel limit): test MSE {k['test_mse']:.4g} vs best under-parameterised "
+        f"{best[0]:.4g} at N={best[1]}; test 0-1 error {k['test_error']:.4f} vs {best_e[0]:.4f} "
+        f"at N={best_e[1]} (ratio {k['test_error'] / best_e[0]:.3g}); the largest N="
+        f"{int(last['width'])}: MSE {last['test_mse']:.4g}, error {last['test_error']:.4f}; "
+        f"norm {k['norm']:.4g} (RKHS) vs {last['norm']:.4g}"
+    )
+
+
+def rf_claims(
+    metrics: pd.DataFrame, c: Mapping[str, Any], panel: str = "random_features"
+) -> list[PanelClaim]:
+    """The claims of one feature family (``panel``); ``c`` is its config section."""
+    p = PREFIX[panel]
+    keys = [f"{p}_{k}" for k in FAMILY_CLAIMS]
+    f = rf_summary(metrics, panel)
     n = int(c["n_train"])
     if f.empty:
-        return [(k, NAN, "no random-features rows") for k in RF_CLAIMS]
+        return [(k, NAN, f"no {panel} rows") for k in keys]
     i_pk = int(f["test_mse"].to_numpy().argmax())
     i_nm = int(f["norm"].to_numpy().argmax())
     i_e = int(f["test_error"].to_numpy().argmax())
     mse, note_mse = _below_best_under(f, n, "test_mse")
     err, note_err = _below_best_under(f, n, "test_error")
+    kern, note_kern = _kernel_vs_best_under(f, kernel_summary(metrics, panel), n)
     return [
         (
-            "rf_error_peak",
+            keys[0],
             factor_from(float(f["width"].iloc[i_pk]), n),
             f"test MSE peaks at N={int(f['width'].iloc[i_pk])} (n={n}); 0-1 test error peaks at "
             f"N={int(f['width'].iloc[i_e])} ({f['test_error'].iloc[i_e]:.3f})",
         ),
         (
-            "rf_norm_peak",
+            keys[1],
             factor_from(float(f["width"].iloc[i_nm]), n),
             f"norm peaks at N={int(f['width'].iloc[i_nm])}",
         ),
         (
-            "rf_second_descent_mse",
+            keys[2],
             mse,
             f"test MSE {note_mse}; {f['test_mse'].iloc[i_pk]:.4g} at the peak "
             f"N={int(f['width'].iloc[i_pk])} (largest / peak "
             f"{f['test_mse'].iloc[-1] / f['test_mse'].iloc[i_pk]:.3g})",
         ),
-        ("rf_second_descent_error", err, f"test 0-1 error {note_err}"),
+        (keys[3], err, f"test 0-1 error {note_err}"),
+        (keys[4], kern, note_kern),
     ]
 
 
-def draw_random_features(ax_rf, ax_norm, metrics: pd.DataFrame, c: Mapping[str, Any]) -> None:
-    """Panels (b) test MSE and 0-1 error, (c) coefficient norm, against N/n."""
+def rff_claims(metrics: pd.DataFrame, c: Mapping[str, Any]) -> list[PanelClaim]:
+    """The claims of the random Fourier features panel; ``c`` is its config section."""
+    return rf_claims(metrics, c, panel="random_fourier")
+
+
+def draw_random_features(
+    ax_rf, ax_norm, metrics: pd.DataFrame, c: Mapping[str, Any], panel: str = "random_features"
+) -> None:
+    """Test MSE and 0-1 error (``ax_rf``) and the coefficient norm (``ax_norm``) against N/n,
+    with the N = infinity kernel limit as horizontal lines."""
     from ... import plots
 
-    f = rf_summary(metrics)
-    rf_rows = metrics[metrics["panel"] == "random_features"]
-    ax_rf.scatter(rf_rows["gamma"], rf_rows["test_mse"], s=5, color="C1", alpha=0.35)
+    fourier = panel == "random_fourier"
+    kind = "fourier" if fourier else c["kind"]
+    letters = ("(g)", "(h)") if fourier else ("(b)", "(c)")
+    f = rf_summary(metrics, panel)
+    k_lim = kernel_summary(metrics, panel)
+    rows = metrics[(metrics["panel"] == panel) & (metrics["estimator"] == "min_norm")]
+    ax_rf.scatter(rows["gamma"], rows["test_mse"], s=5, color="C1", alpha=0.35)
     k = int(f["runs"].max()) if len(f) else 0
     ax_rf.plot(
         f["gamma"],
@@ -167,24 +256,39 @@ def draw_random_features(ax_rf, ax_norm, metrics: pd.DataFrame, c: Mapping[str, 
         color="C1",
         label=f"test MSE (squared loss), mean of {k} feature draws (dots: each)",
     )
+    ax_e = ax_rf.twinx()
+    ax_e.plot(f["gamma"], 100 * f["test_error"], "s--", ms=3, color="C4", label="test 0-1 error")
+    if k_lim is not None:
+        ax_rf.axhline(
+            k_lim["test_mse"], color="C1", ls="-.", lw=1.2, label=f"N = inf: {KERNEL[kind]}, MSE"
+        )
+        ax_e.axhline(
+            100 * k_lim["test_error"], color="C4", ls=":", lw=1.2, label="N = inf: 0-1 error"
+        )
+        ax_norm.axhline(
+            k_lim["norm"], color="C3", ls="-.", lw=1.2, label="N = inf: RKHS norm of the kernel fit"
+        )
+    bw = rows["bandwidth"].dropna()
+    extra = f", s={bw.iloc[0]:.3g} (median)" if fourier and len(bw) else ""
     ax_rf.set(
         xscale="log",
         yscale="log",
         xlabel="features per sample N/n",
         ylabel="test MSE (one-hot targets)",
-        title=f"(b) random {c['kind']} features, MNIST-1D, n={c['n_train']}",
+        title=f"{letters[0]} random {kind} features, n={c['n_train']}{extra}",
     )
-    ax_e = ax_rf.twinx()
-    ax_e.plot(f["gamma"], 100 * f["test_error"], "s--", ms=3, color="C4", label="test 0-1 error")
+    if k_lim is not None:  # keep the kernel's error line off the frame
+        lo, hi = ax_e.get_ylim()
+        ax_e.set_ylim(min(lo, 100 * k_lim["test_error"] - 0.05 * (hi - lo)), hi)
     ax_e.set_ylabel("test error (%)", color="C4")
     ax_e.grid(False)
     for a in (ax_rf, ax_norm):
         a.axvline(1, color="0.6", ls=":", lw=1)
     h1, l1 = ax_rf.get_legend_handles_labels()
     h2, l2 = ax_e.get_legend_handles_labels()
-    ax_rf.legend(h1 + h2, l1 + l2, fontsize=7.5, loc="upper right")
+    ax_rf.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper right")
     plots.plain_log_ticks(ax_rf, "x")
-    ax_norm.scatter(rf_rows["gamma"], rf_rows["norm"], s=5, color="C3", alpha=0.35)
+    ax_norm.scatter(rows["gamma"], rows["norm"], s=5, color="C3", alpha=0.35)
     ax_norm.plot(
         f["gamma"], f["norm"], "o-", ms=3, color="C3", label=f"mean over {k} feature draws"
     )
@@ -193,7 +297,47 @@ def draw_random_features(ax_rf, ax_norm, metrics: pd.DataFrame, c: Mapping[str, 
         yscale="log",
         xlabel="features per sample N/n",
         ylabel=r"coefficient norm $\|\hat{B}\|_F$",
-        title="(c) norm of the min-norm fit",
+        title=f"{letters[1]} norm of the min-norm fit ({kind})",
     )
     ax_norm.legend(fontsize=7.5)
     plots.plain_log_ticks(ax_norm, "x")
+
+
+def draw_summary(ax, metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
+    """Panel (i): per family, the test MSE and 0-1 error at the largest N and at N = infinity,
+    each relative to its best under-parameterised value (below 1: the second descent beats it)."""
+    labels, groups = [], []
+    for panel, name in (
+        ("random_features", f"{cfg['random_features']['kind']} features"),
+        ("random_fourier", "Fourier features"),
+    ):
+        f = rf_summary(metrics, panel)
+        n = int(cfg[panel]["n_train"])
+        k_lim = kernel_summary(metrics, panel)
+        vals = []
+        for col in ("test_mse", "test_error"):
+            best = _best_under(f, n, col) if len(f) else None
+            last = float(f[col].iloc[-1]) if len(f) else NAN
+            kv = float(k_lim[col]) if k_lim is not None else NAN
+            vals += [last / best[0], kv / best[0]] if best else [NAN, NAN]
+        labels.append(name)
+        groups.append(vals)
+    bars = ("MSE, largest N", "MSE, N = inf", "0-1 error, largest N", "0-1 error, N = inf")
+    x = np.arange(len(labels))
+    for j, (lab, col) in enumerate(zip(bars, ("C1", "C1", "C4", "C4"))):
+        ax.bar(
+            x + (j - 1.5) * 0.2,
+            [g[j] for g in groups],
+            width=0.18,
+            color=col,
+            alpha=1.0 if j % 2 == 0 else 0.5,
+            hatch=None if j % 2 == 0 else "//",
+            label=lab,
+        )
+    ax.axhline(1, color="k", lw=1)
+    ax.set_xticks(x, labels)
+    ax.set(
+        ylabel="relative to the best N < n (below 1: beats it)",
+        title="(i) large N and N = inf vs the best N < n",
+    )
+    ax.legend(fontsize=7.5)
