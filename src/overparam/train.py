@@ -906,7 +906,7 @@ def _train_resumable(store, data, *args) -> TrainResult:
 
 
 def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
-           say, log_every_s, t_start, defer: bool, resume_from: dict | None = None,
+           say, log_every_s, t_start, defer: bool, *, resume_from: dict | None = None,
            save: Callable | None = None) -> TrainResult:  # fmt: skip
     """The loop: per step each member's batch, forward and backward, divergence checks, masks,
     lr schedule, update; per epoch evaluation, early stops, progress, a resume point (``save``)."""

@@ -46,7 +46,7 @@ def test_every_claim_is_explained_from_its_rows(pipeline_run):
             assert len(rows.frame) <= len(rows.metrics.frame)
     # every claim declares its rows, except those that read the whole metrics table
     whole = {"random_labels.memorises", "flat_minima.sharpness_follows_lr_over_b",
-             "flat_minima.accuracy_follows_lr_over_b", "flat_minima.below_stability_limit"}  # fmt: skip
+             "flat_minima.accuracy_follows_lr_over_b"}  # fmt: skip
     assert whole <= set(claims["claim"])
     assert declared == len(claims) - len(whole)
     # and declares no row selection for a claim that does not exist

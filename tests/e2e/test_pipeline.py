@@ -13,8 +13,13 @@ from overparam.experiments import get, names
 
 from ..conftest import TEST_CONFIG, job_counts, snakemake
 
-# the MNIST-1D files the .test config's double_descent, lottery_ticket and mode_connectivity read
-MNIST1D_FILES = ("mnist1d_n4000_split0.25_seed42", "mnist1d_n1000_split0.8_seed42")
+# the MNIST-1D files the .test config's double_descent, lottery_ticket and mode_connectivity
+# read, and width_vs_depth's one-pass draw
+MNIST1D_FILES = (
+    "mnist1d_n4000_split0.25_seed42",
+    "mnist1d_n1000_split0.8_seed42",
+    "mnist1d_n3000_split0.8_seed42",
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -32,15 +37,15 @@ def test_single_figure_builds_only_what_it_needs(tmp_path):
     # benchmarks table, no other experiment
     assert one == {"solve": 4, "aggregate": 1, "figure": 1, "total": 6}
     full = job_counts(snakemake(tmp_path, "-n", "figures/all").stdout)
-    # solve: benign_overfitting's 4 + double_descent's linear and random_features
-    # + implicit_bias's least squares and 2 logistic dimensions;
+    # solve: benign_overfitting's 4 + double_descent's linear, random_features and
+    # random_fourier + implicit_bias's least squares and 2 logistic dimensions;
     # train: optimization_ease's 2 widths and 2 x 2 demo jobs + double_descent's 3 MLP widths
     # + lottery's 2 jobs + mode_connectivity's demo, 2 widths and stability + lazy_training's
     # 3 widths + implicit_bias's networks (its least squares and logistic jobs: solve)
-    # + random_labels' 1 width + flat_minima's 2 (fixed and scaled lr) + width_vs_depth's 3
-    # (budget, depth) jobs
-    assert full["solve"] == 4 + 2 + 3
-    assert full["train"] == 2 + 4 + 3 + 2 + 4 + 3 + 1 + 1 + 2 + 3
+    # + random_labels' 1 width + flat_minima's 3 (fixed and scaled lr, edge of stability)
+    # + width_vs_depth's 3 (budget, depth) jobs and its one-pass job
+    assert full["solve"] == 4 + 3 + 3
+    assert full["train"] == 2 + 4 + 3 + 2 + 4 + 3 + 1 + 1 + 3 + 4
     assert full["claims"] == 1 and full["check"] == 10 and full["benchmarks"] == 1
 
 
@@ -196,16 +201,16 @@ def test_benchmarks_table(pipeline_run):
     expected += [("mnist1d", "data", stem) for stem in sorted(MNIST1D_FILES)]
     assert sorted(zip(b["rule"], b["experiment"], b["job"])) == sorted(expected)
     assert b["rule"].value_counts().to_dict() == {
-        "solve": 9,  # benign_overfitting 4, double_descent 2, implicit_bias 3
+        "solve": 10,  # benign_overfitting 4, double_descent 3, implicit_bias 3
         # optimization_ease 2 + its demo 4, double_descent 3, lottery_ticket 2,
         # mode_connectivity 4 (demo, 2 widths, stability), lazy_training 3 (widths),
-        # implicit_bias 1 (networks), random_labels 1 (width), flat_minima 2 (fixed and
-        # scaled lr), width_vs_depth 3 (depths)
-        "train": 25,
+        # implicit_bias 1 (networks), random_labels 1 (width), flat_minima 3 (fixed and
+        # scaled lr, edge of stability), width_vs_depth 4 (3 (budget, depth), one pass)
+        "train": 27,
         "aggregate": 10,
         "figure": 10,
         "check": 10,
-        "mnist1d": 2,
+        "mnist1d": 3,
     }
     assert (b["seconds"] > 0).all()
     # jobs that train with train_ensemble: seconds of optimizer steps and of evaluation (from

@@ -262,6 +262,12 @@ def draw_mlp(ax_mlp, ax_ep, ax_tr, metrics: pd.DataFrame, c: Mapping[str, Any]) 
     )
     ax_mlp.legend(fontsize=7, loc="lower left")
     plots.plain_log_ticks(ax_mlp, "x")
+    _draw_epochwise(ax_ep, ax_tr, mlp, c)
+
+
+def _draw_epochwise(ax_ep, ax_tr, mlp: pd.DataFrame, c: Mapping[str, Any]) -> None:
+    """Panels (e, f): epoch-wise test and train error per width (the MLP panel's rows)."""
+    from ... import plots
 
     widths = sorted(mlp["width"].unique())
     pal = dict(zip(widths, plots.sns.color_palette("viridis", len(widths))))
