@@ -283,3 +283,17 @@ def test_the_manifest_is_not_written_when_a_sanity_check_fails(tmp_path):
     ):
         steps.write_manifest(path, ["f.png"], tmp_path / "all", log=lambda m: None)
     assert not (tmp_path / "all").exists()
+
+
+def test_slope_is_the_power_law_exponent_and_treats_missing_points_alike():
+    from overparam.claims import slope
+
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    assert slope(x, 3 * x**-0.5) == pytest.approx(-0.5)
+    assert slope(x, 2 * x + 1, log_x=False, log_y=False) == pytest.approx(2.0)
+    assert slope(x, np.exp(0.3 * x), log_x=False) == pytest.approx(0.3)
+    bad = np.array([1.0, np.nan, 0.25, -1.0])  # a NaN, and a negative value on a log axis
+    assert slope(x, bad) == pytest.approx(-1.0)  # fitted on the two valid points
+    assert np.isnan(slope(x, bad, strict=True))  # every condition must count
+    assert np.isnan(slope(x, [1.0, np.nan, np.nan, 0.0]))  # one point left: no slope
+    assert np.isnan(slope([1.0, 0.0], [1.0, 2.0]))  # x = 0 on a log axis drops out

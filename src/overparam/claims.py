@@ -176,6 +176,24 @@ def bootstrap(
     return out
 
 
+def slope(x, y, *, log_x: bool = True, log_y: bool = True, strict: bool = False) -> float:
+    """Least-squares slope of y on x, each on a log scale unless told otherwise (by default the
+    exponent of a power law: the log-log slope). Points whose x or y is not finite, or not
+    positive on a log axis, are left out, and fewer than two points left give NaN; ``strict``:
+    any such point gives NaN (a trend that must use every condition). The one fit behind every
+    experiment's slopes, so they treat missing points alike."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if log_x:
+        ok &= x > 0
+    if log_y:
+        ok &= y > 0
+    if (strict and not ok.all()) or ok.sum() < 2:
+        return math.nan
+    xs, ys = x[ok], y[ok]
+    return float(np.polyfit(np.log(xs) if log_x else xs, np.log(ys) if log_y else ys, 1)[0])
+
+
 class DefinitionError(ValueError):
     """A claim definition (an experiment's ``claims.yaml``) is malformed; the message names
     the file and the claim."""

@@ -108,6 +108,7 @@ def test_seed_summary_counts_the_specs_seeds():
     dd = dict(cfg["double_descent"], seeds=[0, 1, 2, 3])
     dd["linear"] = dict(dd["linear"], num_seeds=7)
     dd["random_features"] = dict(dd["random_features"], num_seeds=5)
+    dd["random_fourier"] = dict(dd["random_fourier"], num_seeds=6)
     assert (
         experiments.get("double_descent").seed_summary(dd) == "4 to 7 seeds, depending on the panel"
     )

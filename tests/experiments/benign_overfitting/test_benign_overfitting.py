@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from overparam import experiments
+from overparam.claims import slope as loglog_slope
 from overparam.experiments import CheckContext
 from overparam.experiments.benign_overfitting.as_written import run_as_written
-from overparam.experiments.benign_overfitting.claims import loglog_slope
 from overparam.experiments.benign_overfitting.run import spectrum
 
 from ...conftest import ROOT

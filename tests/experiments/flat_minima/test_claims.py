@@ -83,9 +83,9 @@ def holds(m) -> dict:
 
 def test_slope():
     x = np.log([16, 32, 64])
-    assert slope(x, 2 * np.exp(x) ** 0.5, log_y=True) == pytest.approx(0.5)
-    assert slope(x, [1.0, 2.0, 3.0]) == pytest.approx(1 / np.log(2))
-    assert np.isnan(slope(x, [1.0, np.nan, -1.0], log_y=True))
+    assert slope(x, 2 * np.exp(x) ** 0.5, log_x=False) == pytest.approx(0.5)
+    assert slope(x, [1.0, 2.0, 3.0], log_x=False, log_y=False) == pytest.approx(1 / np.log(2))
+    assert np.isnan(slope(x, [1.0, np.nan, -1.0], log_x=False))
 
 
 def test_trends_of_power_laws_and_reached_filter():

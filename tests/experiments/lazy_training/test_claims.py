@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from overparam.claims import slope as loglog_slope
 from overparam.experiments import get
 from overparam.experiments.lazy_training import RUN_SCHEMA
-from overparam.experiments.lazy_training.claims import CLAIMS, loglog_slope, slopes
+from overparam.experiments.lazy_training.claims import CLAIMS, slopes
 
 from .. import check_claims, holds_by_id
 from .conftest import QUICK

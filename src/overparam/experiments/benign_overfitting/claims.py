@@ -5,14 +5,12 @@ isotropic family's exact finite-n expectation. The reference demo as written
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ...claims import Claim
+from ...claims import Claim, slope
 from .. import CheckContext
 
 NAME = "benign_overfitting"
@@ -42,14 +40,6 @@ def summary(metrics: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def loglog_slope(n, y) -> float:
-    n, y = np.asarray(n, float), np.asarray(y, float)
-    ok = np.isfinite(y) & (y > 0)
-    if ok.sum() < 2:
-        return math.nan
-    return float(np.polyfit(np.log(n[ok]), np.log(y[ok]), 1)[0])
-
-
 def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
     """Every claim's value, computed from the runs (so the bootstrap can recompute it)."""
     s = summary(metrics)
@@ -65,7 +55,7 @@ def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
         f = s[s["family"] == family].sort_values("n")
         last = float(f["excess_over_noise"].iloc[-1])
         if spec["benign"]:
-            out[f"{family}.slope"] = loglog_slope(f["n"], f["excess_risk"])
+            out[f"{family}.slope"] = slope(f["n"], f["excess_risk"])
             out[f"{family}.vanishes"] = last
         else:
             out[f"{family}.does_not_vanish"] = last

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim, Estimate
+from ...claims import Claim, Estimate, slope
 from .. import CheckContext
 from . import GD_RULE
 
@@ -65,15 +65,6 @@ def means(metrics: pd.DataFrame, eps: float) -> pd.DataFrame:
     return w.groupby(["rule", "batch_size"]).mean()
 
 
-def slope(x, y, log_y: bool = False) -> float:
-    """Least-squares slope of y (log y) on x over the finite (positive) points; NaN if < 2."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    ok = np.isfinite(y) & ((y > 0) if log_y else True)
-    if ok.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(x[ok], np.log(y[ok]) if log_y else y[ok], 1)[0])
-
-
 def trends(mean: pd.DataFrame) -> dict[str, float]:
     """'<rule>.<eig|eps|acc>' slopes of the per-batch-size means."""
     out = {}
@@ -83,9 +74,9 @@ def trends(mean: pd.DataFrame) -> dict[str, float]:
             continue
         r = mean.loc[rule]
         lb = np.log2(r.index.to_numpy(dtype=float))
-        out[f"{rule}.eig"] = slope(lb * np.log(2), r["top_eig"], log_y=True)
-        out[f"{rule}.eps"] = slope(lb * np.log(2), r["eps_sharpness"], log_y=True)
-        out[f"{rule}.acc"] = slope(lb, r["test_acc"])
+        out[f"{rule}.eig"] = slope(lb * np.log(2), r["top_eig"], log_x=False)
+        out[f"{rule}.eps"] = slope(lb * np.log(2), r["eps_sharpness"], log_x=False)
+        out[f"{rule}.acc"] = slope(lb, r["test_acc"], log_x=False, log_y=False)
     return out
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim, Estimate
+from ...claims import Claim, Estimate, slope
 from .. import CheckContext
 
 NAME = "implicit_bias"
@@ -115,12 +115,11 @@ def neural_values(m: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
     v = {"neural_interpolate": float(ok.mean()) if len(nn) else NAN}
     moved = nn[ok].groupby("init_scale")["rel_dist"].mean()
     mean = nn[ok].groupby("init_scale")["norm"].mean()
-    if len(moved) >= 2 and np.all(moved.to_numpy() > 0):
-        x = np.log(moved.index.to_numpy(dtype=float))
-        v["neural_lazy_displacement"] = float(np.polyfit(x, np.log(moved.to_numpy()), 1)[0])
-        v["norm_slope"] = float(np.polyfit(x, np.log(mean.to_numpy()), 1)[0])  # the old claim
-    else:
-        v["neural_lazy_displacement"] = v["norm_slope"] = NAN
+    scales = moved.index.to_numpy(dtype=float)
+    v["neural_lazy_displacement"] = slope(scales, moved.to_numpy(), strict=True)
+    # the old claim's value (the norm's slope), where the displacement's is defined
+    ok = not np.isnan(v["neural_lazy_displacement"])
+    v["norm_slope"] = slope(scales, mean.to_numpy(), strict=True) if ok else NAN
     return v
 
 

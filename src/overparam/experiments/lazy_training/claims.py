@@ -2,7 +2,7 @@
 
 Every claim value is a function of the run rows, recomputed by ``ctx.estimates`` on tables
 whose seeds are resampled: the mean of a quantity over seeds per width, and the least-squares
-slope of its logarithm against log width (``loglog_slope``). Every slope is reported with its
+slope of its logarithm against log width (``overparam.claims.slope``). Every slope is reported with its
 interval in the notes, per layer and quantity; the claims read the slowest-decaying weight
 layer, the NTK change and the linearisation gap (ntk regime), the kernel-regression gap at the
 widest width, and the NTK change of the scaled-output regime (Chizat et al. 2019).
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim, Estimate
+from ...claims import Claim, Estimate, slope
 from .. import CheckContext
 
 NAME = "lazy_training"
@@ -29,16 +29,6 @@ CLAIMS = (
 )
 
 
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of log y on log x over the finite positive y (NaN if < 2 points).
-    Here, not in ``overparam.ntk``: the check step runs without torch."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    ok = np.isfinite(y) & (y > 0)
-    if ok.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
-
-
 def means(metrics: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds per (regime, quantity) (rows) and width (columns)."""
     return metrics.groupby(["regime", "quantity", "width"])["value"].mean().unstack("width")
@@ -49,7 +39,7 @@ def slopes(metrics: pd.DataFrame) -> dict[str, float]:
     (the training loss included, for the record)."""
     m = means(metrics)
     w = m.columns.to_numpy(dtype=float)
-    return {f"{r}.{q}": loglog_slope(w, row.to_numpy()) for (r, q), row in m.iterrows()}
+    return {f"{r}.{q}": slope(w, row.to_numpy()) for (r, q), row in m.iterrows()}
 
 
 def values(metrics: pd.DataFrame) -> dict[str, float]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim
+from ...claims import Claim, slope
 from .. import CheckContext
 
 NAME = "mode_connectivity"
@@ -54,13 +54,6 @@ def barriers(metrics: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     return out
-
-
-def _slope(x, y) -> float:
-    ok = np.isfinite(y) & (np.asarray(y) > 0)
-    if ok.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(np.asarray(x)[ok]), np.log(np.asarray(y)[ok]), 1)[0])
 
 
 def demo_values(metrics: pd.DataFrame) -> dict[str, float]:
@@ -102,8 +95,8 @@ def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
     v: dict[str, float] = {}
     ratio = (per["aligned"] / per["linear"]).dropna()
     v["aligned_below_unaligned"] = float(ratio.max()) if len(ratio) else nan
-    v["aligned_shrinks_with_width"] = _slope(per.index.to_numpy(), per["aligned"].to_numpy())
-    v["linear_slope"] = _slope(per.index.to_numpy(), per["linear"].to_numpy())
+    v["aligned_shrinks_with_width"] = slope(per.index.to_numpy(), per["aligned"].to_numpy())
+    v["linear_slope"] = slope(per.index.to_numpy(), per["linear"].to_numpy())
     bw = int(cfg["bezier"]["width"])
     w = b[(b["panel"] == "width") & (b["width"] == bw)]
     cur, lin = w[w["method"] == "bezier"], w[w["method"] == "linear"]

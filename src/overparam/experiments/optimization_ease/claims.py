@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim, make_claim
+from ...claims import Claim, make_claim, slope
 from .. import CheckContext
 
 NAME = "optimization_ease"
@@ -242,14 +242,6 @@ def kernel_per_run(metrics: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _slope(widths, values) -> float:
-    """Least-squares slope of log(value) on log(width); NaN if any value is NaN or <= 0."""
-    v = np.asarray(values, float)
-    if len(v) < 2 or not np.all(np.isfinite(v) & (v > 0)):
-        return np.nan
-    return float(np.polyfit(np.log(np.asarray(widths, float)), np.log(v), 1)[0])
-
-
 def kernel_values(kr: pd.DataFrame) -> dict[str, float]:
     """The NTK runs' kernel-limit claims from ``kernel_per_run`` rows (keys KERNEL_CLAIMS):
     the widest width's median time gap, the log-log slopes over width of the median time gap
@@ -261,8 +253,8 @@ def kernel_values(kr: pd.DataFrame) -> dict[str, float]:
     widest = w.iloc[-1]
     return {
         "ntk_time_gap_widest": float(widest["time_gap"]),
-        "ntk_time_gap_rate": _slope(w.index, w["time_gap"]),
-        "ntk_curve_gap_rate": _slope(w.index, w["curve_gap"]),
+        "ntk_time_gap_rate": slope(w.index, w["time_gap"], strict=True),
+        "ntk_curve_gap_rate": slope(w.index, w["curve_gap"], strict=True),
         "ntk_median_time_vs_limit": float(
             abs(widest["t_net"] - widest["t_limit"]) / widest["t_limit"]
         ),
