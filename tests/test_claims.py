@@ -297,3 +297,33 @@ def test_slope_is_the_power_law_exponent_and_treats_missing_points_alike():
     assert np.isnan(slope(x, bad, strict=True))  # every condition must count
     assert np.isnan(slope(x, [1.0, np.nan, np.nan, 0.0]))  # one point left: no slope
     assert np.isnan(slope([1.0, 0.0], [1.0, 2.0]))  # x = 0 on a log axis drops out
+
+
+def test_bootstrap_calls_values_once_per_distinct_draw_with_identical_intervals():
+    from overparam.claims import bootstrap
+
+    rng = np.random.default_rng(3)
+    runs = pd.DataFrame({"seed": np.repeat([0, 1, 2], 4), "v": rng.normal(size=12)})
+    calls = []
+
+    def values(df):
+        calls.append(1)
+        return {"mean": float(df["v"].mean()), "sd": float(df.groupby("seed")["v"].mean().std())}
+
+    got = bootstrap(values, runs, resamples=500, seed=7)
+    assert len(calls) <= 1 + 3**3  # the point value, then at most one call per distinct draw
+    # the same resamples computed one by one, without reusing any result
+    ids = runs["seed"].to_numpy()
+    rows = [np.flatnonzero(ids == s) for s in range(3)]
+    draw = np.random.default_rng(7)
+    ref = {"mean": [], "sd": []}
+    for _ in range(500):
+        pick = draw.integers(0, 3, size=3)
+        take = np.concatenate([rows[i] for i in pick])
+        sample = runs.iloc[take].assign(seed=np.repeat(np.arange(3), [len(rows[i]) for i in pick]))
+        for key, v in values(sample).items():
+            ref[key].append(v)
+    for key, est in got.items():
+        lo, hi = np.quantile(ref[key], [0.025, 0.975])
+        point = values(runs)[key]
+        assert (est.ci_low, est.ci_high) == (min(lo, point), max(hi, point))

@@ -134,7 +134,10 @@ def bootstrap(
     drawn twice counts as two runs), and calls ``values`` on that table: a claim's value is
     recomputed from the resampled runs, whatever function of them it is. Seeds shared by
     several conditions (widths, families, rounds) are resampled together, which keeps paired
-    comparisons paired. The generator is seeded, so the intervals are deterministic.
+    comparisons paired. The generator is seeded, so the intervals are deterministic. With few
+    seeds the same draw (the same seeds in the same order) comes up many times (k = 4: 256
+    possible draws for 1000 resamples); ``values`` is a function of its table, so it is called
+    once per distinct draw and the repeats reuse its result: the same intervals, bit for bit.
 
     The interval is widened, where needed, to contain the point value: for a biased
     statistic (an absolute deviation, a maximum over conditions) the resampled values can all
@@ -153,12 +156,14 @@ def bootstrap(
     rows = [np.flatnonzero(ids == s) for s in seeds]
     rng = np.random.default_rng(seed)
     draws = {key: np.empty(resamples) for key in point}
+    seen: dict[bytes, Mapping[str, float]] = {}  # a draw repeated: the values it gave
     for b in range(resamples):
         pick = rng.integers(0, k, size=k)
-        take = np.concatenate([rows[i] for i in pick])
-        relabel = np.repeat(np.arange(k), [len(rows[i]) for i in pick])
-        sample = runs.iloc[take].assign(**{unit: relabel})
-        got = values(sample)
+        got = seen.get(pick.tobytes())
+        if got is None:
+            take = np.concatenate([rows[i] for i in pick])
+            relabel = np.repeat(np.arange(k), [len(rows[i]) for i in pick])
+            got = seen[pick.tobytes()] = values(runs.iloc[take].assign(**{unit: relabel}))
         for key in point:
             draws[key][b] = float(got.get(key, math.nan))
     alpha = (1 - level) / 2
