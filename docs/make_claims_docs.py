@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -298,6 +299,35 @@ def job_times_block(path: Path = JOBS) -> str:
     return "\n".join(lines)
 
 
+CHANGES = ROOT / "docs" / "protocol-changes.yaml"
+BEFORE = ROOT / "docs" / "quick-scale" / "before-issue-21.parquet"
+
+
+def protocol_changes_block(quick: pd.DataFrame) -> str:
+    """The claims whose protocol now follows its source (docs/protocol-changes.yaml): the
+    quick-scale value and verdict before (the committed table of the build before the change)
+    and now, with the reason from the file."""
+    before = {r.claim: r for r in tables.read_table(BEFORE, CLAIMS_SCHEMA).itertuples()}
+    now = {r.claim: r for r in quick.itertuples()}
+    lines = ["| claim | tier | before | now | why |", "|---|---|---|---|---|"]
+    for item in yaml.safe_load(CHANGES.read_text()):
+        claim, was = item["claim"], item.get("was", item["claim"])
+        if claim not in now:
+            raise SystemExit(f"{CHANGES.name}: {claim!r} is not a claim of the quick-scale table")
+        r = now[claim]
+        old = before.get(was)
+        then = "new" if old is None else f"{_num(old.value)}: {verdict(old)}"
+        if old is not None and was != claim:
+            then += f" (`{was.split('.', 1)[1]}`)"
+        if old is not None and old.tier != r.tier:
+            then += f", {old.tier}"
+        lines.append(
+            f"| `{claim}` | {r.tier} | {then} | {_num(r.value)} {interval(r)}: {verdict(r)} "
+            f"| {_cell(' '.join(item['why'].split()))} |"
+        )
+    return "\n".join(lines)
+
+
 def blocks(quick: pd.DataFrame, paper_md: str) -> dict[str, str]:
     paper = with_tiers(paper_verdicts(paper_md), quick)
     return {
@@ -306,6 +336,7 @@ def blocks(quick: pd.DataFrame, paper_md: str) -> dict[str, str]:
         "tallies": tallies_block(quick, paper),
         "quick-summary": summary_block(quick),
         "quick-verdicts": verdicts_block(quick),
+        "protocol-changes": protocol_changes_block(quick),
     }
 
 

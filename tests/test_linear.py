@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from overparam import linear, theory
-from overparam.data import excess_risk, linear_problem
+from overparam.data import excess_risk
 
 
 def test_min_norm_matches_pinv_overparameterized():
@@ -72,11 +72,3 @@ def test_isotropic_monte_carlo_matches_exact_finite_n_risk():
     ]
     expect = theory.isotropic_min_norm_risk_finite(n, p, 1.0, s2)
     assert np.mean(risks) == pytest.approx(expect, rel=0.03)
-
-
-def test_linear_problem_validates_shapes():
-    rng = np.random.default_rng(0)
-    with pytest.raises(ValueError):
-        linear_problem(10, np.ones(5), np.ones(4), 0.1, rng)
-    prob = linear_problem(10, np.ones(5), np.ones(5), 0.0, rng)
-    np.testing.assert_allclose(prob.y, prob.x @ prob.beta)

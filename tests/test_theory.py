@@ -66,28 +66,6 @@ def test_mp_stieltjes_against_eigenvalues():
     assert dm == pytest.approx(np.mean(1 / (s + lam) ** 2), rel=1e-2)
 
 
-def test_ridge_risk_limits():
-    r2, s2 = 1.0, 0.25
-    # lam -> 0 recovers the min-norm formula on both sides of gamma = 1
-    for g in (0.4, 3.0):
-        assert theory.ridge_isotropic_risk(1e-7, g, r2, s2) == pytest.approx(
-            theory.hastie_isotropic_risk(g, r2, s2), rel=1e-4
-        )
-    # lam -> inf: predicts 0, risk -> r^2
-    assert theory.ridge_isotropic_risk(1e7, 2.0, r2, s2) == pytest.approx(r2, rel=1e-4)
-    # optimal lambda minimises the risk over lam
-    for g in (0.5, 1.0, 2.0):
-        lams = np.geomspace(1e-3, 10, 2001)
-        best = lams[np.argmin(theory.ridge_isotropic_risk(lams, g, r2, s2))]
-        assert best == pytest.approx(theory.optimal_ridge_lambda(g, r2, s2), rel=0.01)
-        assert theory.optimal_ridge_risk(g, r2, s2) == pytest.approx(
-            theory.ridge_isotropic_risk(s2 * g / r2, g, r2, s2), rel=1e-10
-        )
-    # optimal-ridge risk increases in gamma: no peak
-    g = np.geomspace(0.05, 20, 400)
-    assert np.all(np.diff(theory.optimal_ridge_risk(g, r2, s2)) > 0)
-
-
 def test_optimal_ridge_risk_against_monte_carlo():
     from overparam.linear import ridge
 

@@ -52,17 +52,6 @@ class MNIST1D(Dataset):
 # ----------------------------------------------------------------------------- Gaussian designs
 
 
-@dataclass(frozen=True)
-class LinearProblem:
-    """y = x @ beta + noise, x ~ N(0, diag(eigs)). Test quantities are exact (no test sample)."""
-
-    x: np.ndarray  # (n, p)
-    y: np.ndarray  # (n,)
-    beta: np.ndarray  # (p,)
-    eigs: np.ndarray  # (p,) covariance spectrum (diagonal covariance)
-    noise_sd: float
-
-
 def gaussian_design(n: int, eigs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """n rows of N(0, diag(eigs)). Diagonal covariance loses no generality for rotation-
     invariant estimators (min-norm, ridge): the risk depends on Sigma only through its
@@ -73,18 +62,6 @@ def gaussian_design(n: int, eigs: np.ndarray, rng: np.random.Generator) -> np.nd
     if eigs.ndim != 1 or np.any(eigs < 0):
         raise ValueError("eigs must be a 1-d array of non-negative eigenvalues")
     return rng.standard_normal((n, eigs.size)) * np.sqrt(eigs)
-
-
-def linear_problem(
-    n: int, eigs: np.ndarray, beta: np.ndarray, noise_sd: float, rng: np.random.Generator
-) -> LinearProblem:
-    eigs = np.asarray(eigs, dtype=float)
-    beta = np.asarray(beta, dtype=float)
-    if beta.shape != eigs.shape:
-        raise ValueError(f"beta has shape {beta.shape}, eigs {eigs.shape}")
-    x = gaussian_design(n, eigs, rng)
-    y = x @ beta + noise_sd * rng.standard_normal(n)
-    return LinearProblem(x=x, y=y, beta=beta, eigs=eigs, noise_sd=float(noise_sd))
 
 
 def excess_risk(beta_hat: np.ndarray, beta: np.ndarray, eigs: np.ndarray) -> float:

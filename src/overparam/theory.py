@@ -121,15 +121,6 @@ def mp_stieltjes(lam, gamma):
     return m, dm
 
 
-def ridge_isotropic_risk(lam, gamma, snr_r2: float, sigma2: float):
-    """Asymptotic excess risk of ridge with penalty lam > 0 (convention above):
-    bias r^2 lam^2 m'(-lam) + variance sigma^2 gamma (m(-lam) - lam m'(-lam))."""
-    m, dm = mp_stieltjes(lam, gamma)
-    lam = np.asarray(lam, dtype=float)
-    out = snr_r2 * lam**2 * dm + sigma2 * np.asarray(gamma, float) * (m - lam * dm)
-    return float(out) if np.ndim(out) == 0 else out
-
-
 def optimal_ridge_lambda(gamma, snr_r2: float, sigma2: float):
     """lam* = sigma^2 gamma / r^2: the Bayes-optimal penalty for a rotation-invariant beta
     (Dobriban & Wager 2018; Nakkiran et al. 2021), in the (1/n)||y - Xb||^2 convention."""

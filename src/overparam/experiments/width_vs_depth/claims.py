@@ -288,11 +288,6 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     return ctx.claims(NAME, specs, est, notes=notes(runs, setup))
 
 
-def summary_table(metrics: pd.DataFrame, fit_train_acc: float) -> pd.DataFrame:
-    """``per_shape`` of a metrics table (for the figure and the README)."""
-    return per_shape(per_run(metrics, fit_train_acc))
-
-
 def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
     """The metrics rows each claim's value is computed from (a pandas query per claim id;
     ``overparam explain`` shows them)."""
