@@ -118,19 +118,7 @@ def top_eigenvalue(
     hvp = HessianVectorProduct(loss_fn, params)
     ps = hvp.params
     v = _normalised([torch.randn(p.shape, generator=generator).to(p) for p in ps])
-    lam = torch.full((ps[0].shape[0],), float("nan"), dtype=torch.float64)
-    converged = torch.zeros_like(lam, dtype=torch.bool)
-    it = 0
-    while it < iters:
-        it += 1
-        hv = hvp(v)
-        new = member_dot(v, hv).double().cpu()
-        converged = (new - lam).abs() <= tol * new.abs()
-        lam = new
-        v = _normalised(hv)
-        if bool(converged.all()):
-            break
-    return TopEigen(values=lam.numpy(), vectors=v, iterations=it, converged=converged.numpy())
+    return _power_iteration(hvp, v, iters, tol)
 
 
 @dataclass
@@ -211,7 +199,13 @@ def top_eigenvalue_from(
     hvp = HessianVectorProduct(loss_fn, params)
     ps = hvp.params
     v = _normalised([s.detach().to(p) for s, p in zip(start, ps)])
-    lam = torch.full((ps[0].shape[0],), float("nan"), dtype=torch.float64)
+    return _power_iteration(hvp, v, iters, tol)
+
+
+def _power_iteration(hvp, v, iters: int, tol: float) -> TopEigen:
+    """Power iteration from the normalised start ``v``: at most ``iters`` Hessian-vector
+    products, stopping once every member's value changes by <= ``tol`` relatively."""
+    lam = torch.full((v[0].shape[0],), float("nan"), dtype=torch.float64)
     converged = torch.zeros_like(lam, dtype=torch.bool)
     it = 0
     while it < iters:

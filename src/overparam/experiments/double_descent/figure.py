@@ -11,7 +11,7 @@ import pandas as pd
 from ... import plots
 from .linear import draw_linear
 from .mlp import draw_mlp
-from .random_features import draw_random_features, draw_summary
+from .rf_figure import draw_random_features, draw_summary
 
 
 def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:

@@ -1,5 +1,4 @@
-"""Claims of width_vs_depth: per-run summaries and the sourced claims, each computed per budget
-and combined over budgets (the claim must hold at every budget).
+"""Claims of width_vs_depth, each computed per budget and combined (it must hold at every one).
 
 - ``deeper_slower_to_fit`` and ``shape_insensitive_small_data`` read the ``fit`` runs (many
   epochs on 4000 samples): epochs to fit and the test loss early-stopped on the test set.
