@@ -43,6 +43,15 @@ def _interrupt_after(monkeypatch, n: int) -> None:
     monkeypatch.setattr(resume.Store, "save", save)
 
 
+def _interrupted(monkeypatch, root, after: int, spec, params, data, cfg, seeds, **kw) -> None:
+    """Train in the store ``root`` and stop right after the ``after``-th checkpoint."""
+    _interrupt_after(monkeypatch, after)
+    with pytest.raises(Interrupted):
+        with resume.job_store(root, EVERY_EPOCH, key="job"):
+            train_ensemble(spec, params, data, cfg, seeds, **kw)
+    monkeypatch.undo()
+
+
 CASES = {
     "sgd_momentum": dict(cfg=dict(epochs=7, batch_size=20, lr=0.05, momentum=0.9)),
     "adam": dict(cfg=dict(epochs=6, batch_size=32, lr=0.01, optimizer="adam")),
@@ -90,12 +99,8 @@ def _setup(case):
 def test_interrupted_call_resumes_bit_identical(name, after, tmp_path, monkeypatch):
     spec, params, data, cfg, seeds, kw = _setup(CASES[name])
     reference = train_ensemble(spec, params, data, cfg, seeds, **kw)
-    _interrupt_after(monkeypatch, after)
-    with pytest.raises(Interrupted):
-        with resume.job_store(tmp_path / "ckpt", EVERY_EPOCH, key="job"):
-            train_ensemble(spec, params, data, cfg, seeds, **kw)
+    _interrupted(monkeypatch, tmp_path / "ckpt", after, spec, params, data, cfg, seeds, **kw)
     assert len(list((tmp_path / "ckpt").glob("state-*.pt"))) == 1
-    monkeypatch.undo()
     lines = []
     with resume.job_store(tmp_path / "ckpt", EVERY_EPOCH, key="job", log=lines.append):
         resumed = train_ensemble(spec, params, data, cfg, seeds, log=lines.append, **kw)
@@ -120,11 +125,7 @@ def test_finished_call_is_read_back_and_charges_the_ledger(tmp_path):
 
 def test_a_different_call_does_not_resume_from_anothers_state(tmp_path, monkeypatch):
     spec, params, data, cfg, seeds, kw = _setup(CASES["sgd_momentum"])
-    _interrupt_after(monkeypatch, 2)
-    with pytest.raises(Interrupted):
-        with resume.job_store(tmp_path / "s", EVERY_EPOCH, key="job"):
-            train_ensemble(spec, params, data, cfg, seeds)
-    monkeypatch.undo()
+    _interrupted(monkeypatch, tmp_path / "s", 2, spec, params, data, cfg, seeds)
     other = TrainConfig(**{**CASES["sgd_momentum"]["cfg"], "lr": 0.06})
     lines = []
     with resume.job_store(tmp_path / "s", EVERY_EPOCH, key="job", log=lines.append):
@@ -158,11 +159,7 @@ def test_off_and_pacing(tmp_path):
 
 def test_unreadable_checkpoint_is_ignored(tmp_path, monkeypatch):
     spec, params, data, cfg, seeds, kw = _setup(CASES["sgd_momentum"])
-    _interrupt_after(monkeypatch, 2)
-    with pytest.raises(Interrupted):
-        with resume.job_store(tmp_path / "s", EVERY_EPOCH, key="job"):
-            train_ensemble(spec, params, data, cfg, seeds)
-    monkeypatch.undo()
+    _interrupted(monkeypatch, tmp_path / "s", 2, spec, params, data, cfg, seeds)
     (state,) = (tmp_path / "s").glob("state-*.pt")
     state.write_bytes(b"not a checkpoint")
     lines = []
@@ -223,10 +220,6 @@ def test_resume_is_a_cpu_path_over_float64_too(tmp_path, monkeypatch):
     data = {k: (v.double() if v.is_floating_point() else v) for k, v in toy_data().items()}
     cfg = TrainConfig(epochs=5, batch_size=32, lr=0.05, momentum=0.5)
     reference = train_ensemble(spec, params, data, cfg, [0, 1])
-    _interrupt_after(monkeypatch, 2)
-    with pytest.raises(Interrupted):
-        with resume.job_store(tmp_path / "s", EVERY_EPOCH, key="j"):
-            train_ensemble(spec, params, data, cfg, [0, 1])
-    monkeypatch.undo()
-    with resume.job_store(tmp_path / "s", EVERY_EPOCH, key="j"):
+    _interrupted(monkeypatch, tmp_path / "s", 2, spec, params, data, cfg, [0, 1])
+    with resume.job_store(tmp_path / "s", EVERY_EPOCH, key="job"):
         _assert_same_result(train_ensemble(spec, params, data, cfg, [0, 1]), reference)

@@ -737,7 +737,9 @@ def _capture(c: _Counters, m: _Members, checks, batches: _Batches, history: _His
         "active": m.active.cpu(), "diverged": m.diverged.copy(),
         "diverged_step": m.diverged_step.copy(), "stopped": m.stopped.copy(),
         "bound": checks.bound.cpu(),
-        "deferred": cpu([checks.bad_step, checks.step_dev]) if hasattr(checks, "bad_step") else [],
+        "deferred": (
+            cpu([checks.bad_step, checks.step_dev]) if isinstance(checks, _DeferredChecks) else []
+        ),
         "gens": [g.get_state() for g in batches.gens], "kept": dict(kept),
         "rows": list(history.rows),
     }  # fmt: skip
@@ -861,7 +863,13 @@ def train_ensemble(
         args = (spec, params, d, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch, say,
                 log_every_s, t_start, defer)  # fmt: skip
         store = resume.current()
-        res = _train(*args) if store is None else _train_resumable(store, data, *args)
+        if store is None:
+            res = _train(*args)
+        else:
+            key = resume.call_key(
+                "train_ensemble", spec, list(params), data, masks, cfg, seeds, dev.type, defer
+            )
+            res = _train_resumable(store, key, args, say, dev, cfg.epochs)
         timing.charge("train", res.train_s)
         return res
     finally:
@@ -869,13 +877,10 @@ def train_ensemble(
             torch.set_num_threads(old_threads)
 
 
-def _train_resumable(store, data, *args) -> TrainResult:
-    """``_train(*args)`` inside a job's checkpoint store (``overparam.resume``): a call that had
-    finished is read back; an interrupted one continues from its last epoch-end state."""
-    spec, params, _, cfg, seeds, masks, dev, *_, say, _, _, defer = args
-    key = resume.call_key(
-        "train_ensemble", spec, list(params), data, masks, cfg, seeds, dev.type, defer
-    )
+def _train_resumable(store, key: str, args: tuple, say, dev, epochs: int) -> TrainResult:
+    """``_train(*args)`` inside a job's checkpoint store (``overparam.resume``) under the call's
+    ``key``: a call that had finished is read back; an interrupted one continues from its last
+    epoch-end state."""
     done = store.load("result", key)
     if done is not None:
         say(f"resume: training call {key} had finished before; its result is read back")
@@ -886,7 +891,7 @@ def _train_resumable(store, data, *args) -> TrainResult:
     if state is not None:
         c = state["counters"]
         say(
-            f"resume: training call {key} continues from epoch {c.epoch} (step {c.step}) of {cfg.epochs}"
+            f"resume: training call {key} continues from epoch {c.epoch} (step {c.step}) of {epochs}"
         )
         timing.charge("eval", c.eval_s)  # the evaluations the interrupted run made
     saved = False

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...claims import Claim, make_claim, slope
+from ...claims import Claim, slope
 from .. import CheckContext
 
 NAME = "optimization_ease"
@@ -178,35 +178,24 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     est = ctx.estimates(lambda r: demo_values(r, params, floor), druns)
     for p in params:
         notes = _notes(_sweep(druns, "demo", p))
-        for claim in SWEEP_CLAIMS:
-            key = demo_claim_key(p, claim)
-            out.append(
-                make_claim(
-                    ctx.definition(NAME, f"demo.{key}"),
-                    claim=f"demo.{key}",
-                    experiment=NAME,
-                    estimate=est[key],
-                    figure=ctx.figure,
-                    scale=ctx.scale,
-                    note=f"lr={demo['lr'][p]:g}; " + notes[claim],
-                )
-            )
+        keys = {f"demo.{demo_claim_key(p, c)}": c for c in SWEEP_CLAIMS}
+        out += ctx.claims(
+            NAME,
+            {k: k for k in keys},
+            {k: est[k.removeprefix("demo.")] for k in keys},
+            {k: f"lr={demo['lr'][p]:g}; " + notes[c] for k, c in keys.items()},
+        )
     if "ntk" in params:
         kr = kernel_per_run(metrics, cfg["loss_threshold"])
         est = ctx.estimates(kernel_values, kr)
         note = f"lr={demo['lr']['ntk']:g}; " + (_kernel_note(kr) if len(kr) else "no NTK runs")
-        for key in KERNEL_CLAIMS:
-            out.append(
-                make_claim(
-                    ctx.definition(NAME, f"demo.{key}"),
-                    claim=f"demo.{key}",
-                    experiment=NAME,
-                    estimate=est[key],
-                    figure=ctx.figure,
-                    scale=ctx.scale,
-                    note=note,
-                )
-            )
+        ids = [f"demo.{k}" for k in KERNEL_CLAIMS]
+        out += ctx.claims(
+            NAME,
+            {k: k for k in ids},
+            {f"demo.{k}": est[k] for k in KERNEL_CLAIMS},
+            dict.fromkeys(ids, note),
+        )
     return out
 
 
