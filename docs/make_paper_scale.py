@@ -1,35 +1,69 @@
-"""Write docs/paper-scale.md from a paper-scale run: every claim's value, interval and verdict
-beside the published number it is compared with and its quick-scale verdict, and per
-experiment the wall time, CPU time and peak memory of its jobs (from the rules' benchmark
-files). Jobs that did not run are listed and their time extrapolated from the measured jobs
-of the same kind (said so in the table). Nothing here is typed by hand: rerun it after a run.
+"""The paper-scale evidence (``docs/paper-scale/``) and the page made from it (docs/paper-scale.md).
 
-    python docs/make_paper_scale.py --run /path/to/paper/checkout \\
-        --quick /path/to/quick/checkout [--config config/paper.yaml] [--out docs/paper-scale.md]
+Two steps, so the page can never drift from tables a reader can audit:
 
-``--run`` and ``--quick`` are the working directories of the two runs (they hold results/).
+    # 1. copy a paper run's tables into the repository (after, or during, the run)
+    python docs/make_paper_scale.py collect --run /path/to/paper/checkout [EXPERIMENT ...]
+    # 2. write docs/paper-scale.md from the committed evidence only (no run needed)
+    python docs/make_paper_scale.py [--check]
+
+``collect`` writes, per experiment, ``docs/paper-scale/<exp>/``: its ``claims.parquet``,
+``metrics.parquet`` and ``provenance.json`` (the layout of a results folder, so
+``overparam claims --results docs/paper-scale`` and ``overparam diff results docs/paper-scale``
+read it), ``jobs.parquet`` (the Snakemake benchmark row of every job it ran), its figure and
+``run.json`` (the jobs the run's own code planned, the commits that ran them, when it was
+collected). An experiment whose jobs have not all run yet gets only ``jobs.parquet`` and
+``run.json``: the page lists it as partial.
+
+The page gives per experiment the jobs run / planned, wall and CPU time, peak memory and commits,
+and per claim its tier, value, interval, verdict, the published number and the quick-scale
+verdict (``docs/quick-scale/claims.parquet``). Where the two verdicts differ the page needs one
+sentence explaining why, from ``docs/paper-scale/differences.yaml`` (claim id -> sentence):
+rendering fails while one is missing or stale. ``--check`` compares instead of writing (the test
+suite runs it). Nothing on the page is typed by hand.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import math
+import os
+import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from overparam import experiments  # noqa: E402
-from overparam.audit import fill_from  # noqa: E402
-from overparam.claims import interval, tally, verdict  # noqa: E402
-from overparam.config import read_config, validate  # noqa: E402
+from overparam import experiments, tables  # noqa: E402
+from overparam.claims import CLAIMS_SCHEMA, TIERS, interval, tier_counts, verdict  # noqa: E402
+from overparam.steps import collect_benchmarks  # noqa: E402
 
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+EVIDENCE = ROOT / "docs" / "paper-scale"
+PAGE = ROOT / "docs" / "paper-scale.md"
+QUICK = ROOT / "docs" / "quick-scale" / "claims.parquet"
+DIFFERENCES = EVIDENCE / "differences.yaml"
+RUN_RULES = ("train", "solve")  # the rules whose jobs an experiment plans (one per job id)
+
+# the run's own code lists its planned jobs (job ids change with the code: bundles, new jobs)
+_PLAN = """
+import json, sys
+from overparam import experiments
+from overparam.config import read_config
+cfg = read_config("config/config.yaml", "config/paper.yaml")
+print(json.dumps({n: list(experiments.get(n).jobs(cfg[n])) for n in sys.argv[1:]}))
+"""
+
+
+class EvidenceError(Exception):
+    """The evidence and the page (or its differences file) do not fit together."""
 
 
 def _num(v) -> str:
@@ -43,154 +77,257 @@ def _hms(seconds: float) -> str:
     return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
 
 
-def job_times(run: Path, name: str, cfg: dict) -> pd.DataFrame:
-    """One row per planned job of experiment ``name``: kind, measured seconds (NaN if the job
-    did not run), CPU seconds, peak RSS in MB."""
-    rows = []
-    for job_id, spec in experiments.get(name).jobs(cfg[name]).items():
-        step = ("train_" if getattr(spec, "trains", False) else "solve_") + job_id
-        tsv = run / "results" / "benchmarks" / "jobs" / name / f"{step}.tsv"
-        row = {"job": job_id, "kind": type(spec).__name__, "s": math.nan, "cpu_s": math.nan,
-               "max_rss_mb": math.nan, "load": math.nan}  # fmt: skip
-        if tsv.exists():
-            b = pd.read_csv(tsv, sep="\t").iloc[-1]
-            row.update(s=float(b["s"]), cpu_s=float(b.get("cpu_time", math.nan)),
-                       max_rss_mb=float(b["max_rss"]), load=float(b.get("mean_load", math.nan)))  # fmt: skip
-        rows.append(row)
-    return pd.DataFrame(rows)
+# ----------------------------------------------------------------------------- collect
 
 
-def estimate(jobs: pd.DataFrame) -> tuple[float, int, int]:
-    """(extrapolated CPU seconds of the jobs that did not run, number of them, number of them
-    whose kind has no measured job and so no estimate). A missing job costs the mean CPU time
-    of the measured jobs of its kind: on a shared machine CPU time is closer than wall time to
-    what a one-thread job takes alone."""
-    done = jobs["s"].notna()
-    mean_by_kind = jobs[done].groupby("kind")["cpu_s"].mean()
-    missing = jobs[~done]
-    known = missing["kind"].isin(mean_by_kind.index)
-    extra = float(sum(mean_by_kind[k] for k in missing.loc[known, "kind"]))
-    return extra, int(len(missing)), int((~known).sum())
+def planned_jobs(run: Path, names: list[str]) -> dict[str, list[str]]:
+    """{experiment: job ids} as the code of the run's checkout plans them at paper scale."""
+    env = {"PYTHONPATH": str(run / "src"), "PATH": str(Path(sys.executable).parent)}
+    out = subprocess.run([sys.executable, "-c", _PLAN, *names], cwd=run, env=env,
+                         capture_output=True, text=True)  # fmt: skip
+    if out.returncode:
+        raise EvidenceError(f"{run}: could not list its paper-scale jobs:\n{out.stderr}")
+    return json.loads(out.stdout)
 
 
-def commits_of(run: Path, name: str) -> str:
-    """The commits (first 10 digits) that wrote experiment ``name``'s run tables, from their
-    provenance ('-' when none ran): a run may be resumed, or merged, across commits."""
-    from overparam.tables import read_provenance
+def _benchmarks(run: Path, name: str) -> tuple[list[Path], list[tuple], list[Path | None]]:
+    paths, labels, tabs = [], [], []
+    for tsv in sorted((run / "results" / "benchmarks" / "jobs" / name).glob("*.tsv")):
+        rule, _, job = tsv.stem.partition("_")
+        table = run / "results" / name / "runs" / f"{job}.parquet"
+        paths.append(tsv)
+        labels.append((rule, name, job))
+        tabs.append(table if rule in RUN_RULES and table.exists() else None)
+    return paths, labels, tabs
 
-    found = {
-        str(read_provenance(p).get("git_commit") or "unknown")[:10]
-        for p in sorted((run / "results" / name / "runs").glob("*.parquet"))
+
+def _commit(run: Path) -> str:
+    out = subprocess.run(["git", "-C", str(run), "rev-parse", "HEAD"], capture_output=True,
+                         text=True)  # fmt: skip
+    return out.stdout.strip() or "unknown"
+
+
+def collect_one(run: Path, name: str, planned: list[str], evidence: Path = EVIDENCE) -> str:
+    """Copy experiment ``name``'s tables from the paper run in ``run`` into ``evidence/name``;
+    returns 'complete', 'partial' or 'not started'."""
+    paths, labels, tabs = _benchmarks(run, name)
+    if not paths:
+        return "not started"
+    dest = evidence / name
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    jobs = collect_benchmarks(paths, labels, dest / "jobs.parquet", log=lambda m: None,
+                              run_tables=tabs)  # fmt: skip
+    res = run / "results" / name
+    complete = (res / "claims.parquet").exists() and (run / "figures" / f"{name}.png").exists()
+    commits = sorted({str(tables.read_provenance(t).get("git_commit") or "unknown")
+                      for t in tabs if t is not None})  # fmt: skip
+    if complete:
+        for f in ("claims.parquet", "metrics.parquet", "provenance.json"):
+            shutil.copy2(res / f, dest / f)
+        shutil.copy2(run / "figures" / f"{name}.png", dest / f"{name}.png")
+        prov = json.loads((res / "provenance.json").read_text())
+        planned = list(prov.get("runs") or planned)  # the jobs its metrics were made from
+    ran = sorted(set(jobs.loc[jobs["rule"].isin(RUN_RULES), "job"]))
+    info = {
+        "experiment": name,
+        "status": "complete" if complete else "partial",
+        "planned_jobs": list(planned),
+        "ran_jobs": ran,
+        "commits": commits,
+        "run_checkout_commit": _commit(run),
+        "collected": dt.date.today().isoformat(),
+        "machine": _machine(tabs),
     }
-    return ", ".join(f"`{c}`" for c in sorted(found)) or "-"
+    (dest / "run.json").write_text(json.dumps(info, indent=1) + "\n")
+    return info["status"]
 
 
-def claims_of(run: Path, names: list[str]) -> pd.DataFrame:
-    frames = [pd.read_parquet(p) for n in names if (p := run / "results" / n / "claims.parquet").exists()]  # fmt: skip
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+def _machine(tabs: list[Path | None]) -> str:
+    """The collecting machine's CPU (the run's, where the run is collected where it ran) and
+    the devices its run tables record."""
+    devices = sorted({str(tables.read_provenance(t).get("device")) for t in tabs if t})
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{platform.machine()}, {cores} CPU cores, device {'/'.join(devices) or 'cpu'}"
 
 
-def render(run: Path, quick: Path, cfg: dict, commit: str, when: str) -> str:
-    names = [n for n in experiments.names() if n in cfg]
-    paper = claims_of(run, names)
-    quick_claims = claims_of(quick, names).set_index("claim") if quick else pd.DataFrame()
-    out = [
-        "# Paper scale, measured",
-        "",
-        f"Generated by `docs/make_paper_scale.py` on {when} from a run of `config/paper.yaml` "
-        f"(its working directory at commit `{commit}`) on a 2-core CPU machine (no GPU); the "
-        "commits that ran each experiment's jobs are in the table below. Times are the rules' "
-        "benchmark files. `CPU time` is the seconds of CPU the jobs used and `mean load` their "
-        "mean CPU use in percent of one core: jobs that shared the machine with other work (a "
-        "mean load well below 100 for a one-thread job) took longer in wall time than they "
-        "would on an idle machine, where their wall time is about their CPU time.",
-        "",
-        "## Time and memory per experiment",
-        "",
-        "| experiment | jobs run / planned | measured wall | CPU time | extrapolated rest | "
-        "peak RSS | mean load | commit |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    detail = []
+def collect(run: Path, names: list[str] | None = None, evidence: Path = EVIDENCE) -> None:
+    names = names or list(experiments.names())
+    plan = planned_jobs(run, names)
     for n in names:
-        jobs = job_times(run, n, cfg)
-        extra, missing, unknown = estimate(jobs)
-        ran = len(jobs) - missing
-        parts = [f"{_hms(extra)} for {missing - unknown} jobs"] if missing > unknown else []
-        if unknown:
-            parts.append(f"{unknown} jobs of a kind not measured: no estimate")
-        rest = " + ".join(parts) or "none"
-        wall, cpu = jobs["s"].sum(), jobs["cpu_s"].sum()
-        peak = f"{jobs['max_rss_mb'].max():.0f} MB" if ran else "-"
-        load = f"{jobs['load'].mean():.0f}%" if ran else "-"
-        out.append(
-            f"| {n} | {ran} / {len(jobs)} | {_hms(wall)} | {_hms(cpu)} | {rest} | {peak} | {load} "
-            f"| {commits_of(run, n)} |"
-        )
-        detail.append(f"- **{n}**: " + ", ".join(
-            f"{r.job} {_hms(r.s) if math.isfinite(r.s) else 'not run'}" for r in jobs.itertuples()
-        ))  # fmt: skip
-    out += [
-        "",
-        "Extrapolated rest: CPU time; each job that did not run counts as the mean CPU time of "
-        "the measured jobs of its kind (job class) in the same experiment; jobs of a kind with "
-        "no measured job are counted, not estimated. Jobs differ in width and length, so this "
-        "is a rough estimate: an underestimate where the measured jobs were the smaller ones.",
-        "",
-        "Per job:",
-        "",
-        *detail,
-        "",
-        "## Claims at paper scale",
-        "",
+        print(f"{n}: {collect_one(run, n, plan[n], evidence)}")
+
+
+# ----------------------------------------------------------------------------- render
+
+
+def load_evidence(evidence: Path = EVIDENCE) -> dict[str, dict]:
+    """{experiment: {'run': run.json, 'jobs': jobs table, 'claims': claims table or None}}."""
+    out = {}
+    for n in experiments.names():
+        d = evidence / n
+        if not (d / "run.json").exists():
+            continue
+        claims = d / "claims.parquet"
+        out[n] = {
+            "run": json.loads((d / "run.json").read_text()),
+            "jobs": pd.read_parquet(d / "jobs.parquet"),
+            "claims": tables.read_table(claims, CLAIMS_SCHEMA) if claims.exists() else None,
+        }
+    return out
+
+
+def time_rows(ev: dict[str, dict]) -> list[str]:
+    rows = [
+        "| experiment | status | jobs run / planned | wall | CPU time | peak RSS | mean load | "
+        "commits | collected |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    if paper.empty:
-        out.append("No experiment finished its claims check in this run.")
-        return "\n".join(out) + "\n"
-    # runs before claims v3 lack tiers and published numbers: the quick run's rows have them
-    paper = fill_from(paper, quick_claims.reset_index(), ("tier", "published"))
-    out += [
-        f"Tally: {tally(paper)}.",
-        "",
+    for n, e in ev.items():
+        r, j = e["run"], e["jobs"]
+        commits = ", ".join(f"`{c[:10]}`" for c in r["commits"]) or "-"
+        rows.append(
+            f"| {n} | {r['status']} | {len(r['ran_jobs'])} / {len(r['planned_jobs'])} | "
+            f"{_hms(j['seconds'].sum())} | {_hms(j['cpu_seconds'].sum())} | "
+            f"{j['max_rss_mb'].max():.0f} MB | {j['mean_load'].mean():.0f}% | {commits} | "
+            f"{r['collected']} |"
+        )
+    return rows
+
+
+def job_lines(ev: dict[str, dict]) -> list[str]:
+    out = []
+    for n, e in ev.items():
+        j = e["jobs"]
+        runs = j[j["rule"].isin(RUN_RULES)]
+        done = dict(zip(runs["job"], runs["seconds"]))
+        cells = [f"{job} {_hms(done[job])}" if job in done else f"{job} not run"
+                 for job in e["run"]["planned_jobs"]]  # fmt: skip
+        out.append(f"- **{n}**: " + ", ".join(cells))
+    return out
+
+
+def differing(paper: pd.DataFrame, quick: pd.DataFrame) -> list[str]:
+    """The claims whose verdict (holds or not) differs between the paper and quick runs."""
+    q = quick.set_index("claim")["holds"]
+    return [c for c, h in zip(paper["claim"], paper["holds"]) if c in q and bool(q[c]) != bool(h)]
+
+
+def check_differences(paper: pd.DataFrame, quick: pd.DataFrame, why: dict[str, str]) -> None:
+    diff = set(differing(paper, quick))
+    missing, stale = sorted(diff - set(why)), sorted(set(why) - diff)
+    if missing or stale:
+        raise EvidenceError(
+            f"{DIFFERENCES.relative_to(ROOT)}: "
+            + (f"no sentence for the differing claim(s) {missing}; " if missing else "")
+            + (f"sentences for claims that no longer differ: {stale}" if stale else "")
+        )
+
+
+def tally_line(df: pd.DataFrame) -> str:
+    counts, cells = tier_counts(df), []
+    for t in TIERS:
+        n, held, sure = counts.get(t, (0, 0, 0))
+        if n:
+            cells.append(f"{t}: {held} of {n} hold ({sure} confidently)")
+    return "; ".join(cells)
+
+
+def claim_rows(paper: pd.DataFrame, quick: pd.DataFrame, why: dict[str, str]) -> list[str]:
+    q = quick.set_index("claim")
+    rows = [
         "| claim | tier | value | interval | verdict | published | quick scale |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in paper.itertuples():
-        published = str(r.published).replace("|", "\\|")
-        q = quick_claims.loc[r.claim] if r.claim in quick_claims.index else None
-        qv = "not in quick run" if q is None else f"{_num(q['value'])}: {verdict(q)}"
-        if q is not None and bool(q["holds"]) != bool(r.holds):
-            qv = f"**differs**: {qv}"
-        out.append(
+        published = str(r.published or "").replace("|", "\\|")
+        if r.claim in q.index:
+            qr = q.loc[r.claim]
+            qv = f"{_num(qr['value'])}: {verdict(qr)}"
+            if r.claim in why:
+                qv = f"**differs**: {qv}. {why[r.claim]}"
+        else:
+            qv = "not in the quick run"
+        rows.append(
             f"| `{r.claim}` | {r.tier} | {_num(r.value)} | {interval(r)} | {verdict(r)} | "
             f"{published} | {qv} |"
         )
-    not_run = sorted(set(names) - set(paper["experiment"]))
-    if not_run:
-        out += ["", "Experiments whose claims did not run at paper scale: " + ", ".join(not_run)]
-    return "\n".join(out) + "\n"
+    return rows
 
 
-def main(argv: list[str] | None = None) -> None:
+def render(ev: dict[str, dict], quick: pd.DataFrame, why: dict[str, str]) -> str:
+    done = [n for n, e in ev.items() if e["claims"] is not None]
+    paper = (
+        pd.concat([ev[n]["claims"] for n in done], ignore_index=True) if done else pd.DataFrame()
+    )
+    if len(paper):
+        check_differences(paper, quick, why)
+    machines = sorted({e["run"]["machine"] for e in ev.values()})
+    out = [
+        "# Paper scale, measured",
+        "",
+        "Generated by `docs/make_paper_scale.py` from the committed evidence in "
+        "[`paper-scale/`](paper-scale/) (per experiment its claims, metrics, provenance, job "
+        "benchmarks and figure), never typed: `python docs/make_paper_scale.py` rewrites this "
+        "page and the test suite checks that it matches. The run: `config/paper.yaml` on "
+        f"{'; '.join(machines) or 'no machine yet'}. `CPU time` is Snakemake's benchmark of "
+        "each job (sampled: it can miss a job's last seconds, so it is low for short jobs) and "
+        "`mean load` its mean CPU use in percent of one core. The run shared its machine with "
+        "other work at a lower priority, so wall times are upper bounds for an idle machine.",
+        "",
+        "Audit or compare it: `overparam claims --results docs/paper-scale`, "
+        "`overparam diff results docs/paper-scale`.",
+        "",
+        "## Time and memory per experiment",
+        "",
+        *time_rows(ev),
+        "",
+        "Per job (planned by the run's own code):",
+        "",
+        *job_lines(ev),
+        "",
+        "## Claims at paper scale",
+        "",
+    ]
+    missing = [n for n in experiments.names() if n not in done]
+    if len(paper):
+        out += [f"Tally over {len(done)} experiments: {tally_line(paper)}.", ""]
+        for t in TIERS:
+            part = paper[paper["tier"] == t]
+            if len(part):
+                out += [f"### {t.capitalize()}", "", *claim_rows(part, quick, why), ""]
+    if missing:
+        out.append("Not yet at paper scale (jobs still to run): " + ", ".join(missing) + ".")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def page(evidence: Path = EVIDENCE, quick: Path = QUICK) -> str:
+    why = yaml.safe_load(DIFFERENCES.read_text()) if DIFFERENCES.exists() else {}
+    return render(load_evidence(evidence), pd.read_parquet(quick), why or {})
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", type=Path, required=True, help="working directory of the paper run")
-    ap.add_argument("--quick", type=Path, help="working directory of a quick run to compare")
-    ap.add_argument("--config", type=Path, default=ROOT / "config" / "paper.yaml")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "paper-scale.md")
+    sub = ap.add_subparsers(dest="cmd")
+    c = sub.add_parser("collect", help="copy a paper run's tables into docs/paper-scale/")
+    c.add_argument("--run", type=Path, required=True, help="checkout of the paper run")
+    c.add_argument("experiments", nargs="*", help="default: every experiment")
+    ap.add_argument("--check", action="store_true", help="compare the page, do not write it")
     a = ap.parse_args(argv)
-    # the paper config is an overlay of the quick one, as `--configfile` reads it
-    cfg = validate(read_config(ROOT / "config" / "config.yaml", a.config), SCHEMA)
-    commit_file = a.run / "COMMIT"
-    commit = (
-        commit_file.read_text().strip()
-        if commit_file.exists()
-        else subprocess.run(["git", "-C", str(a.run), "rev-parse", "HEAD"], capture_output=True,
-                            text=True).stdout.strip() or "unknown"
-    )  # fmt: skip
-    text = render(a.run, a.quick, cfg, commit[:10], dt.date.today().isoformat())
-    a.out.write_text(text)
-    print(f"wrote {a.out}")
+    if a.cmd == "collect":
+        collect(a.run.resolve(), a.experiments)
+    text = page()
+    if a.check:
+        if PAGE.read_text() != text:
+            print(f"{PAGE} is out of date: run python docs/make_paper_scale.py", file=sys.stderr)
+            return 1
+        print(f"{PAGE} matches its evidence")
+        return 0
+    PAGE.write_text(text)
+    print(f"wrote {PAGE}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

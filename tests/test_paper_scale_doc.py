@@ -1,99 +1,128 @@
-"""docs/make_paper_scale.py: the paper-scale document is computed from a run's tables."""
+"""docs/make_paper_scale.py: the paper-scale evidence is collected from a run's tables, and the
+page is computed from that committed evidence alone."""
 
 import importlib.util
+import json
 
 import pandas as pd
 import pytest
 
 from overparam import tables
 from overparam.claims import CLAIMS_SCHEMA
-from overparam.config import validate
 
-from .conftest import BASE_SCHEMA, ROOT, shipped_config
+from .conftest import ROOT
 
 spec = importlib.util.spec_from_file_location("mps", ROOT / "docs" / "make_paper_scale.py")
 mps = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mps)
 
-
-@pytest.fixture(scope="module")
-def cfg():
-    return validate(shipped_config("config/paper.yaml"), BASE_SCHEMA)
+TSV = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
 
-def _claim(claim, value, holds, lo, hi, v3=True):
-    """A claims row; ``v3=False``: as a run before claims v3 wrote it (no tier, published)."""
+def _claim(claim, value, holds, lo, hi, tier="replication", scale="paper"):
     exp = claim.split(".")[0]
     row = {c: None for c in CLAIMS_SCHEMA.columns}
-    row.update(tier="replication", published=f"published {claim}")
-    if not v3:
-        del row["tier"], row["published"]
     row.update(claim=claim, experiment=exp, source="s", statement="st", metric="m",
-               comparison="<=", threshold=1.0, figure=f"{exp}.png", scale="paper", note="",
+               comparison="<=", threshold=1.0, figure=f"{exp}.png", scale=scale, note="",
                value=value, n_seeds=5, ci_low=lo, ci_high=hi, holds=holds,
-               confident=holds and hi <= 1.0)  # fmt: skip
+               confident=holds and hi <= 1.0, tier=tier, published=f"published {claim}",
+               threshold_basis="b", protocol="p", deviations="d")  # fmt: skip
     return row
 
 
-def _write_claims(root, rows):
-    df = pd.DataFrame(rows)
-    for exp, part in df.groupby("experiment"):
-        (root / "results" / exp).mkdir(parents=True, exist_ok=True)
-        part.to_parquet(root / "results" / exp / "claims.parquet")
-
-
-def test_document_from_a_partial_run(tmp_path, cfg):
-    run, quick = tmp_path / "paper", tmp_path / "quick"
-    bench = run / "results" / "benchmarks" / "jobs" / "benign_overfitting"
+def _fake_run(root, exp, jobs, done, commit="feedface0011", claims=None):
+    """A paper run's checkout: benchmark files of the ``done`` jobs (seconds, rss), their run
+    tables, and, with ``claims``, the experiment's claims, metrics, provenance and figure."""
+    bench = root / "results" / "benchmarks" / "jobs" / exp
+    runs = root / "results" / exp / "runs"
     bench.mkdir(parents=True)
-    tsv = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-    (bench / "solve_demo.tsv").write_text(tsv + "12.0\t0:00:12\t300.5\t1\t1\t1\t0\t0\t95.0\t11.5\n")
-    (bench / "solve_isotropic.tsv").write_text(
-        tsv + "30.0\t0:00:30\t900.0\t1\t1\t1\t0\t0\t99\t29\n"
-    )
-    # the paper run predates claims v3: its tiers and published numbers come from the quick run
-    _write_claims(run, [_claim("benign_overfitting.benign_slope", -0.5, True, -0.6, -0.4, False),
-                        _claim("double_descent.mlp_peak_height", 0.5, False, 0.2, 2.0, False)])  # fmt: skip
-    _write_claims(quick, [_claim("benign_overfitting.benign_slope", 2.0, False, 1.5, 2.5),
-                          _claim("double_descent.mlp_peak_height", 0.5, False, 0.2, 2.0)])  # fmt: skip
-    runs = run / "results" / "benign_overfitting" / "runs"
     runs.mkdir(parents=True)
     schema = tables.Schema(name="t", columns={"x": "float"})
-    for job, commit in (("demo", "feedface0011"), ("isotropic", "deadbeef9999")):
+    for job, (s, rss) in done.items():
+        (bench / f"train_{job}.tsv").write_text(TSV + f"{s}\t0\t{rss}\t1\t1\t1\t0\t0\t90\t{s}\n")
         tables.write_table(pd.DataFrame({"x": [1.0]}), runs / f"{job}.parquet", schema,
-                           {"git_commit": commit})  # fmt: skip
-    text = mps.render(run, quick, cfg, "abc123", "2026-11-25")
-    # time: two of the four benign-overfitting jobs measured (42 s, peak 900 MB)
-    jobs = mps.job_times(run, "benign_overfitting", cfg)
-    assert jobs["s"].sum() == 42.0 and jobs["max_rss_mb"].max() == 900.0
-    extra, missing, unknown = mps.estimate(jobs)
-    # the demo is a kind of its own; the two missing sweep families cost what the measured
-    # sweep family (isotropic: 29 CPU seconds) cost
-    assert missing == 2 and unknown == 0 and extra == 2 * 29.0
-    line = next(ln for ln in text.splitlines() if ln.startswith("| benign_overfitting |"))
-    assert "2 / 4" in line and "0m 42s" in line and "0m 40s" in line and "900 MB" in line
-    assert "for 2 jobs" in line and "97%" in line
-    # the commits that wrote the run tables (a run resumed or merged across commits)
-    assert line.endswith("| `deadbeef99`, `feedface00` |")
-    assert next(ln for ln in text.splitlines() if ln.startswith("| lottery_ticket |")).endswith(
-        "| - | - | - |"
-    )
-    # claims: tier, value, interval, verdict, the published number, quick verdict
-    slope = next(ln for ln in text.splitlines() if "`benign_overfitting.benign_slope`" in ln)
-    assert "-0.5" in slope and "[-0.6, -0.4] over 5 seeds" in slope and "**differs**" in slope
-    peak = next(ln for ln in text.splitlines() if "`double_descent.mlp_peak_height`" in ln)
-    assert "DOES NOT HOLD" in peak and "published double_descent.mlp_peak_height" in peak
-    assert "| replication |" in peak and "differs" not in peak
-    assert all(ln.count(" | ") == 6 for ln in text.splitlines() if ln.startswith("| `"))
-    assert "Tally: replications: 1 of 2 hold (1 confidently)." in text
-    assert "abc123" in text and "2026-11-25" in text
-    assert "lottery_ticket" in text.split("did not run at paper scale:")[1]
+                           {"git_commit": commit, "device": "cpu"})  # fmt: skip
+    if claims is not None:
+        (bench / "check.tsv").write_text(TSV + "2.0\t0\t100\t1\t1\t1\t0\t0\t90\t1.5\n")
+        res = root / "results" / exp
+        tables.write_table(pd.DataFrame(claims), res / "claims.parquet", CLAIMS_SCHEMA, {})
+        tables.write_table(pd.DataFrame({"x": [1.0]}), res / "metrics.parquet", schema, {})
+        (res / "provenance.json").write_text(json.dumps({"runs": {j: {} for j in jobs}}))
+        (root / "figures").mkdir(exist_ok=True)
+        (root / "figures" / f"{exp}.png").write_bytes(b"png")
 
 
-def test_missing_jobs_are_extrapolated_from_their_kind():
-    nan = float("nan")
-    jobs = pd.DataFrame({"job": ["a", "b", "c", "d"], "kind": ["X", "X", "X", "Y"],
-                         "s": [10.0, 20.0, nan, nan], "cpu_s": [8.0, 12.0, nan, nan]})  # fmt: skip
-    extra, missing, unknown = mps.estimate(jobs)
-    assert (extra, missing, unknown) == (10.0, 2, 1)  # c as the mean of its kind; d unknown
-    assert mps.estimate(jobs.iloc[:2]) == (0.0, 0, 0)
+@pytest.fixture
+def evidence(tmp_path):
+    """Evidence of two experiments: lazy_training complete (its claim differs from the quick
+    run), lottery_ticket partial (1 of 2 jobs)."""
+    run, ev = tmp_path / "run", tmp_path / "evidence"
+    _fake_run(run, "lazy_training", ["w64", "w128"], {"w64": (30.0, 500.0), "w128": (90.0, 900.0)},
+              claims=[_claim("lazy_training.rate", 0.5, True, 0.4, 0.6),
+                      _claim("lazy_training.sane", 0.0, True, 0.0, 0.0, tier="sanity")])  # fmt: skip
+    _fake_run(run, "lottery_ticket", ["a", "b"], {"a": (4000.0, 2000.0)}, commit="deadbeef9999")
+    assert mps.collect_one(run, "lazy_training", ["w64", "w128"], ev) == "complete"
+    assert mps.collect_one(run, "lottery_ticket", ["a", "b"], ev) == "partial"
+    assert mps.collect_one(run, "flat_minima", ["x"], ev) == "not started"
+    return ev
+
+
+def _quick():
+    return pd.DataFrame([_claim("lazy_training.rate", 2.0, False, 1.5, 2.5, scale="quick"),
+                         _claim("lazy_training.sane", 0.0, True, 0.0, 0.0, "sanity", "quick")])  # fmt: skip
+
+
+def test_collect_copies_a_results_folder_layout(evidence):
+    done = evidence / "lazy_training"
+    assert {p.name for p in done.iterdir()} == {"claims.parquet", "metrics.parquet",
+        "provenance.json", "jobs.parquet", "lazy_training.png", "run.json"}  # fmt: skip
+    info = json.loads((done / "run.json").read_text())
+    assert info["status"] == "complete" and info["planned_jobs"] == ["w64", "w128"]
+    assert info["commits"] == ["feedface0011"]
+    jobs = pd.read_parquet(done / "jobs.parquet")
+    assert sorted(jobs["job"]) == ["", "w128", "w64"] and jobs["seconds"].sum() == 122.0
+    partial = evidence / "lottery_ticket"
+    assert {p.name for p in partial.iterdir()} == {"jobs.parquet", "run.json"}
+    assert not (evidence / "flat_minima").exists()
+
+
+def test_page_from_evidence(evidence):
+    text = mps.render(mps.load_evidence(evidence), _quick(), {"lazy_training.rate": "Because."})
+    lazy = next(ln for ln in text.splitlines() if ln.startswith("| lazy_training |"))
+    assert "| complete | 2 / 2 | 2m 02s |" in lazy and "900 MB" in lazy and "`feedface00`" in lazy
+    lot = next(ln for ln in text.splitlines() if ln.startswith("| lottery_ticket |"))
+    assert "| partial | 1 / 2 | 1h 06m |" in lot and "`deadbeef99`" in lot
+    assert "- **lottery_ticket**: a 1h 06m, b not run" in text
+    rate = next(ln for ln in text.splitlines() if "`lazy_training.rate`" in ln)
+    assert "| replication | 0.5 | [0.4, 0.6] over 5 seeds | holds (confident) |" in rate
+    assert rate.endswith("| **differs**: 2: DOES NOT HOLD. Because. |")
+    sane = next(ln for ln in text.splitlines() if "`lazy_training.sane`" in ln)
+    assert "differs" not in sane and "### Sanity" in text and "### Extension" not in text
+    assert "replication: 1 of 1 hold (1 confidently); sanity: 1 of 1 hold" in text
+    assert "lottery_ticket" in text.split("Not yet at paper scale")[1]
+
+
+def test_every_difference_needs_one_current_sentence(evidence):
+    ev = mps.load_evidence(evidence)
+    with pytest.raises(mps.EvidenceError, match="no sentence for the differing"):
+        mps.render(ev, _quick(), {})
+    with pytest.raises(mps.EvidenceError, match="no longer differ"):
+        mps.render(ev, _quick(), {"lazy_training.rate": "x", "lazy_training.sane": "y"})
+
+
+def test_committed_page_matches_its_evidence():
+    """docs/paper-scale.md is what the generator makes of docs/paper-scale/ today."""
+    assert mps.PAGE.read_text() == mps.page(), "run: python docs/make_paper_scale.py"
+
+
+def test_cli_reads_the_committed_evidence():
+    from overparam import audit
+
+    ev = mps.load_evidence()
+    done = [n for n, e in ev.items() if e["claims"] is not None]
+    if not done:
+        pytest.skip("no experiment has paper-scale claims yet")
+    claims = audit.load_claims(mps.EVIDENCE)
+    assert sorted(set(claims["experiment"])) == sorted(done)
+    assert set(claims["scale"]) == {"paper"}
+    assert audit.commits(mps.EVIDENCE)  # the metrics tables' provenance is there
