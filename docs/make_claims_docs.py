@@ -92,7 +92,8 @@ def tallies_block(quick: pd.DataFrame, paper: pd.DataFrame) -> str:
             if not n:
                 cells.append("-")
             elif t == "sanity":
-                cells.append(f"all {n} pass" if held == n else f"**{n - held} of {n} fail**")
+                ok = f"all {n} pass" if n > 1 else "it passes"
+                cells.append(ok if held == n else f"**{n - held} of {n} fail**")
             else:
                 cells.append(f"{held} of {n} hold ({sure} confidently)")
         lines.append(f"| {name} ({where}) | " + " | ".join(cells) + " |")
@@ -100,7 +101,8 @@ def tallies_block(quick: pd.DataFrame, paper: pd.DataFrame) -> str:
     done = sorted({c.split(".")[0] for c in paper["claim"]})
     lines += [
         "",
-        f"Paper scale covers {len(paper)} claims of {len(done)} experiments "
+        f"Paper scale covers {len(paper)} claims of {len(done)} "
+        f"experiment{'s' if len(done) != 1 else ''} "
         f"({', '.join(done)})"
         + (
             f"; {len(untiered)} of them have no tier (not in the quick run)"
