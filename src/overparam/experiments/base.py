@@ -40,7 +40,7 @@ from ..data import Dataset
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..claims import Claim, Definition, Estimate
+    from ..claims import Batch, Claim, Definition, Estimate
     from ..tables import Schema
 
 Log = Callable[[str], None]
@@ -104,13 +104,20 @@ class CheckContext:
         values: Callable[[pd.DataFrame], Mapping[str, float]],
         runs: pd.DataFrame,
         unit: str = "seed",
+        batch: Batch | None = None,
     ) -> dict[str, Estimate]:
         """``values(runs)`` with a bootstrap interval over the ``unit`` column for each value
-        (see :func:`overparam.claims.bootstrap`)."""
+        (see :func:`overparam.claims.bootstrap`; ``batch``: the same values for all draws
+        at once)."""
         from ..claims import bootstrap
 
         return bootstrap(
-            values, runs, unit=unit, resamples=self.resamples, seed=self.bootstrap_seed
+            values,
+            runs,
+            unit=unit,
+            resamples=self.resamples,
+            seed=self.bootstrap_seed,
+            batch=batch,
         )
 
     def definition(self, experiment: str, key: str) -> Definition:
