@@ -217,7 +217,7 @@ def _batched(batch, runs, unit, rows, picks) -> list[Mapping[str, float]] | None
     k = len(picks[0])
     relabel = np.concatenate([np.repeat(np.arange(k), s) for s in sizes])
     draw = np.repeat(np.arange(len(picks)), [sum(s) for s in sizes])
-    cols = [c for c in batch.columns if c != unit]
+    cols = [c for c in dict.fromkeys(batch.columns) if c != unit]  # each once
     table = runs[cols].iloc[take].assign(**{unit: relabel, DRAW: draw})
     out = batch.values(table)
     if out is None:

@@ -137,5 +137,5 @@ def panel_batch(panel: str, runs: pd.DataFrame, c: Mapping[str, Any]) -> Batch |
         return Batch(LINEAR_COLS, lambda t: linear_values(t, c))
     if panel in PREFIX:
         kern = kernel_summary(runs, panel)
-        return Batch(tuple(dict.fromkeys(FAMILY_COLS)), lambda t: rf_values(t, c, kern, panel))
+        return Batch(FAMILY_COLS, lambda t: rf_values(t, c, kern, panel))
     return None
