@@ -73,3 +73,31 @@ def last_rows(step: np.ndarray, codes: np.ndarray) -> np.ndarray | None:
     _, first_from_end = np.unique(sorted_codes[::-1], return_index=True)
     last[len(order) - 1 - first_from_end] = True
     return order[last]
+
+
+def batch_mismatches(values, batch, runs: pd.DataFrame, *, unit: str = "seed",
+                     resamples: int = 1000, seed: int = 0) -> list[tuple[int, str, float, float]] | None:  # fmt: skip
+    """Every (draw, key, per-draw value, batch value) where ``batch`` (a Batch) disagrees
+    with ``values`` on a draw that :func:`overparam.claims.bootstrap` makes (both NaN is
+    agreement), over every distinct draw; None where the batch declines. The check that a
+    batch computes exactly what its value function computes, for tests and for a new batch."""
+    from .claims import _batched, _resampled
+
+    ids = runs[unit].to_numpy()
+    seeds = np.unique(ids)
+    rows = [np.flatnonzero(ids == s) for s in seeds]
+    rng = np.random.default_rng(seed)
+    picks: dict[bytes, np.ndarray] = {}
+    for _ in range(resamples):
+        p = rng.integers(0, len(seeds), size=len(seeds))
+        picks.setdefault(p.tobytes(), p)
+    fast = _batched(batch, runs, unit, rows, list(picks.values()))
+    if fast is None:
+        return None
+    out = []
+    for d, (p, f) in enumerate(zip(picks.values(), fast)):
+        for key, v in values(_resampled(runs, unit, rows, p)).items():
+            a, b = float(v), float(f.get(key, math.nan))
+            if not (a == b or (math.isnan(a) and math.isnan(b))):
+                out.append((d, key, a, b))
+    return out

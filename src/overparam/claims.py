@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -178,9 +178,12 @@ def bootstrap(
     picks = [rng.integers(0, k, size=k) for _ in range(resamples)]
     # each distinct draw (the same seeds in the same order) once, in the order first drawn
     first = {p.tobytes(): p for p in picks}
-    got = _batched(batch, runs, unit, rows, list(first.values()))
-    if got is None:
-        got = [values(_resampled(runs, unit, rows, p)) for p in first.values()]
+    fast = _batched(batch, runs, unit, rows, list(first.values()))
+    got: Sequence[Mapping[str, float]] = (
+        fast
+        if fast is not None
+        else [values(_resampled(runs, unit, rows, p)) for p in first.values()]
+    )
     where = {key: i for i, key in enumerate(first)}
     at = np.array([where[p.tobytes()] for p in picks])
     draws = {key: np.array([float(g.get(key, math.nan)) for g in got])[at] for key in point}
@@ -207,7 +210,7 @@ def _resampled(runs: pd.DataFrame, unit: str, rows: list, pick: np.ndarray) -> p
     return runs.iloc[take].assign(**{unit: relabel})
 
 
-def _batched(batch, runs, unit, rows, picks) -> list[Mapping[str, float]] | None:
+def _batched(batch, runs, unit, rows, picks) -> list[dict[str, float]] | None:
     """Every draw's values from one call of ``batch`` on all draws' tables stacked (the
     draw's number in column DRAW); None without a batch or where it declines."""
     if batch is None:
@@ -222,7 +225,7 @@ def _batched(batch, runs, unit, rows, picks) -> list[Mapping[str, float]] | None
     out = batch.values(table)
     if out is None:
         return None
-    parts = [{} for _ in picks]
+    parts: list[dict[str, float]] = [{} for _ in picks]
     for key, v in out.items():
         v = np.asarray(v, dtype=float)
         if v.shape != (len(picks),):

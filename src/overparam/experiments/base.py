@@ -107,18 +107,11 @@ class CheckContext:
         batch: Batch | None = None,
     ) -> dict[str, Estimate]:
         """``values(runs)`` with a bootstrap interval over the ``unit`` column for each value
-        (see :func:`overparam.claims.bootstrap`; ``batch``: the same values for all draws
-        at once)."""
+        (see :func:`overparam.claims.bootstrap`; ``batch``: the values of all draws at once)."""
         from ..claims import bootstrap
 
-        return bootstrap(
-            values,
-            runs,
-            unit=unit,
-            resamples=self.resamples,
-            seed=self.bootstrap_seed,
-            batch=batch,
-        )
+        n, seed = self.resamples, self.bootstrap_seed
+        return bootstrap(values, runs, unit=unit, resamples=n, seed=seed, batch=batch)
 
     def definition(self, experiment: str, key: str) -> Definition:
         """The definition ``key`` of ``experiment``'s claims (see ``definitions``)."""

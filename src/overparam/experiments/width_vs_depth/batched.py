@@ -100,7 +100,12 @@ def batch_values(table: pd.DataFrame, setup: Mapping[str, Any]) -> dict[str, np.
             fit, draws, int(setup["shape_min_depth"])
         ),
     }
-    return None if any(v is None for v in got.values()) else got
+    out: dict[str, np.ndarray] = {}
+    for k, v in got.items():
+        if v is None:
+            return None  # a part declined
+        out[k] = v
+    return out
 
 
 def values_batch(setup: Mapping[str, Any]) -> Batch:
