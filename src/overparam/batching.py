@@ -75,8 +75,9 @@ def last_rows(step: np.ndarray, codes: np.ndarray) -> np.ndarray | None:
     return order[last]
 
 
-def batch_mismatches(values, batch, runs: pd.DataFrame, *, unit: str = "seed",
-                     resamples: int = 1000, seed: int = 0) -> list[tuple[int, str, float, float]] | None:  # fmt: skip
+def batch_mismatches(
+    values, batch, runs: pd.DataFrame, *, unit: str = "seed", resamples: int = 1000, seed: int = 0
+) -> list[tuple[int, str, float, float]] | None:
     """Every (draw, key, per-draw value, batch value) where ``batch`` (a Batch) disagrees
     with ``values`` on a draw that :func:`overparam.claims.bootstrap` makes (both NaN is
     agreement), over every distinct draw; None where the batch declines. The check that a

@@ -1,9 +1,10 @@
-"""The claim values of the linear and random-features panels for every bootstrap draw at
-once (:class:`overparam.claims.Batch`): one group-by over (draw, condition) of all draws'
-runs, then the claims' arithmetic per draw on numpy arrays. The same operations as
-``linear_claims`` and ``rf_claims`` in the same order, so the same values bit for bit; the
-notes are left out (the bootstrap reads only values). A table whose draws do not all have
-every condition declines (None): the bootstrap then calls the panel's claims per draw.
+"""The claim values of every double_descent panel for every bootstrap draw at once
+(:class:`overparam.claims.Batch`): one group-by over (draw, condition) of all draws' runs,
+then the claims' arithmetic per draw on numpy arrays. The same operations as
+``linear_claims``, ``rf_claims`` and ``mlp_claims`` in the same order, so the same values
+bit for bit; the notes are left out (the bootstrap reads only values). A table whose draws
+do not all have every condition declines (None): the bootstrap then calls the panel's
+claims per draw.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from ...claims import DRAW, Batch
 from .common import NAN, factor_from
+from .mlp import MLP_CLAIMS
 from .random_features import FAMILY_CLAIMS, KERNEL_COLS, PREFIX, kernel_summary
 
 RF_COLS = ["gamma", "test_mse", "test_error", "train_mse", "norm"]  # as in rf_summary
@@ -126,15 +128,58 @@ def rf_values(
     return {k: np.array(v, dtype=float) for k, v in out.items()}
 
 
+def _landmarks(width: np.ndarray, train: np.ndarray, test: np.ndarray, interp: float):
+    """``mlp_landmarks``'s (h_interp, err_min, h_peak, err_peak, err_last) of one draw."""
+    keep = ~np.isnan(test)
+    width, train, test = width[keep], train[keep], test[keep]
+    if not len(width):
+        return NAN, NAN, NAN, NAN, NAN
+    hit = np.flatnonzero(train <= interp)
+    if not len(hit):
+        return NAN, NAN, NAN, NAN, float(test[-1])
+    i_min = int(test[: max(int(hit[0]), 1)].argmin())
+    i_peak = i_min + int(test[i_min:].argmax())
+    return (float(width[hit[0]]), float(test[i_min]), float(width[i_peak]),
+            float(test[i_peak]), float(test[-1]))  # fmt: skip
+
+
+def mlp_values(table: pd.DataFrame, c: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+    """``mlp_claims``'s values for every draw of ``table`` (see the module docstring)."""
+    mlp = table[table["panel"] == "mlp"]
+    draws = int(table[DRAW].max()) + 1 if len(table) else 0
+    last = mlp[mlp["epoch"] == mlp.groupby([DRAW, "width"])["epoch"].transform("max")]
+    f = last.groupby([DRAW, "width"], sort=True)[["train_error", "test_error"]].mean()
+    widths = np.unique(mlp["width"].to_numpy())
+    if not len(widths) or len(f) != draws * len(widths):
+        return None
+    bad = last["diverged"].astype(bool) | last["test_error"].isna()
+    runs = bad.groupby([last[DRAW], last["width"], last["seed"]]).any().groupby(level=0)
+    frac = (runs.sum() / runs.size()).reindex(range(draws)).to_numpy()
+    train = f["train_error"].to_numpy().reshape(draws, -1)
+    test = f["test_error"].to_numpy().reshape(draws, -1)
+    out = {k: np.full(draws, NAN) for k in MLP_CLAIMS}
+    for d in np.flatnonzero(frac <= float(c["max_diverged_fraction"])):
+        h_int, e_min, h_peak, e_peak, e_last = _landmarks(
+            widths.astype(float), train[d], test[d], float(c["interp_train_error"])
+        )
+        out["mlp_peak_near_interpolation"][d] = factor_from(h_peak, h_int)
+        out["mlp_peak_height"][d] = e_peak - e_min
+        out["mlp_second_descent"][d] = e_last - e_min
+    return out
+
+
+MLP_COLS = ("panel", "width", "epoch", "train_error", "test_error", "diverged")
 LINEAR_COLS = ("panel", "estimator", "gamma", "excess_risk", "theory_excess_risk")
 FAMILY_COLS = ("panel", "estimator", "width", *RF_COLS, *KERNEL_COLS)
 
 
 def panel_batch(panel: str, runs: pd.DataFrame, c: Mapping[str, Any]) -> Batch | None:
-    """The batch of ``panel``'s claim values (None: the panel has none, e.g. mlp: few seeds,
-    few draws); ``runs``: the panel's runs, ``c``: its config section."""
+    """The batch of ``panel``'s claim values (None: the panel has none); ``runs``: the
+    panel's runs, ``c``: its config section."""
     if panel == "linear":
         return Batch(LINEAR_COLS, lambda t: linear_values(t, c))
+    if panel == "mlp":
+        return Batch(MLP_COLS, lambda t: mlp_values(t, c))
     if panel in PREFIX:
         kern = kernel_summary(runs, panel)
         return Batch(FAMILY_COLS, lambda t: rf_values(t, c, kern, panel))
