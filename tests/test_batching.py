@@ -52,6 +52,22 @@ def test_a_batch_gives_the_same_intervals_as_the_value_function():
     assert all(e.ci_low < e.ci_high for e in plain.values())  # not a degenerate comparison
 
 
+def test_a_batch_in_chunks_gives_the_same_intervals(monkeypatch):
+    import overparam.claims
+
+    runs = _runs()
+    whole = bootstrap(_values, runs, resamples=300, batch=BATCH)
+    calls = []
+
+    def counted(t):
+        calls.append(int(t[DRAW].max()) + 1)
+        return _batch_values(t)
+
+    monkeypatch.setattr(overparam.claims, "BATCH_ROWS", 50)  # 2 draws of 20 rows per call
+    assert bootstrap(_values, runs, resamples=300, batch=Batch(("width", "loss"), counted)) == whole
+    assert len(calls) > 1 and max(calls) == 2
+
+
 def test_a_wrong_batch_is_caught():
     def off(t):
         got = _batch_values(t)

@@ -95,6 +95,7 @@ CLAIMS_SCHEMA = Schema(
 LEVEL = 0.95  # the intervals' coverage
 RESAMPLES = 1000  # bootstrap resamples per claim (config: bootstrap.resamples)
 DRAW = "_draw"  # the column that numbers the draws in a batch's table (see bootstrap)
+BATCH_ROWS = 1_000_000  # rows of one batch's table at most, about (bounds its memory)
 
 
 @dataclass(frozen=True)
@@ -159,13 +160,14 @@ def bootstrap(
     gets a NaN interval; the other NaNs are dropped. With fewer than two seeds there is
     nothing to resample: the interval is NaN.
 
-    ``batch`` (optional, a :class:`Batch`) computes the same values for every distinct draw
-    at once: it gets one table of all of them (each draw's resampled runs, in the order
-    ``values`` would see them, with the draw's number in column :data:`DRAW`) and returns
-    {key: one value per draw}, or None where it cannot (the resamples then go through
-    ``values``). A batch must
-    give exactly what ``values`` gives on each draw's table: a group-by over ``DRAW`` and the
-    conditions sums each group's rows in the same order as ``values``'s group-by does.
+    ``batch`` (optional, a :class:`Batch`) computes the same values for many distinct draws
+    at once: it gets one table of them (each draw's resampled runs, in the order ``values``
+    would see them, with the draw's number in column :data:`DRAW`; about
+    :data:`BATCH_ROWS` rows at most, so as many calls as that takes) and returns {key: one
+    value per draw}, or None where it cannot (the resamples then go through ``values``). A
+    batch must give exactly what ``values`` gives on each draw's table: a group-by over
+    ``DRAW`` and the conditions sums each group's rows in the same order as ``values``'s
+    group-by does.
     """
     point = {k: float(v) for k, v in values(runs).items()}
     ids = np.asarray(runs[unit].to_numpy())
@@ -211,10 +213,24 @@ def _resampled(runs: pd.DataFrame, unit: str, rows: list, pick: np.ndarray) -> p
 
 
 def _batched(batch, runs, unit, rows, picks) -> list[dict[str, float]] | None:
-    """Every draw's values from one call of ``batch`` on all draws' tables stacked (the
-    draw's number in column DRAW); None without a batch or where it declines."""
+    """Every draw's values from ``batch`` on the draws' tables stacked (the draw's number in
+    column DRAW), at most about BATCH_ROWS rows per call; None without a batch or where it
+    declines."""
     if batch is None:
         return None
+    per_draw = len(rows[0]) * len(picks[0]) if picks else 1  # rows of one draw, about
+    chunk = max(1, BATCH_ROWS // max(per_draw, 1))
+    parts: list[dict[str, float]] = []
+    for at in range(0, len(picks), chunk):
+        got = _batch_chunk(batch, runs, unit, rows, picks[at : at + chunk])
+        if got is None:
+            return None
+        parts += got
+    return parts
+
+
+def _batch_chunk(batch, runs, unit, rows, picks) -> list[dict[str, float]] | None:
+    """``_batched`` of the draws ``picks``, in one call of ``batch``."""
     take = np.concatenate([np.concatenate([rows[i] for i in p]) for p in picks])
     sizes = [[len(rows[i]) for i in p] for p in picks]
     k = len(picks[0])
