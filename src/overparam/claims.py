@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -94,6 +94,18 @@ CLAIMS_SCHEMA = Schema(
 
 LEVEL = 0.95  # the intervals' coverage
 RESAMPLES = 1000  # bootstrap resamples per claim (config: bootstrap.resamples)
+DRAW = "_draw"  # the column that numbers the draws in a batch's table (see bootstrap)
+BATCH_ROWS = 1_000_000  # rows of one batch's table at most, about (bounds its memory)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The claim values of every bootstrap draw at once (see :func:`bootstrap`): ``values``
+    maps the stacked draws' table (the ``columns`` of the runs, the unit and :data:`DRAW`) to
+    {claim key: one value per draw}, or None where it cannot."""
+
+    columns: tuple[str, ...]
+    values: Callable[[pd.DataFrame], Mapping[str, Any] | None]
 
 
 def _isnan(v) -> bool:
@@ -126,6 +138,7 @@ def bootstrap(
     resamples: int = RESAMPLES,
     level: float = LEVEL,
     seed: int = 0,
+    batch: Batch | None = None,
 ) -> dict[str, Estimate]:
     """Point values and percentile-bootstrap intervals of every claim value in ``values(runs)``.
 
@@ -146,6 +159,15 @@ def bootstrap(
     A value that is NaN in more than half of the tail mass ((1 - level) / 2) of the resamples
     gets a NaN interval; the other NaNs are dropped. With fewer than two seeds there is
     nothing to resample: the interval is NaN.
+
+    ``batch`` (optional, a :class:`Batch`) computes the same values for many distinct draws
+    at once: it gets one table of them (each draw's resampled runs, in the order ``values``
+    would see them, with the draw's number in column :data:`DRAW`; about
+    :data:`BATCH_ROWS` rows at most, so as many calls as that takes) and returns {key: one
+    value per draw}, or None where it cannot (the resamples then go through ``values``). A
+    batch must give exactly what ``values`` gives on each draw's table: a group-by over
+    ``DRAW`` and the conditions sums each group's rows in the same order as ``values``'s
+    group-by does.
     """
     point = {k: float(v) for k, v in values(runs).items()}
     ids = np.asarray(runs[unit].to_numpy())
@@ -155,17 +177,18 @@ def bootstrap(
         return {key: Estimate(v, k, math.nan, math.nan) for key, v in point.items()}
     rows = [np.flatnonzero(ids == s) for s in seeds]
     rng = np.random.default_rng(seed)
-    draws = {key: np.empty(resamples) for key in point}
-    seen: dict[bytes, Mapping[str, float]] = {}  # a draw repeated: the values it gave
-    for b in range(resamples):
-        pick = rng.integers(0, k, size=k)
-        got = seen.get(pick.tobytes())
-        if got is None:
-            take = np.concatenate([rows[i] for i in pick])
-            relabel = np.repeat(np.arange(k), [len(rows[i]) for i in pick])
-            got = seen[pick.tobytes()] = values(runs.iloc[take].assign(**{unit: relabel}))
-        for key in point:
-            draws[key][b] = float(got.get(key, math.nan))
+    picks = [rng.integers(0, k, size=k) for _ in range(resamples)]
+    # each distinct draw (the same seeds in the same order) once, in the order first drawn
+    first = {p.tobytes(): p for p in picks}
+    fast = _batched(batch, runs, unit, rows, list(first.values()))
+    got: Sequence[Mapping[str, float]] = (
+        fast
+        if fast is not None
+        else [values(_resampled(runs, unit, rows, p)) for p in first.values()]
+    )
+    where = {key: i for i, key in enumerate(first)}
+    at = np.array([where[p.tobytes()] for p in picks])
+    draws = {key: np.array([float(g.get(key, math.nan)) for g in got])[at] for key in point}
     alpha = (1 - level) / 2
     out = {}
     for key, v in point.items():
@@ -179,6 +202,53 @@ def bootstrap(
                 lo, hi = min(lo, v), max(hi, v)
         out[key] = Estimate(v, k, float(lo), float(hi))
     return out
+
+
+def _resampled(runs: pd.DataFrame, unit: str, rows: list, pick: np.ndarray) -> pd.DataFrame:
+    """The runs of the seeds ``pick`` (positions in the sorted seeds), in that order, each
+    relabelled by its position (so a seed drawn twice counts as two runs)."""
+    take = np.concatenate([rows[i] for i in pick])
+    relabel = np.repeat(np.arange(len(pick)), [len(rows[i]) for i in pick])
+    return runs.iloc[take].assign(**{unit: relabel})
+
+
+def _batched(batch, runs, unit, rows, picks) -> list[dict[str, float]] | None:
+    """Every draw's values from ``batch`` on the draws' tables stacked (the draw's number in
+    column DRAW), at most about BATCH_ROWS rows per call; None without a batch or where it
+    declines."""
+    if batch is None:
+        return None
+    per_draw = len(rows[0]) * len(picks[0]) if picks else 1  # rows of one draw, about
+    chunk = max(1, BATCH_ROWS // max(per_draw, 1))
+    parts: list[dict[str, float]] = []
+    for at in range(0, len(picks), chunk):
+        got = _batch_chunk(batch, runs, unit, rows, picks[at : at + chunk])
+        if got is None:
+            return None
+        parts += got
+    return parts
+
+
+def _batch_chunk(batch, runs, unit, rows, picks) -> list[dict[str, float]] | None:
+    """``_batched`` of the draws ``picks``, in one call of ``batch``."""
+    take = np.concatenate([np.concatenate([rows[i] for i in p]) for p in picks])
+    sizes = [[len(rows[i]) for i in p] for p in picks]
+    k = len(picks[0])
+    relabel = np.concatenate([np.repeat(np.arange(k), s) for s in sizes])
+    draw = np.repeat(np.arange(len(picks)), [sum(s) for s in sizes])
+    cols = [c for c in dict.fromkeys(batch.columns) if c != unit]  # each once
+    table = runs[cols].iloc[take].assign(**{unit: relabel, DRAW: draw})
+    out = batch.values(table)
+    if out is None:
+        return None
+    parts: list[dict[str, float]] = [{} for _ in picks]
+    for key, v in out.items():
+        v = np.asarray(v, dtype=float)
+        if v.shape != (len(picks),):
+            raise ValueError(f"batch value {key!r}: {v.shape}, expected ({len(picks)},)")
+        for d, x in zip(parts, v.tolist()):
+            d[key] = x
+    return parts
 
 
 def slope(x, y, *, log_x: bool = True, log_y: bool = True, strict: bool = False) -> float:

@@ -40,7 +40,7 @@ from ..data import Dataset
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..claims import Claim, Definition, Estimate
+    from ..claims import Batch, Claim, Definition, Estimate
     from ..tables import Schema
 
 Log = Callable[[str], None]
@@ -104,14 +104,14 @@ class CheckContext:
         values: Callable[[pd.DataFrame], Mapping[str, float]],
         runs: pd.DataFrame,
         unit: str = "seed",
+        batch: Batch | None = None,
     ) -> dict[str, Estimate]:
         """``values(runs)`` with a bootstrap interval over the ``unit`` column for each value
-        (see :func:`overparam.claims.bootstrap`)."""
+        (see :func:`overparam.claims.bootstrap`; ``batch``: the values of all draws at once)."""
         from ..claims import bootstrap
 
-        return bootstrap(
-            values, runs, unit=unit, resamples=self.resamples, seed=self.bootstrap_seed
-        )
+        n, seed = self.resamples, self.bootstrap_seed
+        return bootstrap(values, runs, unit=unit, resamples=n, seed=seed, batch=batch)
 
     def definition(self, experiment: str, key: str) -> Definition:
         """The definition ``key`` of ``experiment``'s claims (see ``definitions``)."""

@@ -68,8 +68,10 @@ def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
 
 
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
+    from .batched import values_batch
+
     runs = seeded(metrics)
-    est = ctx.estimates(lambda m: values(m, cfg), runs)
+    est = ctx.estimates(lambda m: values(m, cfg), runs, batch=values_batch(cfg))
     s = summary(runs)
     specs: dict[str, str] = {
         k: k for k in ("demo_interpolates", "demo_excess_small", "demo_beats_isotropic")

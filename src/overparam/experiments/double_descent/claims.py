@@ -10,6 +10,7 @@ import pandas as pd
 
 from ...claims import Claim
 from .. import CheckContext
+from .batched import panel_batch
 from .common import NAME, PanelClaim
 from .linear import linear_claims
 from .mlp import MLP_CLAIMS, mlp_claims
@@ -36,7 +37,8 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         runs = metrics[metrics["panel"] == panel]
         c = cfg[panel]
         found = claims_of(runs, c)
-        est = ctx.estimates(partial(_values, claims_of, c), runs)
+        batch = panel_batch(panel, runs, c)
+        est = ctx.estimates(partial(_values, claims_of, c), runs, batch=batch)
         specs = {key: key for key, _, _ in found}
         out += ctx.claims(NAME, specs, est, {key: note for key, _, note in found})
     return out

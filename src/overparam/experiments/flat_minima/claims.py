@@ -213,7 +213,9 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     eps, arrive, k = float(setup["eps"]), float(setup["eos_arrive"]), int(setup["eos_min_checks"])
     gd = metrics["rule"] == GD_RULE
     sweep, gd_rows = metrics[~gd], metrics[gd]
-    est = dict(ctx.estimates(lambda m: values(m, eps), sweep))
+    from .batched import values_batch
+
+    est = dict(ctx.estimates(lambda m: values(m, eps), sweep, batch=values_batch(eps)))
     est |= ctx.estimates(lambda m: gd_values(m, arrive, k), gd_rows)
     notes = _notes(est, sweep, eps)
     gd_notes = _gd_notes(est, gd_rows, arrive, k)

@@ -180,11 +180,14 @@ def _notes(v: Mapping[str, float], m: pd.DataFrame, cfg: Mapping[str, Any]) -> d
 
 
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
+    from .batched import panel_batch
+
     est: dict[str, Estimate] = {}
     v: dict[str, float] = {}
     for panel in ("least_squares", "logistic", "neural"):
         rows = metrics[metrics["panel"] == panel]
-        e = ctx.estimates(partial(values, cfg=cfg, panel=panel), rows)
+        batch = panel_batch(panel, cfg)
+        e = ctx.estimates(partial(values, cfg=cfg, panel=panel), rows, batch=batch)
         est.update(e)
         v.update({k: x.value for k, x in e.items()})
     notes = _notes(v, metrics, cfg)

@@ -96,7 +96,9 @@ def _notes(est: Mapping[str, Estimate], metrics: pd.DataFrame) -> dict[str, str]
 
 
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
-    est = ctx.estimates(values, metrics)
+    from .batched import BATCH
+
+    est = ctx.estimates(values, metrics, batch=BATCH)
     notes = _notes(est, metrics)
     return ctx.claims(NAME, {c: c for c in CLAIMS}, est, notes)
 

@@ -24,13 +24,14 @@ from .. import CheckContext
 from . import REWOUND
 
 NAME = "lottery_ticket"
+CELL = ["network", "rewind_step", "round", "variant"]  # the summary's cells
 
 
-def summary(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sd over seeds per (network, rewind step, round, variant); diverged runs are
-    left out of the means (``diverged`` counts them). ``stop_mean``: early-stopping step from
-    the variant's own start; ``stop_init_mean``: from the initialisation (rewound variants:
-    + rewind step)."""
+def summary(metrics: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Mean and sd over seeds per (network, rewind step, round, variant), within each group
+    of the columns ``by`` if given; diverged runs are left out of the means (``diverged``
+    counts them). ``stop_mean``: early-stopping step from the variant's own start;
+    ``stop_init_mean``: from the initialisation (rewound variants: + rewind step)."""
     ok = ~metrics["diverged"].astype(bool) & (metrics["stop_step"] >= 0)
     stop = metrics["stop_step"].astype(float).where(ok)
     offset = np.where(metrics["variant"].isin(REWOUND), metrics["rewind_step"], 0)
@@ -39,7 +40,7 @@ def summary(metrics: pd.DataFrame) -> pd.DataFrame:
         stop_from_init=stop + offset,
         test_acc_at_stop=metrics["test_acc_at_stop"].astype(float).where(ok),
     )
-    g = m.groupby(["network", "rewind_step", "round", "variant"], sort=True)
+    g = m.groupby([*by, *CELL], sort=True)
     return g.agg(
         remaining_frac=("remaining_frac", "mean"),
         acc_mean=("test_acc_at_stop", "mean"),
@@ -167,7 +168,9 @@ def _divergence_note(v: Mapping[str, float], col: str, max_div: float) -> str:
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
     setup = cfg["claims_setup"]
     max_div = float(setup["max_diverged_frac"])
-    est = ctx.estimates(lambda m: values(m, cfg), metrics)
+    from .batched import values_batch
+
+    est = ctx.estimates(lambda m: values(m, cfg), metrics, batch=values_batch(cfg))
     claims = []
     for (net, k), v in job_values(metrics, cfg).items():
         tag = f"{net}_rewind{k}"

@@ -69,12 +69,18 @@ def demo_values(metrics: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def demo_pair_values(metrics: pd.DataFrame) -> dict[str, float]:
-    """The papers' reading of the demo, over all its pairs: the mean straight-line barrier
-    (train MSE above the endpoints' mean) before and after weight matching, and their ratio."""
-    b = barriers(metrics[metrics["panel"] == "demo"])
+def demo_pair_values(b: pd.DataFrame) -> dict[str, float]:  # see batched.demo_pair_batch
+    """The papers' reading of the demo, over all its pairs (``b``: the demo's ``barriers``,
+    in any order): the mean straight-line barrier (train MSE above the endpoints' mean)
+    before and after weight matching, and their ratio."""
+    b = b[b["panel"] == "demo"].sort_values(PATH, ignore_index=True)  # barriers' own order
     by = b.groupby("method")["barrier_mean_train_loss"].mean()
     lin, al = float(by.get("linear", np.nan)), float(by.get("aligned", np.nan))
+    return demo_pair_ratio(lin, al)
+
+
+def demo_pair_ratio(lin: float, al: float) -> dict[str, float]:
+    """The demo's pair values from its mean barriers unaligned (``lin``) and aligned."""
     return {"demo_independent_barrier": lin, "demo_aligned_barrier": al,
             "demo_aligned_shrinks": al / lin if lin > 0 else float("nan")}  # fmt: skip
 
@@ -87,10 +93,12 @@ def width_barriers(b: pd.DataFrame) -> pd.DataFrame:
     return per.reindex(columns=["linear", "aligned", "bezier"])
 
 
-def values(metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
-    """Every claim value of the MNIST-1D panels and the numbers their notes report."""
+def values(b: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, float]:
+    """Every claim value of the MNIST-1D panels and the numbers their notes report, from
+    their ``barriers`` (in any order: a path's barriers are a function of its own rows, so
+    resampling the paths of whole seeds is resampling their rows)."""
     nan = float("nan")
-    b = barriers(metrics)
+    b = b.sort_values(PATH, ignore_index=True)  # barriers' own order
     per = width_barriers(b)
     v: dict[str, float] = {}
     ratio = (per["aligned"] / per["linear"]).dropna()
@@ -246,11 +254,13 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     # MNIST-1D panels' pairs are resampled, each panel on its own; the lr_select rows only
     # say which lr the stability rows used (chosen once, before them: not resampled)
     is_demo = metrics["panel"] == "demo"
-    mnist = metrics[~is_demo & (metrics["panel"] != "lr_select")]
-    est = ctx.estimates(lambda m: values(m, cfg), mnist)
+    mnist = barriers(metrics[~is_demo & (metrics["panel"] != "lr_select")])
+    est = ctx.estimates(lambda b: values(b, cfg), mnist)
     own = metrics[is_demo & (metrics["seed"] == 0)]
     demo = ctx.estimates(demo_values, own)
-    est.update(ctx.estimates(demo_pair_values, metrics[is_demo]))
+    from .batched import DEMO_BATCH
+
+    est.update(ctx.estimates(demo_pair_values, barriers(metrics[is_demo]), batch=DEMO_BATCH))
     est["demo_linearly_connected"] = demo["demo_linearly_connected"]
     est["demo_fine_max"] = demo["demo_fine_max"]
     notes = _notes(est, metrics, cfg)

@@ -162,12 +162,15 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
     the seeds of the extension and of the demo separately (they are different seed sets);
     within the demo, standard and NTK runs of a seed share its data and are resampled
     together."""
+    from .batched import KERNEL_BATCH, sweeps_batch
+
     runs = per_run(metrics, cfg["loss_threshold"])
     floor = cfg["loss_floor"]
     ext = _sweep(runs, "extension", "standard")
     out = []
     if len(ext):
-        est = ctx.estimates(lambda r: sweep_values(r, floor), ext)
+        batch = sweeps_batch("extension", ["standard"], floor, demo=False)
+        est = ctx.estimates(lambda r: sweep_values(r, floor), ext, batch=batch)
         notes = _notes(ext)
         out += ctx.claims(NAME, {k: k for k in SWEEP_CLAIMS}, est, notes)
     demo = cfg.get("demo")
@@ -175,7 +178,8 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         return out
     params = list(demo["lr"])
     druns = _sweep_rows(runs, "demo")
-    est = ctx.estimates(lambda r: demo_values(r, params, floor), druns)
+    batch = sweeps_batch("demo", params, floor, demo=True)
+    est = ctx.estimates(lambda r: demo_values(r, params, floor), druns, batch=batch)
     for p in params:
         notes = _notes(_sweep(druns, "demo", p))
         keys = {f"demo.{demo_claim_key(p, c)}": c for c in SWEEP_CLAIMS}
@@ -187,7 +191,7 @@ def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> l
         )
     if "ntk" in params:
         kr = kernel_per_run(metrics, cfg["loss_threshold"])
-        est = ctx.estimates(kernel_values, kr)
+        est = ctx.estimates(kernel_values, kr, batch=KERNEL_BATCH)
         note = f"lr={demo['lr']['ntk']:g}; " + (_kernel_note(kr) if len(kr) else "no NTK runs")
         ids = [f"demo.{k}" for k in KERNEL_CLAIMS]
         out += ctx.claims(

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ...claims import Claim
 from .. import CheckContext
+from .batched import values_batch
 
 NAME = "width_vs_depth"
 CLAIMS = ("deeper_slower_to_fit", "shape_insensitive", "shape_insensitive_small_data")
@@ -282,9 +283,8 @@ def notes(all_runs: pd.DataFrame, setup: Mapping[str, Any]) -> dict[str, str]:
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:
     setup = cfg["claims_setup"]
     runs = claim_runs(metrics, setup["fit_train_acc"])
-    est = ctx.estimates(lambda r: values(r, setup), runs)
-    specs = {k: k for k in CLAIMS}
-    return ctx.claims(NAME, specs, est, notes=notes(runs, setup))
+    est = ctx.estimates(lambda r: values(r, setup), runs, batch=values_batch(setup))
+    return ctx.claims(NAME, {k: k for k in CLAIMS}, est, notes=notes(runs, setup))
 
 
 def rows(cfg: Mapping[str, Any]) -> dict[str, str]:
