@@ -13,9 +13,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import CheckContext, Dataset, Experiment, JobSpec, RunContext
+from .base import Bundle, CheckContext, Dataset, Experiment, JobSpec, RunContext
 
 __all__ = [
+    "Bundle",
     "CheckContext",
     "Dataset",
     "Experiment",
