@@ -45,19 +45,36 @@ def _hms(seconds: float) -> str:
 
 def job_times(run: Path, name: str, cfg: dict) -> pd.DataFrame:
     """One row per planned job of experiment ``name``: kind, measured seconds (NaN if the job
-    did not run), CPU seconds, peak RSS in MB."""
+    did not run), CPU seconds, peak RSS in MB. A bundle (``experiments.Bundle``) that did not
+    run but whose parts each did (a run made with ``bundles: false`` or before bundles
+    existed) is its parts' rows."""
+    from overparam.experiments import Bundle
+
     rows = []
-    for job_id, spec in experiments.get(name).jobs(cfg[name]).items():
-        step = ("train_" if getattr(spec, "trains", False) else "solve_") + job_id
-        tsv = run / "results" / "benchmarks" / "jobs" / name / f"{step}.tsv"
-        row = {"job": job_id, "kind": type(spec).__name__, "s": math.nan, "cpu_s": math.nan,
-               "max_rss_mb": math.nan, "load": math.nan}  # fmt: skip
-        if tsv.exists():
-            b = pd.read_csv(tsv, sep="\t").iloc[-1]
-            row.update(s=float(b["s"]), cpu_s=float(b.get("cpu_time", math.nan)),
-                       max_rss_mb=float(b["max_rss"]), load=float(b.get("mean_load", math.nan)))  # fmt: skip
-        rows.append(row)
+    for job_id, spec in experiments.get(name).jobs(cfg[name], cfg.get("bundles", True)).items():
+        row = _job_row(run, name, job_id, spec)
+        parts = spec.parts if isinstance(spec, Bundle) else ()
+        alone = [_job_row(run, name, p.id, p) for p in parts]
+        if math.isnan(row["s"]) and alone and not any(math.isnan(r["s"]) for r in alone):
+            rows += alone
+        else:
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _job_row(run: Path, name: str, job_id: str, spec) -> dict:
+    step = ("train_" if getattr(spec, "trains", False) else "solve_") + job_id
+    tsv = run / "results" / "benchmarks" / "jobs" / name / f"{step}.tsv"
+    kind = type(spec).__name__
+    if kind == "Bundle":  # its mean time is that of bundles of the same kind of part
+        kind = f"Bundle[{type(spec.parts[0]).__name__}]"
+    row = {"job": job_id, "kind": kind, "s": math.nan, "cpu_s": math.nan,
+           "max_rss_mb": math.nan, "load": math.nan}  # fmt: skip
+    if tsv.exists():
+        b = pd.read_csv(tsv, sep="\t").iloc[-1]
+        row.update(s=float(b["s"]), cpu_s=float(b.get("cpu_time", math.nan)),
+                   max_rss_mb=float(b["max_rss"]), load=float(b.get("mean_load", math.nan)))  # fmt: skip
+    return row
 
 
 def estimate(jobs: pd.DataFrame) -> tuple[float, int, int]:

@@ -217,3 +217,22 @@ def test_without_checkpoints_a_bundle_keeps_nothing(toy, tmp_path):
         _run({"parts": [(1, "g"), (2, "g")]}, "g", out, checkpoint_every_s=0.0)
     assert not out.with_suffix(".ckpt").exists()
     assert resume.load_table(None, "k1") is None
+
+
+def test_rule_params_name_each_field_once(toy):
+    """What Snakemake tracks of a bundle: its parts' ids and each field, one value where the
+    parts agree (a changed lr reads lr=a -> lr=b), else the value of each part."""
+    bundle = toy.jobs({"parts": [(1, "g"), (2, "g")], "seeds": (3,)})["g"]
+    assert bundle.rule_params() == {
+        "parts": ["k1", "k2"],
+        "k": {"k1": 1, "k2": 2},
+        "seeds": [3],
+        "group": "g",
+    }
+    assert _Part(1).rule_params() == _Part(1).params()
+
+
+def test_bundles_off_plans_every_spec_alone(toy):
+    cfg = {"parts": [(1, "g"), (2, "g"), (3, None)]}
+    assert toy.jobs(cfg, bundles=False) == toy.parts(cfg)
+    assert list(toy.jobs(cfg)) == ["g", "k3"]

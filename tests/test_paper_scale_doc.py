@@ -97,3 +97,22 @@ def test_missing_jobs_are_extrapolated_from_their_kind():
     extra, missing, unknown = mps.estimate(jobs)
     assert (extra, missing, unknown) == (10.0, 2, 1)  # c as the mean of its kind; d unknown
     assert mps.estimate(jobs.iloc[:2]) == (0.0, 0, 0)
+
+
+def test_job_times_of_bundles_measured_whole_or_by_part(tmp_path, cfg):
+    """A bundle that ran is one row; one that did not, but whose parts ran as jobs of their
+    own (a run before bundles, or with bundles: false), is its parts' rows."""
+    bench = tmp_path / "results" / "benchmarks" / "jobs" / "width_vs_depth"
+    bench.mkdir(parents=True)
+    tsv = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    row = "10.0\t0:00:10\t300.0\t1\t1\t1\t0\t0\t95.0\t9.5\n"
+    (bench / "train_b20000.tsv").write_text(tsv + row)
+    for d in cfg["width_vs_depth"]["depths"]:
+        (bench / f"train_b40000_d{d}.tsv").write_text(tsv + row)
+    (bench / "train_b80000_d1.tsv").write_text(tsv + row)  # one part only: the bundle is missing
+    jobs = mps.job_times(tmp_path, "width_vs_depth", cfg).set_index("job")
+    assert jobs.loc["b20000", "kind"] == "Bundle[DepthJob]" and jobs.loc["b20000", "s"] == 10.0
+    depths = cfg["width_vs_depth"]["depths"]
+    assert [f"b40000_d{d}" for d in depths] == [j for j in jobs.index if j.startswith("b40000")]
+    assert (jobs.loc[[f"b40000_d{d}" for d in depths], "kind"] == "DepthJob").all()
+    assert "b80000" in jobs.index and pd.isna(jobs.loc["b80000", "s"])

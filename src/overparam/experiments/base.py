@@ -106,7 +106,7 @@ class Bundle(JobSpec):
             raise ValueError(f"bundle {self.key!r}: two parts share an id ({ids})")
         self.inputs()  # a conflict between the parts' datasets is an error at planning
 
-    @property  # type: ignore[override]
+    @property
     def trains(self) -> bool:  # type: ignore[override]
         return self.parts[0].trains
 
