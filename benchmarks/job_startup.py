@@ -4,7 +4,8 @@ work, per kind of job, and Snakemake's own cost per job.
     python benchmarks/job_startup.py [--repeats 5] [--out results/benchmarks/job_startup.parquet]
 
 Each kind below is a fresh ``python -c`` process, timed from its start to its exit (the
-median over ``--repeats``, interleaved so a slow phase of the machine hits every kind):
+median over ``--repeats``, interleaved so a slow phase of the machine hits every kind; wall
+``seconds`` and ``cpu_s``, its user + system seconds, the closer one on a busy machine):
 
 - ``python``: the interpreter alone;
 - ``pandas``, ``torch``: one import each (``torch`` is what a train job adds to a solve job);
@@ -16,8 +17,9 @@ median over ``--repeats``, interleaved so a slow phase of the machine hits every
 ``snakemake_job`` runs a workflow of ``--snakemake-jobs`` no-op ``script:`` jobs and of one
 such job (one core each, in a temporary folder): ``seconds`` is the extra wall time of the
 workflow per job, what Snakemake adds to each job's own time (scheduling, the job's
-bookkeeping, the interpreter and preamble of its script); ``script_s``, the mean of the jobs'
-benchmark files, the part of it that a job's benchmark seconds contain. A bundle of n specs
+bookkeeping, the interpreter and preamble of its script; ``cpu_s`` the same in CPU seconds);
+``script_s``, the mean of the jobs' benchmark files, the part that a job's benchmark seconds
+contain. A bundle of n specs
 saves n - 1 of these start-ups (``train_job`` + ``snakemake_job`` for training jobs).
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -71,25 +74,27 @@ rule noop:
 """
 
 
-def time_process(code: str, env: dict[str, str]) -> float:
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
-    return time.perf_counter() - t
+def timed(cmd: list[str], **kw) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the process and its children) of ``cmd``.
+    On a busy machine the CPU seconds are the closer to what it costs alone."""
+    r0, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, **kw)
+    wall, r1 = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
-def snakemake_run(n: int) -> tuple[float, float]:
-    """(wall seconds of a workflow of ``n`` no-op script jobs, their mean benchmark seconds)."""
+def snakemake_run(n: int) -> tuple[float, float, float]:
+    """(wall and CPU seconds of a workflow of ``n`` no-op script jobs, their mean benchmark
+    seconds)."""
     with tempfile.TemporaryDirectory() as d:
         wd = Path(d)
         (wd / "Snakefile").write_text(SNAKEFILE.format(n=n))
         (wd / "noop.py").write_text("open(snakemake.output[0], 'w').close()\n")
         cmd = [sys.executable, "-m", "snakemake", "-s", str(wd / "Snakefile"), "-d", str(wd),
                "--cores", "1", "--quiet"]  # fmt: skip
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, cwd=wd)
-        wall = time.perf_counter() - t
+        wall, cpu = timed(cmd, cwd=wd)
         script = [float(pd.read_csv(p, sep="\t")["s"].iloc[-1]) for p in wd.glob("bench/*.tsv")]
-    return wall, statistics.fmean(script)
+    return wall, cpu, statistics.fmean(script)
 
 
 def main(argv=None) -> int:
@@ -112,21 +117,23 @@ def main(argv=None) -> int:
     rows = []
     for rep in range(args.repeats):
         for kind in args.kinds:
+            wall, cpu = timed([sys.executable, "-c", code[kind]], env=env)
             rows.append({"kind": kind, "experiment": exp.get(kind, ""), "repeat": rep,
-                         "seconds": time_process(code[kind], env), "script_s": float("nan")})  # fmt: skip
+                         "seconds": wall, "cpu_s": cpu, "script_s": float("nan")})  # fmt: skip
         if args.snakemake_jobs > 1:
-            many, script = snakemake_run(args.snakemake_jobs)
-            one, _ = snakemake_run(1)
-            per_job = (many - one) / (args.snakemake_jobs - 1)
+            many, many_cpu, script = snakemake_run(args.snakemake_jobs)
+            one, one_cpu, _ = snakemake_run(1)
+            n = args.snakemake_jobs - 1
             rows.append({"kind": "snakemake_job", "experiment": "", "repeat": rep,
-                         "seconds": per_job, "script_s": script})  # fmt: skip
+                         "seconds": (many - one) / n, "cpu_s": (many_cpu - one_cpu) / n,
+                         "script_s": script})  # fmt: skip
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
     df["cpu_count"] = os.cpu_count()
     df["load_avg_1min"] = os.getloadavg()[0]
     with atomic_path(args.out) as tmp:
         df.to_parquet(tmp, index=False)
-    summary = df.groupby("kind", sort=False)[["seconds", "script_s"]].median()
+    summary = df.groupby("kind", sort=False)[["seconds", "cpu_s", "script_s"]].median()
     print(summary.to_string(float_format=lambda v: f"{v:.3g}"))
     print(f"wrote {args.out}")
     return 0
