@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import Bundle, CheckContext, Dataset, Experiment, JobSpec, RunContext
+from .base import CheckContext, Dataset, Experiment, JobSpec, RunContext
+from .bundle import Bundle
 
 __all__ = [
     "Bundle",

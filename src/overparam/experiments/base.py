@@ -18,11 +18,7 @@ experiment's other jobs. The workflow tracks a job by its spec's fields, so addi
 one job and changing a shared setting re-runs exactly the jobs that read it. The job id is
 derived from the spec (``JobSpec.id``), never parsed back.
 
-A spec whose ``bundle`` property names a key runs in one job with the other specs of the same
-key (a :class:`Bundle`, job id = the key): its parts run in order in one process and their
-tables are concatenated, each part exactly as it would run alone (same seeds, same rows). It
-saves the process start-up (interpreter, torch, the library, Snakemake: ~3 s) of jobs whose
-work is a few seconds. ``parts(cfg)`` lists every spec by its own id, bundled or not.
+A spec with a ``bundle`` key shares one job with the other specs of that key (``bundle.py``).
 
 The ``__init__`` of an experiment must stay light (no torch, no matplotlib at import time): the
 Snakemake head process imports it to plan the DAG. Import heavy modules inside ``run``,
@@ -42,11 +38,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import yaml
 
 from ..data import Dataset
+from .check_context import CheckContext
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..claims import Claim, Definition, Estimate
+    from ..claims import Claim, Definition
     from ..tables import Schema
 
 Log = Callable[[str], None]
@@ -64,19 +61,11 @@ class JobSpec:
 
     @property
     def bundle(self) -> str | None:
-        """The id of the job this spec runs in with the other specs of the same key (a
-        :class:`Bundle`), or None: a job of its own. Bundle specs whose job is a few seconds
-        (docs/contributing.md says the rule)."""
-        return None
+        return None  # the key of the job it shares with other specs (``bundle.py``); None: alone
 
     def params(self) -> dict[str, Any]:
         """The spec as plain data (tuples -> lists, nested dataclasses -> dicts)."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    def rule_params(self) -> dict[str, Any]:
-        """The params the workflow tracks one by one (Snakemake names a changed one in its
-        reason): ``params``."""
-        return self.params()
 
     def inputs(self) -> dict[str, Dataset]:
         """The datasets this job reads: its fields that are :class:`Dataset` s."""
@@ -85,63 +74,6 @@ class JobSpec:
             for f in dataclasses.fields(self)
             if isinstance(getattr(self, f.name), Dataset)
         }
-
-
-@dataclass(frozen=True)
-class Bundle(JobSpec):
-    """Several specs of one experiment run as one job (id ``key``), in order, in one process;
-    its table is the parts' tables concatenated (``steps.run_job``). Its params are the parts'
-    (by part id), so a change to any part re-runs the bundle."""
-
-    key: str
-    parts: tuple[JobSpec, ...]
-
-    def __post_init__(self) -> None:
-        if not self.parts:
-            raise ValueError(f"bundle {self.key!r} has no parts")
-        if len({p.trains for p in self.parts}) > 1:
-            raise ValueError(f"bundle {self.key!r} mixes jobs that train and jobs that do not")
-        ids = [p.id for p in self.parts]
-        if len(set(ids)) < len(ids):
-            raise ValueError(f"bundle {self.key!r}: two parts share an id ({ids})")
-        self.inputs()  # a conflict between the parts' datasets is an error at planning
-
-    @property
-    def trains(self) -> bool:  # type: ignore[override]
-        return self.parts[0].trains
-
-    @property
-    def id(self) -> str:
-        return self.key
-
-    def params(self) -> dict[str, Any]:
-        return {"parts": {p.id: p.params() for p in self.parts}}
-
-    def rule_params(self) -> dict[str, Any]:
-        """The parts' ids (``parts``) and each field of the parts: its value where every part
-        that has it agrees, else {part id: value}; so a changed learning rate reads
-        ``lr=0.01`` -> ``lr=0.02`` in Snakemake's reason, as for a job of its own."""
-        by_part = {p.id: p.params() for p in self.parts}
-        out: dict[str, Any] = {"parts": list(by_part)}
-        for key in dict.fromkeys(k for params in by_part.values() for k in params):
-            values = {i: params[key] for i, params in by_part.items() if key in params}
-            first = next(iter(values.values()))
-            same = len(values) == len(by_part) and all(v == first for v in values.values())
-            out[key] = first if same else values
-        return out
-
-    def inputs(self) -> dict[str, Dataset]:
-        """The parts' datasets by field name; two parts may share a field only with the same
-        dataset (each part gets the files of its own fields)."""
-        out: dict[str, Dataset] = {}
-        for p in self.parts:
-            for k, ds in p.inputs().items():
-                if out.setdefault(k, ds) != ds:
-                    raise ValueError(
-                        f"bundle {self.key!r}: parts read different datasets as {k!r} "
-                        f"({out[k]} and {ds}); bundle them apart"
-                    )
-        return out
 
 
 def _plain(v: Any) -> Any:
@@ -158,72 +90,6 @@ class RunContext:
     threads: int = 1
     inputs: Mapping[str, Path] = field(default_factory=dict)  # spec field name -> file
     log: Log = print
-
-
-@dataclass(frozen=True)
-class CheckContext:
-    """What the workflow gives a claims check: the run's scale, the figure (path) that shows
-    the claims and the bootstrap's settings. ``estimates`` turns a function of the runs into
-    claim values with intervals over seeds."""
-
-    scale: str
-    figure: str
-    resamples: int = 1000
-    bootstrap_seed: int = 0
-    # {definition key: Definition} of the checked experiment with the config's scale-specific
-    # thresholds applied (Experiment.definitions(cfg)); None: its claims.yaml as written
-    definitions: Mapping[str, Definition] | None = None
-
-    def estimates(
-        self,
-        values: Callable[[pd.DataFrame], Mapping[str, float]],
-        runs: pd.DataFrame,
-        unit: str = "seed",
-    ) -> dict[str, Estimate]:
-        """``values(runs)`` with a bootstrap interval over the ``unit`` column for each value
-        (see :func:`overparam.claims.bootstrap`)."""
-        from ..claims import bootstrap
-
-        return bootstrap(
-            values, runs, unit=unit, resamples=self.resamples, seed=self.bootstrap_seed
-        )
-
-    def definition(self, experiment: str, key: str) -> Definition:
-        """The definition ``key`` of ``experiment``'s claims (see ``definitions``)."""
-        defs = self.definitions
-        if defs is None:
-            from . import get
-
-            defs = get(experiment).definitions()
-        if key not in defs:
-            raise KeyError(f"{experiment}: no claim definition {key!r}; defined: {list(defs)}")
-        return defs[key]
-
-    def claims(
-        self,
-        experiment: str,
-        specs: Mapping[str, str | Definition | Mapping[str, Any]],
-        estimates: Mapping[str, Estimate],
-        notes: Mapping[str, str] | None = None,
-    ) -> list[Claim]:
-        """One claim per entry of ``specs`` ({claim id within the experiment: the key of its
-        definition in the experiment's claims.yaml, or a definition itself}), in that order,
-        with the estimate and the note (if any) of the same id."""
-        from ..claims import make_claim
-
-        notes = notes or {}
-        return [
-            make_claim(
-                self.definition(experiment, spec) if isinstance(spec, str) else spec,
-                claim=key,
-                experiment=experiment,
-                estimate=estimates[key],
-                figure=self.figure,
-                scale=self.scale,
-                note=notes.get(key, ""),
-            )
-            for key, spec in specs.items()
-        ]
 
 
 J = TypeVar("J", bound=JobSpec)
@@ -245,7 +111,7 @@ class Experiment(ABC, Generic[J]):
         """The experiment's jobs, in order."""
 
     def parts(self, cfg: Mapping[str, Any]) -> dict[str, J]:
-        """Every spec by its own id, in order, bundled or not."""
+        """Every spec by its id, in order (bundled or not)."""
         out: dict[str, J] = {}
         for spec in self.specs(cfg):
             if spec.id in out:
@@ -253,29 +119,12 @@ class Experiment(ABC, Generic[J]):
             out[spec.id] = spec
         return out
 
-    def jobs(self, cfg: Mapping[str, Any], bundles: bool = True) -> dict[str, J | Bundle]:
-        """{job id: spec or Bundle}: one job per spec without a ``bundle`` key and one per key
-        (its specs in order), each bundle where its first part is in ``specs``' order.
-        ``bundles=False`` (the config's ``bundles``): every spec a job of its own."""
-        if not bundles:
-            return dict(self.parts(cfg))
-        order: list[str] = []
-        single: dict[str, J] = {}
-        groups: dict[str, list[J]] = {}
-        for spec in self.parts(cfg).values():
-            key = spec.bundle
-            if key is None:
-                single[spec.id] = spec
-                order.append(spec.id)
-            elif key not in groups:
-                groups[key] = [spec]
-                order.append(key)
-            else:
-                groups[key].append(spec)
-        clash = sorted(set(single) & set(groups))
-        if clash:
-            raise ValueError(f"{self.name}: bundle id(s) {clash} are also ids of jobs")
-        return {k: single[k] if k in single else Bundle(k, tuple(groups[k])) for k in order}
+    def jobs(self, cfg: Mapping[str, Any], bundles: bool = True) -> dict[str, JobSpec]:
+        """{job id: spec, or a Bundle of the specs of one ``bundle`` key at its first spec's
+        place}; ``bundles=False`` (the config's ``bundles``): every spec a job of its own."""
+        from .bundle import group
+
+        return group(self.parts(cfg).values(), self.name) if bundles else dict(self.parts(cfg))
 
     def seed_summary(self, cfg: Mapping[str, Any]) -> str:
         """How many seeds the jobs run, in words, for the figure's caption: from the specs'
