@@ -40,3 +40,18 @@ def test_train_throughput_table(tmp_path):
     assert 0 < df.loc["batched", "eval_share"] < 1 and math.isnan(df.loc["loop", "eval_share"])
     nn = df.loc["loop_nn", "samples_per_s"]
     assert math.isclose(df.loc["batched", "speedup_vs_nn"], df.loc["batched", "samples_per_s"] / nn)
+
+
+def test_job_startup_table(tmp_path):
+    out = tmp_path / "startup.parquet"
+    rc = _load("job_startup").main(
+        ["--repeats", "1", "--kinds", "python", "overparam", "--snakemake-jobs", "2",
+         "--out", str(out)]
+    )  # fmt: skip
+    assert rc == 0
+    df = pd.read_parquet(out).set_index("kind")
+    assert list(df.index) == ["python", "overparam", "snakemake_job"]
+    assert (df["seconds"] > 0).all() and (df["cpu_s"] > 0).all()
+    # the library's imports (pandas, numpy) cost more than the bare interpreter
+    assert df.loc["overparam", "seconds"] > df.loc["python", "seconds"]
+    assert df.loc["snakemake_job", "script_s"] > 0

@@ -22,7 +22,11 @@ previous checkpoint. The store is keyed by the job (its config and the hash of t
 it runs): a store left by a different config or code is discarded, not resumed. The job removes
 its store once its table is written.
 
-Only ``train_ensemble`` calls resume; work a job does outside them (closed forms, evaluation
+A job that bundles several specs (``experiments.Bundle``) also keeps each finished part's table
+in its store (``save_table``, when a save is due), so a re-run skips the parts it had finished
+and resumes the one that was running.
+
+Only ``train_ensemble`` calls and a bundle's finished parts resume; work a job does outside them (closed forms, evaluation
 along paths, pruning) is recomputed, which is what makes the calls' arguments match.
 """
 
@@ -132,6 +136,32 @@ def job_store(root, every_s: float, key: str, log=print) -> Iterator[Store | Non
         yield store
     finally:
         _CURRENT.reset(token)
+
+
+def load_table(store: Store | None, key: str):
+    """The table a bundle's part ``key`` left in ``store`` (None: none, or no store)."""
+    if store is None:
+        return None
+    path = store.root / f"part-{key}.pkl"
+    if not path.exists():
+        return None
+    import pandas as pd
+
+    try:
+        return pd.read_pickle(path)
+    except Exception as e:  # unreadable: run the part again
+        store.log(f"resume: ignoring unreadable part table {path.name} ({type(e).__name__})")
+        return None
+
+
+def save_table(store: Store | None, key: str, df) -> None:
+    """Keep a bundle's finished part ``key``'s table in ``store`` if a save is due (the same
+    pacing as the training calls' checkpoints)."""
+    if store is None or not store.due():
+        return
+    with atomic_path(store.root / f"part-{key}.pkl") as tmp:
+        df.to_pickle(tmp)
+    store.last_save = time.perf_counter()
 
 
 def remove(root) -> None:

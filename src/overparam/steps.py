@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -75,15 +76,18 @@ def run_job(
     log: Log = print,
     checkpoint_every_s: float = 0.0,
     code_key: str = "",
+    bundles: bool = True,
 ) -> pd.DataFrame:
     """Run job ``job_id`` of experiment ``exp`` (config section ``cfg``) and write its table.
     ``inputs`` maps the spec's dataset fields to their files; ``repo`` is the checkout whose
     commit the provenance records. ``checkpoint_every_s`` > 0: the job's
     training calls save their state about that often into ``<table>.ckpt/`` and a re-run of
     the same job (same config, same ``code_key``) resumes from it (``overparam.resume``); the
-    folder is removed once the table is written."""
+    folder is removed once the table is written. A :class:`~overparam.experiments.Bundle`
+    runs its parts in order (``_run_parts``) and writes their tables as one; ``bundles``: the
+    config's ``bundles`` (False: every spec is a job)."""
     e = experiments.get(exp)
-    jobs = e.jobs(cfg)
+    jobs = e.jobs(cfg, bundles=bundles)
     if job_id not in jobs:
         raise KeyError(f"{exp} has no job {job_id!r}; its jobs: {list(jobs)}")
     job = jobs[job_id]
@@ -103,11 +107,15 @@ def run_job(
     store_dir = Path(out).with_suffix(".ckpt")
     store_key = f"{exp}/{job_id} {tables.config_hash(job.params())} {code_key}"
     every = checkpoint_every_s if job.trains else 0.0
+    extra: dict[str, Any] = {}
     with (
         timing.ledger() as spent,
-        resume.job_store(store_dir, every, store_key, log=log),
+        resume.job_store(store_dir, every, store_key, log=log) as store,
     ):
-        df = e.run(job, ctx)
+        if isinstance(job, experiments.Bundle):
+            df, extra["parts"] = _run_parts(e, job, ctx, store, f"{exp}/{job_id}")
+        else:
+            df = e.run(job, ctx)
     wall = time.perf_counter() - t0
     params = job.params()
     tables.write_table(
@@ -116,7 +124,7 @@ def run_job(
         e.run_schema,
         tables.provenance(
             params,
-            seeds=params.get("seeds"),
+            seeds=_job_seeds(job),
             device=dev,
             wall_s=wall,
             repo=repo,
@@ -125,6 +133,7 @@ def run_job(
             # seconds of optimizer steps and of evaluate() passes (None: the job made none)
             train_s=spent.train_s if spent.train_calls else None,
             eval_s=spent.eval_s if spent.eval_calls else None,
+            **extra,
         ),
     )
     resume.remove(store_dir)
@@ -133,6 +142,80 @@ def run_job(
         spent_msg = f" ({spent.train_s:.1f}s of optimizer steps, {spent.eval_s:.1f}s evaluating)"
     log(f"[{exp}/{job_id}] done: {len(df)} rows in {wall:.1f}s{spent_msg} -> {out}")
     return df
+
+
+def _job_seeds(job: Any) -> list[int] | None:
+    """The seeds a job's provenance records: its spec's, or every seed of a bundle's parts."""
+    if isinstance(job, experiments.Bundle):
+        seeds = {int(s) for p in job.parts for s in p.params().get("seeds") or ()}
+        return sorted(seeds) or None
+    return job.params().get("seeds")
+
+
+def _run_parts(
+    e: experiments.Experiment,
+    bundle: experiments.Bundle,
+    ctx: RunContext,
+    store: resume.Store | None,
+    name: str,
+) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """A bundle's parts in order, each as if it ran alone: the files of its own datasets and,
+    where it trains, torch's global random state as the job found it. A part's finished table
+    is kept in the job's checkpoint store (when one is open and a save is due), so a re-run of
+    an interrupted bundle skips the parts it had finished. Returns the concatenated table and
+    {part id: its rows, wall seconds and seconds of optimizer steps and evaluation}."""
+    rng = _torch_rng() if bundle.trains else None
+    frames, info = [], {}
+    for part in bundle.parts:
+        key = f"{part.id}-{tables.config_hash(part.params())[:16]}"
+        t0 = time.perf_counter()
+        with timing.ledger() as spent:
+            df = resume.load_table(store, key)
+            if df is not None:
+                ctx.log(f"[{name}] part {part.id}: finished before; its table is read back")
+            else:
+                ctx.log(f"[{name}] part {part.id}: start")
+                _set_torch_rng(rng)
+                inputs = {k: ctx.inputs[k] for k in part.inputs() if k in ctx.inputs}
+                df = e.run(part, replace(ctx, inputs=inputs))
+                resume.save_table(store, key, df)
+        wall = time.perf_counter() - t0
+        info[part.id] = {
+            "rows": len(df),
+            "wall_s": wall,
+            "train_s": spent.train_s if spent.train_calls else None,
+            "eval_s": spent.eval_s if spent.eval_calls else None,
+        }
+        ctx.log(f"[{name}] part {part.id}: {len(df)} rows in {wall:.1f}s")
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True), info
+
+
+# the seed torch gives its generators when it creates them (c10's default_rng_seed_val)
+TORCH_DEFAULT_SEED = 67280421310721
+
+
+def _torch_rng() -> tuple[Any, list[Any] | None]:
+    """torch's global generators' states: CPU and CUDA (None: CUDA not initialised yet)."""
+    import torch
+
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_torch_rng(state: tuple[Any, list[Any] | None] | None) -> None:
+    """Put torch's global generators back to ``state`` (CUDA ones created since: to the seed
+    a fresh process gives them)."""
+    if state is None:
+        return
+    import torch
+
+    cpu, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
+    elif torch.cuda.is_initialized():
+        torch.cuda.manual_seed_all(TORCH_DEFAULT_SEED)
 
 
 def aggregate(

@@ -202,11 +202,13 @@ def test_benchmarks_table(pipeline_run):
     assert sorted(zip(b["rule"], b["experiment"], b["job"])) == sorted(expected)
     assert b["rule"].value_counts().to_dict() == {
         "solve": 10,  # benign_overfitting 4, double_descent 3, implicit_bias 3
-        # optimization_ease 2 + its demo 4, double_descent 3, lottery_ticket 2,
-        # mode_connectivity 4 (demo, 2 widths, stability), lazy_training 3 (widths),
-        # implicit_bias 1 (networks), random_labels 1 (width), flat_minima 3 (fixed and
-        # scaled lr, edge of stability), width_vs_depth 4 (3 (budget, depth), one pass)
-        "train": 27,
+        # optimization_ease 3 (bundles: its widths, its demo's two parametrizations),
+        # double_descent 2 (a bundle of two widths, one width), lottery_ticket 2,
+        # mode_connectivity 3 (a bundle of the demo and a width, a width, stability),
+        # lazy_training 1 (a bundle of its widths), implicit_bias 1 (networks),
+        # random_labels 1 (width), flat_minima 3 (fixed and scaled lr, edge of stability),
+        # width_vs_depth 2 (a bundle of its budget's depths, one pass)
+        "train": 18,
         "aggregate": 10,
         "figure": 10,
         "check": 10,

@@ -39,9 +39,20 @@ def test_outputs(pipeline_run, cfg):
     files = ["figures/width_vs_depth.png", "figures/width_vs_depth.pdf",
              f"{DIR}/metrics.parquet", f"{DIR}/claims.parquet", f"{DIR}/provenance.json"]  # fmt: skip
     files += [f"{DIR}/runs/{j}.parquet" for j in EXP.jobs(cfg)]
-    assert len(EXP.jobs(cfg)) == len(cfg["budgets"]) * (len(cfg["depths"]) + 1) == 4
+    assert len(EXP.parts(cfg)) == len(cfg["budgets"]) * (len(cfg["depths"]) + 1) == 4
+    # one job per budget trains its depths in turn (a bundle), one runs its one-pass protocol
+    assert list(EXP.jobs(cfg)) == ["b20000", "onepass_b20000"]
     for f in files:
         assert (pipeline_run / f).stat().st_size > 0, f
+
+
+def test_bundle_provenance(pipeline_run, cfg):
+    """The bundle's run table records each of its parts: rows and seconds."""
+    prov = tables.read_provenance(pipeline_run / f"{DIR}/runs/b20000.parquet")
+    assert list(prov["parts"]) == [f"b20000_d{d}" for d in cfg["depths"]]
+    rows = len(cfg["seeds"]) * (cfg["epochs"] // cfg["eval_every"] + 1)
+    assert all(p["rows"] == rows and p["train_s"] > 0 for p in prov["parts"].values())
+    assert prov["config"] == EXP.jobs(cfg)["b20000"].params()
 
 
 def test_metrics_table(metrics, cfg):

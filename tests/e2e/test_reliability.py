@@ -34,12 +34,13 @@ from ..conftest import ROOT, TEST_CONFIG, job_counts, snakemake
 
 pytestmark = pytest.mark.e2e
 
-# Two widths, one thread each. 500 epochs of 10 steps: each training job lasts a second or
-# more, long enough to be killed in the middle.
+# Two widths, one thread each, each its own job (no bundle). 500 epochs of 10 steps: each
+# training job lasts a second or more, long enough to be killed in the middle.
 MINIMAL = {
     "scale": "test",
     "device": "cpu",
     "threads": 1,
+    "bundles": False,
     "optimization_ease": {
         "n": 100,
         "d": 10,
@@ -428,15 +429,24 @@ def planned_jobs(out: str, rule: str) -> set[str]:
     return {f"{e}/{j}" for e, j in re.findall(rf"(?m)^Job \d+: (\w+): {rule} job (\S+)$", out)}
 
 
+def jobs_of(exp: str, prefix: str) -> set[str]:
+    """'<exp>/<job>' of the .test config's jobs of ``exp`` whose id starts with ``prefix``."""
+    jobs = get(exp).jobs(TEST_CFG[exp])
+    return {f"{exp}/{j}" for j in jobs if j.startswith(prefix)}
+
+
+# the .test config's optimization_ease sweep jobs (not the demo's): the ones that read its lr
+SWEEP = jobs_of("optimization_ease", "w")
+
+
 def test_changing_one_experiment_reruns_only_its_jobs(pipeline_run, tmp_path):
     plan, out = _dry_run_with(pipeline_run, tmp_path, "optimization_ease.lr", 0.02)
-    widths = TEST_CFG["optimization_ease"]["widths"]
     # the optimization_ease training jobs only, and what reads them; the other experiments'
     # jobs and steps are kept
-    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 6}
-    assert planned_jobs(out, "train") == {f"optimization_ease/w{w}" for w in widths}
-    # the reason names the field that changed, in each re-run job
-    assert out.count("before: 'lr=0.01' now: 'lr=0.02'") == len(widths)
+    assert plan == {**DOWNSTREAM, "train": len(SWEEP), "total": len(SWEEP) + 6}
+    assert planned_jobs(out, "train") == SWEEP
+    # the reason names the field that changed, in each re-run job (a bundle too)
+    assert out.count("before: 'lr=0.01' now: 'lr=0.02'") == len(SWEEP)
 
 
 def test_changing_a_threshold_rechecks_without_training(pipeline_run, tmp_path):
@@ -478,12 +488,12 @@ def test_changing_the_mlp_learning_rate_reruns_exactly_the_mlp_jobs(pipeline_run
     mlp = TEST_CFG["double_descent"]["mlp"]
     lr = mlp["lr"]
     plan, out = _dry_run_with(pipeline_run, tmp_path, "double_descent.mlp.lr", 2 * lr)
-    widths = mlp["widths"]
+    jobs = jobs_of("double_descent", "mlp")  # every width, some of them in a bundle
     # every MLP width trains again; linear and random_features (solve) do not re-run
-    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 6}
+    assert plan == {**DOWNSTREAM, "train": len(jobs), "total": len(jobs) + 6}
     assert "solve" not in plan
-    assert planned_jobs(out, "train") == {f"double_descent/mlp_h{w}" for w in widths}
-    assert out.count(f"before: 'lr={lr}' now: 'lr={2 * lr}'") == len(widths)
+    assert planned_jobs(out, "train") == jobs
+    assert out.count(f"before: 'lr={lr}' now: 'lr={2 * lr}'") == len(jobs)
 
 
 def test_nested_override_on_the_command_line(pipeline_run):
@@ -492,11 +502,10 @@ def test_nested_override_on_the_command_line(pipeline_run):
     out = snakemake(
         pipeline_run, "-n", "figures/all", "--config", "optimization_ease={lr: 0.02}"
     ).stdout
-    widths = TEST_CFG["optimization_ease"]["widths"]
     plan = job_counts(out)
-    assert plan == {**DOWNSTREAM, "train": len(widths), "total": len(widths) + 6}
-    assert planned_jobs(out, "train") == {f"optimization_ease/w{w}" for w in widths}
-    assert out.count("before: 'lr=0.01' now: 'lr=0.02'") == len(widths)
+    assert plan == {**DOWNSTREAM, "train": len(SWEEP), "total": len(SWEEP) + 6}
+    assert planned_jobs(out, "train") == SWEEP
+    assert out.count("before: 'lr=0.01' now: 'lr=0.02'") == len(SWEEP)
 
 
 def test_reordered_config_is_a_noop(pipeline_run, tmp_path):

@@ -240,6 +240,7 @@ REQUEUE_CONFIG = {
     "device": "cpu",
     "threads": 1,
     "checkpoint_every_s": 1.0e-9,  # a checkpoint at every epoch end
+    "bundles": False,  # w32 a job of its own
     "optimization_ease": {
         "n": 100, "d": 10, "widths": [16, 32], "seeds": [0, 1], "lr": 0.01, "batch_size": 10,
         "epochs": 3000, "eval_every": 100, "loss_threshold": 0.05, "loss_floor": 1.0e-8,

@@ -11,6 +11,7 @@ from overparam import codehash as _codehash
 from overparam import experiments as _experiments
 from overparam.config import ConfigError, validate as _validate_config
 from overparam.device import cuda_visible
+from overparam.experiments.bundle import rule_params as _bundle_rule_params
 from overparam.report import title as _report_title
 from overparam.tables import config_hash
 
@@ -38,7 +39,8 @@ except ConfigError as e:
 # An experiment runs when its section is in the config, in the config's order.
 EXPERIMENTS = [e for e in config if e in _experiments.names()]
 # {experiment: {job id: JobSpec}}: every job of the DAG and the parameters it computes from
-JOBS = {e: _experiments.get(e).jobs(config[e]) for e in EXPERIMENTS}
+# (config `bundles`: the small specs an experiment bundles run as one job, Experiment.jobs)
+JOBS = {e: _experiments.get(e).jobs(config[e], config["bundles"]) for e in EXPERIMENTS}
 RUN_TABLE = "results/{exp}/runs/{job}.parquet"
 BENCHMARKS = "results/benchmarks/jobs/{exp}/{step}.tsv"
 
@@ -90,7 +92,7 @@ def _job_param(key):
     and names the changed ones in its reason ('before: lr=0.01 now: lr=0.02')."""
 
     def value(wildcards):
-        params = job_spec(wildcards).params()
+        params = _bundle_rule_params(job_spec(wildcards))
         return f"{key}={json.dumps(params[key], sort_keys=True)}" if key in params else None
 
     return value
@@ -99,7 +101,7 @@ def _job_param(key):
 # params of the run rules: every field of every spec, named p_<field>
 JOB_PARAMS = {
     f"p_{k}": _job_param(k)
-    for k in sorted({k for e in JOBS.values() for s in e.values() for k in s.params()})
+    for k in sorted({k for e in JOBS.values() for s in e.values() for k in _bundle_rule_params(s)})
 }
 
 

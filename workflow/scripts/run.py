@@ -31,4 +31,5 @@ with logging_to(sm.log[0]) as log:
         # seconds between mid-training checkpoints (not a param: changing it re-runs nothing)
         checkpoint_every_s=float(sm.config["checkpoint_every_s"]),
         code_key=" ".join(str(v) for k, v in sm.params.items() if k.startswith("code_") and v),
+        bundles=bool(sm.config["bundles"]),
     )

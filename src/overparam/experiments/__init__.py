@@ -14,8 +14,10 @@ import importlib
 import pkgutil
 
 from .base import CheckContext, Dataset, Experiment, JobSpec, RunContext
+from .bundle import Bundle
 
 __all__ = [
+    "Bundle",
     "CheckContext",
     "Dataset",
     "Experiment",

@@ -5,7 +5,7 @@ An experiment is a subclass of :class:`Experiment` in its own folder
 is the schema of its config section). It turns its config section into typed job specs, runs
 one job, aggregates the jobs' tables, checks its claims and draws its figure:
 
-    jobs(cfg)                -> {job_id: JobSpec}      one Snakemake job per spec
+    jobs(cfg)                -> {job_id: JobSpec}      one Snakemake job per spec or bundle
     run(job, ctx)            -> DataFrame               one run table (``run_schema``)
     aggregate(frames, cfg)   -> DataFrame               the metrics table (``metrics_schema``)
     check(metrics, cfg, ctx) -> list[Claim]
@@ -17,6 +17,8 @@ value (a width, a rewind step, ...), the seeds and the settings it shares with t
 experiment's other jobs. The workflow tracks a job by its spec's fields, so adding a width adds
 one job and changing a shared setting re-runs exactly the jobs that read it. The job id is
 derived from the spec (``JobSpec.id``), never parsed back.
+
+A spec with a ``bundle`` key shares one job with the other specs of that key (``bundle.py``).
 
 The ``__init__`` of an experiment must stay light (no torch, no matplotlib at import time): the
 Snakemake head process imports it to plan the DAG. Import heavy modules inside ``run``,
@@ -36,11 +38,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import yaml
 
 from ..data import Dataset
+from .check_context import CheckContext
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..claims import Batch, Claim, Definition, Estimate
+    from ..claims import Claim, Definition
     from ..tables import Schema
 
 Log = Callable[[str], None]
@@ -55,6 +58,10 @@ class JobSpec:
     @property
     def id(self) -> str:
         raise NotImplementedError(f"{type(self).__name__} must define the property `id`")
+
+    @property
+    def bundle(self) -> str | None:
+        return None  # the key of the job it shares with other specs (``bundle.py``); None: alone
 
     def params(self) -> dict[str, Any]:
         """The spec as plain data (tuples -> lists, nested dataclasses -> dicts)."""
@@ -85,72 +92,6 @@ class RunContext:
     log: Log = print
 
 
-@dataclass(frozen=True)
-class CheckContext:
-    """What the workflow gives a claims check: the run's scale, the figure (path) that shows
-    the claims and the bootstrap's settings. ``estimates`` turns a function of the runs into
-    claim values with intervals over seeds."""
-
-    scale: str
-    figure: str
-    resamples: int = 1000
-    bootstrap_seed: int = 0
-    # {definition key: Definition} of the checked experiment with the config's scale-specific
-    # thresholds applied (Experiment.definitions(cfg)); None: its claims.yaml as written
-    definitions: Mapping[str, Definition] | None = None
-
-    def estimates(
-        self,
-        values: Callable[[pd.DataFrame], Mapping[str, float]],
-        runs: pd.DataFrame,
-        unit: str = "seed",
-        batch: Batch | None = None,
-    ) -> dict[str, Estimate]:
-        """``values(runs)`` with a bootstrap interval over the ``unit`` column for each value
-        (see :func:`overparam.claims.bootstrap`; ``batch``: the values of all draws at once)."""
-        from ..claims import bootstrap
-
-        n, seed = self.resamples, self.bootstrap_seed
-        return bootstrap(values, runs, unit=unit, resamples=n, seed=seed, batch=batch)
-
-    def definition(self, experiment: str, key: str) -> Definition:
-        """The definition ``key`` of ``experiment``'s claims (see ``definitions``)."""
-        defs = self.definitions
-        if defs is None:
-            from . import get
-
-            defs = get(experiment).definitions()
-        if key not in defs:
-            raise KeyError(f"{experiment}: no claim definition {key!r}; defined: {list(defs)}")
-        return defs[key]
-
-    def claims(
-        self,
-        experiment: str,
-        specs: Mapping[str, str | Definition | Mapping[str, Any]],
-        estimates: Mapping[str, Estimate],
-        notes: Mapping[str, str] | None = None,
-    ) -> list[Claim]:
-        """One claim per entry of ``specs`` ({claim id within the experiment: the key of its
-        definition in the experiment's claims.yaml, or a definition itself}), in that order,
-        with the estimate and the note (if any) of the same id."""
-        from ..claims import make_claim
-
-        notes = notes or {}
-        return [
-            make_claim(
-                self.definition(experiment, spec) if isinstance(spec, str) else spec,
-                claim=key,
-                experiment=experiment,
-                estimate=estimates[key],
-                figure=self.figure,
-                scale=self.scale,
-                note=notes.get(key, ""),
-            )
-            for key, spec in specs.items()
-        ]
-
-
 J = TypeVar("J", bound=JobSpec)
 
 
@@ -169,13 +110,21 @@ class Experiment(ABC, Generic[J]):
     def specs(self, cfg: Mapping[str, Any]) -> Iterable[J]:
         """The experiment's jobs, in order."""
 
-    def jobs(self, cfg: Mapping[str, Any]) -> dict[str, J]:
+    def parts(self, cfg: Mapping[str, Any]) -> dict[str, J]:
+        """Every spec by its id, in order (bundled or not)."""
         out: dict[str, J] = {}
         for spec in self.specs(cfg):
             if spec.id in out:
                 raise ValueError(f"{self.name}: two jobs share the id {spec.id!r}")
             out[spec.id] = spec
         return out
+
+    def jobs(self, cfg: Mapping[str, Any], bundles: bool = True) -> dict[str, JobSpec]:
+        """{job id: spec, or a Bundle of the specs of one ``bundle`` key at its first spec's
+        place}; ``bundles=False`` (the config's ``bundles``): every spec a job of its own."""
+        from .bundle import group
+
+        return group(self.parts(cfg).values(), self.name) if bundles else dict(self.parts(cfg))
 
     def seed_summary(self, cfg: Mapping[str, Any]) -> str:
         """How many seeds the jobs run, in words, for the figure's caption: from the specs'

@@ -29,7 +29,7 @@ def changed(**edits):
 
 
 def test_job_ids_and_kinds():
-    jobs = EXP.jobs(CFG)
+    jobs = EXP.parts(CFG)
     assert list(jobs) == [
         "linear",
         "random_features",
@@ -45,7 +45,7 @@ def test_job_ids_and_kinds():
 
 
 def test_spec_fields_carry_the_config():
-    jobs = EXP.jobs(CFG)
+    jobs = EXP.parts(CFG)
     lc, rc, mc = CFG["linear"], CFG["random_features"], CFG["mlp"]
     assert jobs["linear"] == LinearJob(
         n=lc["n"],
@@ -76,7 +76,7 @@ def test_spec_fields_carry_the_config():
     )
     assert rf.panel == "random_features"
     # a fixed bandwidth is a number
-    assert EXP.jobs(changed(random_fourier__bandwidth=3))["random_fourier"].bandwidth == 3.0
+    assert EXP.parts(changed(random_fourier__bandwidth=3))["random_fourier"].bandwidth == 3.0
     w = mc["widths"][1]
     m = jobs[f"mlp_h{w}"]
     assert (m.data, m.width, m.seeds, m.lr, m.epochs, m.label_noise) == (
@@ -98,15 +98,15 @@ def test_defaults_of_optional_keys():
         cfg["random_features"].pop(k, None)
     for k in ("depth", "n_train", "momentum", "eval_every", "noise_seed"):
         cfg["mlp"].pop(k, None)
-    jobs = EXP.jobs(cfg)
+    jobs = EXP.parts(cfg)
     rf, m = jobs["random_features"], jobs[f"mlp_h{CFG['mlp']['widths'][0]}"]
     assert (rf.bandwidth, rf.label_noise, rf.noise_seed) == (1.0, 0.0, 0)
     assert (m.depth, m.n_train, m.momentum, m.eval_every, m.noise_seed) == (2, 0, 0.9, 25, 0)
 
 
 def test_adding_a_width_adds_exactly_one_spec():
-    old = EXP.jobs(CFG)
-    new = EXP.jobs(changed(mlp__widths=[*CFG["mlp"]["widths"], 1000]))
+    old = EXP.parts(CFG)
+    new = EXP.parts(changed(mlp__widths=[*CFG["mlp"]["widths"], 1000]))
     assert set(new) - set(old) == {"mlp_h1000"} and len(new) == len(old) + 1
     assert all(new[j] == old[j] for j in old)
 
@@ -127,7 +127,7 @@ def test_adding_a_width_adds_exactly_one_spec():
     ],
 )
 def test_a_shared_setting_changes_exactly_the_jobs_that_read_it(edit, changes):
-    old, new = EXP.jobs(CFG), EXP.jobs(changed(**edit))
+    old, new = EXP.parts(CFG), EXP.parts(changed(**edit))
     assert list(new) == list(old)
     differ = {j.split("_h")[0] for j in old if new[j] != old[j]}
     assert differ == set(changes.split())
@@ -147,7 +147,7 @@ def test_a_shared_setting_changes_exactly_the_jobs_that_read_it(edit, changes):
     ],
 )
 def test_claim_and_plot_settings_change_no_spec(edit):
-    assert EXP.jobs(changed(**edit)) == EXP.jobs(CFG)
+    assert EXP.parts(changed(**edit)) == EXP.parts(CFG)
 
 
 def test_run_rejects_a_foreign_spec():

@@ -13,7 +13,7 @@ EXP = get("lazy_training")
 
 
 def test_jobs_of_the_quick_config():
-    jobs = EXP.jobs(QUICK)
+    jobs = EXP.parts(QUICK)
     assert list(jobs) == ["w64", "w128", "w256", "w512", "w1024"]
     assert all(isinstance(j, WidthJob) and j.trains for j in jobs.values())
     assert {j.ref_width for j in jobs.values()} == {64}  # the scaled regime's reference
@@ -25,7 +25,7 @@ def test_jobs_of_the_quick_config():
 
 def test_a_shared_setting_reaches_every_job(tiny):
     tiny["lr"] = 0.123
-    assert {j.lr for j in EXP.jobs(tiny).values()} == {0.123}
+    assert {j.lr for j in EXP.parts(tiny).values()} == {0.123}
 
 
 def test_problems_name_their_key(tiny):

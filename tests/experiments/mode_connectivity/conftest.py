@@ -60,4 +60,4 @@ def tiny_run(tiny_data):
     """{job id: run table} of the tiny config's jobs."""
     exp = get("mode_connectivity")
     ctx = RunContext(device="cpu", threads=1, inputs={"data": tiny_data}, log=lambda msg: None)
-    return {job_id: exp.run(job, ctx) for job_id, job in exp.jobs(TINY).items()}
+    return {job_id: exp.run(job, ctx) for job_id, job in exp.parts(TINY).items()}

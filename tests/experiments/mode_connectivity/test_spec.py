@@ -13,7 +13,7 @@ EXP = get("mode_connectivity")
 
 
 def test_jobs_of_the_quick_config():
-    jobs = EXP.jobs(QUICK)
+    jobs = EXP.parts(QUICK)
     assert list(jobs) == ["demo", "w16", "w64", "w256", "w512", "stability_w64"]
     assert isinstance(jobs["demo"], DemoJob) and isinstance(jobs["stability_w64"], StabilityJob)
     # only the Bezier width's job carries the curve settings (and re-runs when they change)
@@ -29,7 +29,7 @@ def test_jobs_of_the_quick_config():
 
 def test_a_shared_setting_reaches_every_mnist_job(tiny):
     tiny["train"]["lr"] = 0.123
-    jobs = EXP.jobs(tiny)
+    jobs = EXP.parts(tiny)
     assert {j.sgd.lr for j in jobs.values() if not isinstance(j, DemoJob)} == {0.123}
 
 

@@ -56,7 +56,7 @@ def test_epochs_to_threshold_and_censoring():
 
 
 def test_one_job_per_width_with_the_shared_settings():
-    jobs = EXP.jobs(CFG)
+    jobs = EXP.parts(CFG)
     assert [j for j in jobs if not j.startswith("demo")] == [f"w{w}" for w in CFG["widths"]]
     j = jobs[f"w{CFG['widths'][0]}"]
     assert j.trains and j.width == CFG["widths"][0] and j.lr == CFG["lr"]
@@ -66,15 +66,15 @@ def test_one_job_per_width_with_the_shared_settings():
 def test_adding_a_width_adds_one_job_and_a_shared_setting_changes_all():
     more = copy.deepcopy(CFG)
     more["widths"] = [*CFG["widths"], 1000]
-    old, new = EXP.jobs(CFG), EXP.jobs(more)
+    old, new = EXP.parts(CFG), EXP.parts(more)
     assert set(new) - set(old) == {"w1000"}  # (the demo has its own widths)
     assert all(new[j] == old[j] for j in old)
     lr = copy.deepcopy(CFG)
     lr["lr"] = 0.02
-    assert all(EXP.jobs(lr)[j] != old[j] for j in old if not j.startswith("demo"))
+    assert all(EXP.parts(lr)[j] != old[j] for j in old if not j.startswith("demo"))
     thr = copy.deepcopy(CFG)
     thr["loss_threshold"] = 0.5  # read by the claims only
-    assert EXP.jobs(thr) == old
+    assert EXP.parts(thr) == old
 
 
 def test_problems():
@@ -224,7 +224,7 @@ def test_figure_draws_the_demo_panels(tmp_path):
 
 
 def test_demo_jobs():
-    jobs = EXP.jobs(CFG)
+    jobs = EXP.parts(CFG)
     demo = CFG["demo"]
     ids = [f"demo_{p}_w{w}" for p in ("sp", "ntk") for w in demo["widths"]]
     assert list(jobs) == [f"w{w}" for w in CFG["widths"]] + ids
@@ -235,11 +235,11 @@ def test_demo_jobs():
     # the NTK lr re-runs the NTK jobs only; without a demo section only the sweep runs
     more = copy.deepcopy(CFG)
     more["demo"]["lr"]["ntk"] = 0.5
-    changed = {j for j, s in EXP.jobs(more).items() if s != jobs[j]}
+    changed = {j for j, s in EXP.parts(more).items() if s != jobs[j]}
     assert changed == {j for j in ids if j.startswith("demo_ntk")}
     none = copy.deepcopy(CFG)
     del none["demo"]
-    assert list(EXP.jobs(none)) == [f"w{w}" for w in CFG["widths"]]
+    assert list(EXP.parts(none)) == [f"w{w}" for w in CFG["widths"]]
 
 
 def test_demo_problems(monkeypatch):
@@ -422,7 +422,7 @@ def test_kernel_claims_are_nan_when_a_run_diverged():
 def test_ntk_widths_extend_only_the_ntk_sweep():
     cfg = copy.deepcopy(CFG)
     cfg["demo"]["ntk_widths"] = [*cfg["demo"]["widths"], 1000]
-    new, old = EXP.jobs(cfg), EXP.jobs(CFG)
+    new, old = EXP.parts(cfg), EXP.parts(CFG)
     assert set(new) - set(old) == {"demo_ntk_w1000"}
     assert all(new[j] == old[j] for j in old)
 

@@ -67,7 +67,7 @@ def test_checkpoints_and_the_validation_split():
 
 
 def test_the_run_is_deterministic(tiny_run):
-    job = EXP.jobs(TINY)["b20000_d2"]
+    job = EXP.parts(TINY)["b20000_d2"]
     again = EXP.run(job, RunContext(device="cpu", threads=1, log=lambda m: None))
     pd.testing.assert_frame_equal(again, tiny_run["b20000_d2"])
 

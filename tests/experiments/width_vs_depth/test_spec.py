@@ -30,7 +30,7 @@ def test_closed_form_counts_the_models_parameters(width, depth):
 
 @pytest.mark.parametrize("cfg", [QUICK, PAPER, TEST, TINY], ids=["quick", "paper", "test", "tiny"])
 def test_every_configured_shape_is_within_one_percent_of_its_budget(cfg):
-    jobs = EXP.jobs(cfg)
+    jobs = EXP.parts(cfg)
     assert len(jobs) == len(cfg["budgets"]) * (len(cfg["depths"]) + 1)  # + one onepass each
     assert cfg["budget_tolerance"] <= 0.01  # issue 13's bound holds in every shipped config
     for j in jobs.values():
@@ -61,11 +61,11 @@ def test_a_budget_too_small_for_depth_6_is_a_clear_error():
     assert {m.split("depth ")[1][0] for m in msgs} == {"4", "5", "6"}
     assert "nearest width 39 has 9799 parameters (-2.01%)" in msgs[-1]
     with pytest.raises(ValueError, match="cannot be matched"):
-        EXP.jobs(cfg)
+        EXP.parts(cfg)
 
 
 def test_jobs_of_the_quick_config():
-    jobs = EXP.jobs(QUICK)
+    jobs = EXP.parts(QUICK)
     assert list(jobs)[:2] == ["b20000_d1", "b20000_d2"] and list(jobs)[11] == "b40000_d6"
     assert list(jobs)[12:] == ["onepass_b20000", "onepass_b40000"]
     assert all(isinstance(j, DepthJob) and j.trains for j in list(jobs.values())[:12])
@@ -86,9 +86,9 @@ def test_jobs_of_the_quick_config():
 
 def test_a_shared_setting_reaches_every_job(tiny):
     tiny["lr"] = 0.123
-    assert {j.lr for j in EXP.jobs(tiny).values() if isinstance(j, DepthJob)} == {0.123}
+    assert {j.lr for j in EXP.parts(tiny).values() if isinstance(j, DepthJob)} == {0.123}
     tiny["seeds"] = [5, 6]
-    assert {j.seeds for j in EXP.jobs(tiny).values()} == {(5, 6)}
+    assert {j.seeds for j in EXP.parts(tiny).values()} == {(5, 6)}
 
 
 def test_problems_name_their_key(tiny):

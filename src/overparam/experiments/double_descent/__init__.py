@@ -105,6 +105,11 @@ class MLPJob(JobSpec):
     def id(self) -> str:
         return f"mlp_h{self.width}"
 
+    @property
+    def bundle(self) -> str | None:
+        # ~6 s each at quick scale (under 4 s of training); at paper scale h2..h21 ~1.5 min
+        return "mlp_narrow" if self.width <= 24 else None
+
 
 def dataset(cfg: Mapping[str, Any]) -> MNIST1D:
     """The MNIST-1D the random-features and MLP panels read (config key ``data``)."""

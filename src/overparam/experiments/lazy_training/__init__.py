@@ -21,7 +21,7 @@ multiplied by alpha = sqrt(widths[0] / width) and the learning rate divided by a
 the function-space dynamics at initialisation are those of the ``ntk`` regime while the
 parameters must move 1/alpha times further: the network leaves the lazy regime).
 
-Jobs: ``w<width>`` per width (both regimes).
+Specs: ``w<width>`` per width (both regimes); widths up to 256 run in one job, ``w_narrow``.
 """
 
 from __future__ import annotations
@@ -84,6 +84,11 @@ class WidthJob(JobSpec):
     @property
     def id(self) -> str:
         return f"w{self.width}"
+
+    @property
+    def bundle(self) -> str | None:
+        # under 4 s each at quick scale, ~12 s together at paper scale; w512 and wider alone
+        return "w_narrow" if self.width <= 256 else None
 
 
 @register

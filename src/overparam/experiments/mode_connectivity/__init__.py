@@ -33,7 +33,8 @@ Pairs are told apart by ``seed`` (the pair index), so claims resample whole pair
 between the endpoints (``connect.barrier``'s default), and minus the mean of the endpoints'
 values (Frankle et al. 2020's instability; ``reference="mean"``).
 
-Jobs: ``demo``, ``w<width>`` per width, ``stability_w<width>``.
+Specs: ``demo``, ``w<width>`` per width, ``stability_w<width>``; the demo and the widths up
+to 64 (without a Bezier curve) run in one job, ``demo_narrow``.
 Modules: ``run`` (the jobs), ``claims`` (barriers and claims), ``figure``.
 """
 
@@ -50,6 +51,7 @@ from .. import Experiment, JobSpec, register
 PANELS = ("demo", "width", "lr_select", "stability")
 METHODS = ("linear", "aligned", "bezier", "endpoint")
 NO_SPAWN = -1  # spawn_step of the rows whose pairs were trained independently
+SMALL = "demo_narrow"  # the job of the demo and the widths up to 64 without a Bezier curve
 
 RUN_SCHEMA = Schema(
     name="mode_connectivity.runs",
@@ -113,6 +115,10 @@ class DemoJob(JobSpec):
     def id(self) -> str:
         return "demo"
 
+    @property
+    def bundle(self) -> str:
+        return SMALL
+
 
 @dataclass(frozen=True)
 class SGD:
@@ -154,6 +160,11 @@ class WidthJob(JobSpec):
     @property
     def id(self) -> str:
         return f"w{self.width}"
+
+    @property
+    def bundle(self) -> str | None:
+        # with the demo: ~3-6 s each at quick scale (under 3 s of training); Bezier curves alone
+        return SMALL if self.width <= 64 and self.bezier is None else None
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ MSE first falls below a threshold, and the median final train loss, both decreas
 The NTK runs' replication claims: the time to fit and the loss curve approach the kernel
 limit's as width grows (``claims.kernel_values``).
 
-Jobs: one per extension width (``w<width>``, its seeds one batched ensemble) and one per
+Specs: one per extension width (``w<width>``, its seeds one batched ensemble) and one per
 demo parametrization and width (``demo_sp_w<width>``, ``demo_ntk_w<width>``; each seed has
-its own data, so its seeds train one after the other).
+its own data, so its seeds train one after the other). The narrow ones run as bundles:
+``w_narrow`` (widths up to 500), ``demo_sp_narrow`` and ``demo_ntk_narrow`` (up to 50).
 Modules: ``run`` (data, training), ``claims``, ``figure``.
 """
 
@@ -104,6 +105,12 @@ class WidthJob(JobSpec):
     def id(self) -> str:
         return f"w{self.width}"
 
+    @property
+    def bundle(self) -> str | None:
+        # 3-6 s each at quick scale (under 4 s of training), up to w500 ~1 min together at
+        # paper scale; the wider ones alone
+        return "w_narrow" if self.width <= NARROW_SWEEP else None
+
 
 @dataclass(frozen=True)
 class DemoJob(JobSpec):
@@ -127,8 +134,18 @@ class DemoJob(JobSpec):
     def id(self) -> str:
         return f"demo_{PARAM_IDS[self.parametrization]}_w{self.width}"
 
+    @property
+    def bundle(self) -> str | None:
+        # ~5 s each at quick scale (~2 s of training); w200 (10 s) and wider alone
+        if self.width <= NARROW_DEMO:
+            return f"demo_{PARAM_IDS[self.parametrization]}_narrow"
+        return None
+
 
 PARAM_IDS = {"standard": "sp", "ntk": "ntk"}
+# the widest sweep and demo widths run in one job with the narrower ones (bundles: the
+# process start-up is a large part of these jobs)
+NARROW_SWEEP, NARROW_DEMO = 500, 50
 
 
 @register

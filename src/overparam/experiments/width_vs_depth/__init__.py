@@ -11,7 +11,8 @@ Two protocols, one column ``protocol`` of the table:
 - ``fit`` (He et al.'s degradation; the old shape row): all seeds of a (budget, depth) pair
   train as one batched ensemble on 4000 samples for many epochs (Adam on the cross-entropy,
   the same learning rate, batch size and epochs for every shape); train and test loss and
-  accuracy are recorded every ``eval_every`` epochs. Jobs ``b<budget>_d<depth>``.
+  accuracy are recorded every ``eval_every`` epochs. Specs ``b<budget>_d<depth>``, one job
+  per budget (``b<budget>``, a bundle of its depths in turn).
 - ``onepass`` (Kaplan et al.'s shape claim): one pass over a large fresh draw, every seed at
   every learning rate of a grid as one ensemble per depth, validation and test loss measured
   at evenly spaced checkpoints; the claims choose the learning rate and the stopping point on
@@ -136,6 +137,12 @@ class DepthJob(JobSpec):
     @property
     def id(self) -> str:
         return f"b{self.budget}_d{self.depth}"
+
+    @property
+    def bundle(self) -> str:
+        # every depth of a budget in one job: 3-6 s each at quick scale (1-3 s of it training),
+        # the six of the largest paper budget ~6.5 min together (docs/paper-scale.md)
+        return f"b{self.budget}"
 
 
 @dataclass(frozen=True)
