@@ -10,7 +10,7 @@ import pandas as pd
 
 from ...batching import draw_bounds, draws_of
 from ...claims import DRAW, Batch, slope
-from .claims import RUN_QUANTITIES, _ratio
+from .claims import RUN_QUANTITIES, trend_values
 
 COLUMNS = ("rule", "batch_size", "quantity", "x", "value")
 NAN = float("nan")
@@ -49,12 +49,7 @@ def _draw_values(mean: pd.DataFrame, lo: int, hi: int) -> dict[str, float]:
         t[f"{name}.eig"] = slope(lb * np.log(2), col["top_eig"][at], log_x=False)
         t[f"{name}.eps"] = slope(lb * np.log(2), col["eps_sharpness"][at], log_x=False)
         t[f"{name}.acc"] = slope(lb, col["test_acc"][at], log_x=False, log_y=False)
-    v = {f"slope.{k}": x for k, x in t.items()}
-    v["fixed_sharper_with_batch"] = t["fixed.eig"]
-    v["fixed_eps_sharper_with_batch"] = t["fixed.eps"]
-    v["fixed_worse_test_with_batch"] = t["fixed.acc"]
-    v["sharpness_follows_lr_over_b"] = _ratio(t["scaled.eig"], t["fixed.eig"], +1)
-    v["accuracy_follows_lr_over_b"] = _ratio(t["scaled.acc"], t["fixed.acc"], -1)
+    v = trend_values(t)
     ratio = mean["top_eig"].to_numpy()[lo:hi] / mean["stability_limit"].to_numpy()[lo:hi]
     v["sgd.max_ratio"] = _max(ratio)
     v["scaled.max_ratio"] = _max(ratio[rule == "scaled"])

@@ -87,15 +87,20 @@ def _ratio(scaled: float, fixed: float, sign: int) -> float:
     return abs(scaled) / abs(fixed)
 
 
-def values(metrics: pd.DataFrame, eps: float) -> dict[str, float]:
-    mean = means(metrics, eps)
-    t = trends(mean)
+def trend_values(t: Mapping[str, float]) -> dict[str, float]:
+    """The claim values that the batch-size trends ``t`` (:func:`trends`) give."""
     v = {f"slope.{k}": x for k, x in t.items()}
     v["fixed_sharper_with_batch"] = t["fixed.eig"]
     v["fixed_eps_sharper_with_batch"] = t["fixed.eps"]
     v["fixed_worse_test_with_batch"] = t["fixed.acc"]
     v["sharpness_follows_lr_over_b"] = _ratio(t["scaled.eig"], t["fixed.eig"], +1)
     v["accuracy_follows_lr_over_b"] = _ratio(t["scaled.acc"], t["fixed.acc"], -1)
+    return v
+
+
+def values(metrics: pd.DataFrame, eps: float) -> dict[str, float]:
+    mean = means(metrics, eps)
+    v = trend_values(trends(mean))
     ratio = mean["top_eig"] / mean["stability_limit"] if len(mean) else pd.Series(dtype=float)
     # the former below_stability_limit (mini-batch solutions), kept for the notes
     v["sgd.max_ratio"] = float(ratio.max()) if ratio.notna().any() else float("nan")
