@@ -39,13 +39,14 @@ def test_single_figure_builds_only_what_it_needs(tmp_path):
     full = job_counts(snakemake(tmp_path, "-n", "figures/all").stdout)
     # solve: benign_overfitting's 4 + double_descent's linear, random_features and
     # random_fourier + implicit_bias's least squares and 2 logistic dimensions;
-    # train: optimization_ease's 2 widths and 2 x 2 demo jobs + double_descent's 3 MLP widths
-    # + lottery's 2 jobs + mode_connectivity's demo, 2 widths and stability + lazy_training's
-    # 3 widths + implicit_bias's networks (its least squares and logistic jobs: solve)
-    # + random_labels' 1 width + flat_minima's 3 (fixed and scaled lr, edge of stability)
-    # + width_vs_depth's 3 (budget, depth) jobs and its one-pass job
+    # train, small specs bundled into one job (JobSpec.bundle): optimization_ease's narrow
+    # sweep and its 2 narrow demo families + double_descent's narrow MLPs and its widest
+    # + lottery's 2 jobs + mode_connectivity's demo with its narrow width, its wider width
+    # and stability + lazy_training's narrow widths + implicit_bias's networks (its least
+    # squares and logistic jobs: solve) + random_labels' 1 width + flat_minima's 3 (fixed and
+    # scaled lr, edge of stability) + width_vs_depth's fits of one budget and its one-pass job
     assert full["solve"] == 4 + 3 + 3
-    assert full["train"] == 2 + 4 + 3 + 2 + 4 + 3 + 1 + 1 + 3 + 4
+    assert full["train"] == 3 + 2 + 2 + 3 + 1 + 1 + 1 + 3 + 2
     assert full["claims"] == 1 and full["check"] == 10 and full["benchmarks"] == 1
 
 
