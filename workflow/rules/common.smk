@@ -11,7 +11,6 @@ from overparam import codehash as _codehash
 from overparam import experiments as _experiments
 from overparam.config import ConfigError, validate as _validate_config
 from overparam.device import cuda_visible
-from overparam.experiments.bundle import rule_params as _bundle_rule_params
 from overparam.report import title as _report_title
 from overparam.tables import config_hash
 
@@ -92,7 +91,7 @@ def _job_param(key):
     and names the changed ones in its reason ('before: lr=0.01 now: lr=0.02')."""
 
     def value(wildcards):
-        params = _bundle_rule_params(job_spec(wildcards))
+        params = job_spec(wildcards).rule_params()
         return f"{key}={json.dumps(params[key], sort_keys=True)}" if key in params else None
 
     return value
@@ -101,7 +100,7 @@ def _job_param(key):
 # params of the run rules: every field of every spec, named p_<field>
 JOB_PARAMS = {
     f"p_{k}": _job_param(k)
-    for k in sorted({k for e in JOBS.values() for s in e.values() for k in _bundle_rule_params(s)})
+    for k in sorted({k for e in JOBS.values() for s in e.values() for k in s.rule_params()})
 }
 
 

@@ -67,6 +67,11 @@ class JobSpec:
         """The spec as plain data (tuples -> lists, nested dataclasses -> dicts)."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
+    def rule_params(self) -> dict[str, Any]:
+        """What the workflow tracks of the job, one param per field (Snakemake names a changed
+        one in its reason): its ``params`` (a bundle's: see ``Bundle.rule_params``)."""
+        return self.params()
+
     def inputs(self) -> dict[str, Dataset]:
         """The datasets this job reads: its fields that are :class:`Dataset` s."""
         return {

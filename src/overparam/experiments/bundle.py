@@ -94,9 +94,3 @@ def group(specs: Iterable[J], name: str) -> dict[str, J | Bundle]:
     if clash:
         raise ValueError(f"{name}: bundle id(s) {clash} are also ids of jobs")
     return {k: single[k] if k in single else Bundle(k, tuple(groups[k])) for k in order}
-
-
-def rule_params(spec: JobSpec) -> dict[str, Any]:
-    """What the workflow tracks of a job, one param per field (Snakemake names a changed one in
-    its reason): a spec's ``params``, a bundle's ``rule_params``."""
-    return spec.rule_params() if isinstance(spec, Bundle) else spec.params()
