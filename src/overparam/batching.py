@@ -82,16 +82,10 @@ def batch_mismatches(
     with ``values`` on a draw that :func:`overparam.claims.bootstrap` makes (both NaN is
     agreement), over every distinct draw; None where the batch declines. The check that a
     batch computes exactly what its value function computes, for tests and for a new batch."""
-    from .claims import _batched, _resampled
+    from .claims import _batched, _resampled, seed_draws
 
-    ids = runs[unit].to_numpy()
-    seeds = np.unique(ids)
-    rows = [np.flatnonzero(ids == s) for s in seeds]
-    rng = np.random.default_rng(seed)
-    picks: dict[bytes, np.ndarray] = {}
-    for _ in range(resamples):
-        p = rng.integers(0, len(seeds), size=len(seeds))
-        picks.setdefault(p.tobytes(), p)
+    rows, drawn = seed_draws(np.asarray(runs[unit].to_numpy()), resamples, seed)
+    picks = {p.tobytes(): p for p in drawn}  # each distinct draw once, as bootstrap does
     fast = _batched(batch, runs, unit, rows, list(picks.values()))
     if fast is None:
         return None

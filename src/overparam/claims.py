@@ -171,13 +171,10 @@ def bootstrap(
     """
     point = {k: float(v) for k, v in values(runs).items()}
     ids = np.asarray(runs[unit].to_numpy())
-    seeds = np.unique(ids)
-    k = len(seeds)
+    k = len(np.unique(ids))
     if k < 2 or resamples < 1:
         return {key: Estimate(v, k, math.nan, math.nan) for key, v in point.items()}
-    rows = [np.flatnonzero(ids == s) for s in seeds]
-    rng = np.random.default_rng(seed)
-    picks = [rng.integers(0, k, size=k) for _ in range(resamples)]
+    rows, picks = seed_draws(ids, resamples, seed)
     # each distinct draw (the same seeds in the same order) once, in the order first drawn
     first = {p.tobytes(): p for p in picks}
     fast = _batched(batch, runs, unit, rows, list(first.values()))
@@ -202,6 +199,16 @@ def bootstrap(
                 lo, hi = min(lo, v), max(hi, v)
         out[key] = Estimate(v, k, float(lo), float(hi))
     return out
+
+
+def seed_draws(ids: np.ndarray, resamples: int, seed: int) -> tuple[list, list[np.ndarray]]:
+    """(the row positions of each distinct seed of ``ids``, in sorted order; ``resamples``
+    draws of as many seed positions, with replacement, from a generator seeded ``seed``): the
+    draws :func:`bootstrap` makes."""
+    seeds = np.unique(ids)
+    rows = [np.flatnonzero(ids == s) for s in seeds]
+    rng = np.random.default_rng(seed)
+    return rows, [rng.integers(0, len(seeds), size=len(seeds)) for _ in range(resamples)]
 
 
 def _resampled(runs: pd.DataFrame, unit: str, rows: list, pick: np.ndarray) -> pd.DataFrame:
