@@ -101,12 +101,6 @@ def _benchmarks(run: Path, name: str) -> tuple[list[Path], list[tuple], list[Pat
     return paths, labels, tabs
 
 
-def _commit(run: Path) -> str:
-    out = subprocess.run(["git", "-C", str(run), "rev-parse", "HEAD"], capture_output=True,
-                         text=True)  # fmt: skip
-    return out.stdout.strip() or "unknown"
-
-
 def collect_one(run: Path, name: str, planned: list[str], evidence: Path = EVIDENCE) -> str:
     """Copy experiment ``name``'s tables from the paper run in ``run`` into ``evidence/name``;
     returns 'complete', 'partial' or 'not started'."""
@@ -121,8 +115,8 @@ def collect_one(run: Path, name: str, planned: list[str], evidence: Path = EVIDE
                               run_tables=tabs)  # fmt: skip
     res = run / "results" / name
     complete = (res / "claims.parquet").exists() and (run / "figures" / f"{name}.png").exists()
-    commits = sorted({str(tables.read_provenance(t).get("git_commit") or "unknown")
-                      for t in tabs if t is not None})  # fmt: skip
+    provs = [tables.read_provenance(t) for t in tabs if t is not None]
+    commits = sorted({str(p.get("git_commit") or "unknown") for p in provs})
     if complete:
         for f in ("claims.parquet", "metrics.parquet", "provenance.json"):
             shutil.copy2(res / f, dest / f)
@@ -136,18 +130,18 @@ def collect_one(run: Path, name: str, planned: list[str], evidence: Path = EVIDE
         "planned_jobs": list(planned),
         "ran_jobs": ran,
         "commits": commits,
-        "run_checkout_commit": _commit(run),
+        "run_checkout_commit": tables.git_commit(run),
         "collected": dt.date.today().isoformat(),
-        "machine": _machine(tabs),
+        "machine": _machine(provs),
     }
     (dest / "run.json").write_text(json.dumps(info, indent=1) + "\n")
     return info["status"]
 
 
-def _machine(tabs: list[Path | None]) -> str:
+def _machine(provs: list[dict]) -> str:
     """The collecting machine's CPU (the run's, where the run is collected where it ran) and
-    the devices its run tables record."""
-    devices = sorted({str(tables.read_provenance(t).get("device")) for t in tabs if t})
+    the devices its run tables' provenance ``provs`` records."""
+    devices = sorted({str(p.get("device")) for p in provs})
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"{platform.machine()}, {cores} CPU cores, device {'/'.join(devices) or 'cpu'}"
 
