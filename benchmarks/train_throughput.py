@@ -47,6 +47,7 @@ import pandas as pd
 import torch
 
 from overparam.data import mnist1d
+from overparam.device import matmul_peak_gflops
 from overparam.io import atomic_path
 from overparam.models import MLPSpec, init_mlp_ensemble, mlp_forward_backward
 from overparam.train import (
@@ -65,30 +66,6 @@ LR, MOMENTUM = 0.05, 0.9
 def sync(dev: torch.device) -> None:
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-
-
-def matmul_peak_gflops(dev: torch.device, sizes: list[int], reps: int) -> float:
-    """Best GFLOP/s of float32 torch.mm on square matrices (inputs made outside the timer)."""
-    best = 0.0
-    g = torch.Generator().manual_seed(0)
-    for n in sizes:
-        a = torch.randn(n, n, generator=g).to(dev)
-        b = torch.randn(n, n, generator=g).to(dev)
-        out = torch.empty(n, n, device=dev)
-        torch.mm(a, b, out=out)  # warm up
-        sync(dev)
-        for _ in range(reps):
-            t = time.perf_counter()
-            torch.mm(a, b, out=out)
-            sync(dev)
-            best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
-    return best
-
-
-def gemm_flops_per_sample(spec: MLPSpec) -> int:
-    """Forward + backward GEMM FLOPs of one member on one sample."""
-    macs = [i * o for i, o in zip(spec.dims[:-1], spec.dims[1:])]
-    return 2 * sum(macs) * 2 + 2 * sum(macs[1:])
 
 
 def loop_nn(
@@ -271,7 +248,7 @@ def bench_width(
             if r["mode"] not in best or r["samples_per_s"] > best[r["mode"]]["samples_per_s"]:
                 best[r["mode"]] = r
     rows = list(best.values())
-    fps = gemm_flops_per_sample(spec)
+    fps = spec.gemm_flops_per_sample
     for r in rows:
         r["width"] = width
         r["gflops"] = r["samples_per_s"] * fps / 1e9

@@ -301,6 +301,29 @@ def job_times_block(path: Path = JOBS) -> str:
     return "\n".join(lines)
 
 
+def train_rate_block(path: Path = JOBS) -> str:
+    """The jobs whose optimizer steps made GEMM FLOPs, slowest per FLOP first: their GFLOP,
+    the rate they reached and its fraction of the matmul peak at their threads."""
+    from overparam.steps import JOBS_SCHEMA
+
+    data = tables.read_table(path, JOBS_SCHEMA)
+    t = data[data["frac_of_peak"].notna()].sort_values(["frac_of_peak", "experiment", "job"])
+    if t.empty:
+        raise SystemExit(f"{path}: no job has a fraction of peak (rebuild with FLOPs per job)")
+    lines = ["| experiment | job | threads | optimizer steps (s) | GFLOP | GFLOP/s | % of peak |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in t.itertuples(index=False):
+        lines.append(f"| {r.experiment} | {r.job} | {int(r.threads)} | {r.train_s:.1f} | "
+                     f"{r.train_gflop:.0f} | {r.gflops_per_s:.1f} | {r.frac_of_peak:.0%} |")  # fmt: skip
+    peaks = ", ".join(f"{p:.0f} GFLOP/s at {int(n)} thread{'s' if n > 1 else ''}"
+                      for n, p in t.groupby("threads")["peak_gflops"].first().items())  # fmt: skip
+    total = t["train_gflop"].sum() / t["train_s"].sum()
+    lines += ["", f"Measured float32 matmul peak: {peaks}. All these jobs together: "
+              f"{t['train_gflop'].sum():.0f} GFLOP in {t['train_s'].sum():.0f} s of optimizer "
+              f"steps, {total:.1f} GFLOP/s."]  # fmt: skip
+    return "\n".join(lines)
+
+
 CHANGES = ROOT / "docs" / "protocol-changes.yaml"
 BEFORE = ROOT / "docs" / "quick-scale" / "before-issue-21.parquet"
 
@@ -335,6 +358,7 @@ def blocks(quick: pd.DataFrame, paper_md: str) -> dict[str, str]:
     return {
         "targets": targets_block(quick),
         "job-times": job_times_block(),
+        "train-rate": train_rate_block(),
         "tallies": tallies_block(quick, paper),
         "quick-summary": summary_block(quick),
         "quick-verdicts": verdicts_block(quick),

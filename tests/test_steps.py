@@ -128,6 +128,42 @@ def test_collect_benchmarks_reads_train_and_eval_seconds(tmp_path, stub):
     )  # fmt: skip
     assert df.loc[0, ["train_s", "eval_s"]].tolist() == [2.25, 0.5]
     assert df.loc[1, ["train_s", "eval_s"]].isna().all()
+    assert df[["train_gflop", "peak_gflops", "frac_of_peak"]].isna().all().all()  # no FLOPs
     with pytest.raises(ValueError, match="2 benchmark files but 1 run tables"):
         steps.collect_benchmarks([a, b], [("x", "e", "")] * 2, tmp_path / "j.parquet",
                                  run_tables=[run])  # fmt: skip
+
+
+def test_collect_benchmarks_fraction_of_peak(tmp_path):
+    """A trained job's GEMM rate (train_flops / train_s) over the peak of its (device,
+    threads), each peak asked for once; jobs that made no FLOPs have none."""
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    bench, runs = [], []
+    schema = tables.Schema(name="t", columns={"x": "float"})
+    provs = [
+        {"train_s": 2.0, "train_flops": 8e10, "threads": 1, "device": "cpu"},  # 40 GFLOP/s
+        {"train_s": 4.0, "train_flops": 8e10, "threads": 1, "device": "cpu"},  # 20
+        {"train_s": 1.0, "train_flops": 9e10, "threads": 2, "device": "cpu"},  # 90
+        {"train_s": None, "train_flops": None, "threads": 1, "device": "cpu"},  # solve job
+    ]
+    for i, prov in enumerate(provs):
+        bench.append(tmp_path / f"{i}.tsv")
+        bench[-1].write_text(header + "3.0\t0:00:03\t1\t1\t1\t1\t0\t0\t90\t2.9\n")
+        runs.append(tmp_path / f"{i}.parquet")
+        tables.write_table(pd.DataFrame({"x": [1.0]}), runs[-1], schema, prov)
+    asked = []
+
+    def peak(device, threads):
+        asked.append((device, threads))
+        return {1: 80.0, 2: 150.0}[threads]
+
+    df = steps.collect_benchmarks(
+        bench, [("train", "e", str(i)) for i in range(4)], tmp_path / "jobs.parquet",
+        log=lambda m: None, run_tables=runs, peak=peak,
+    )  # fmt: skip
+    assert sorted(asked) == [("cpu", 1), ("cpu", 2)]
+    assert df["gflops_per_s"].tolist()[:3] == [40.0, 20.0, 90.0]
+    assert df["frac_of_peak"].tolist()[:3] == [0.5, 0.25, 0.6]
+    assert df.loc[3, ["train_gflop", "gflops_per_s", "peak_gflops", "frac_of_peak"]].isna().all()
+    back = tables.read_table(tmp_path / "jobs.parquet", steps.JOBS_SCHEMA)
+    assert back["frac_of_peak"].tolist()[:3] == [0.5, 0.25, 0.6]

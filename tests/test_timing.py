@@ -44,3 +44,17 @@ def test_train_ensemble_and_evaluate_charge_the_ledger():
     assert spent.train_calls == 1 and spent.train_s == res.train_s > 0
     assert spent.eval_calls == 9 and 0 < spent.eval_s
     assert 0 < res.eval_s and res.eval_s + res.train_s <= res.wall_s
+    # GEMM FLOPs: 2 members x 64 samples x 3 epochs, each (5*8 + 8*3) MACs: forward and weight
+    # gradients 2 FLOPs per MAC each, input gradients of the second layer only
+    per_sample = 4 * (5 * 8 + 8 * 3) + 2 * (8 * 3)
+    assert spec.gemm_flops_per_sample == per_sample
+    assert res.flops == 2 * 64 * 3 * per_sample == spent.train_flops
+
+
+def test_only_optimizer_steps_are_charged_flops():
+    with timing.ledger() as spent:
+        timing.charge("train", 1.0, flops=10.0)
+        timing.charge("train", 1.0, flops=5.0)
+        with pytest.raises(ValueError, match="only optimizer steps"):
+            timing.charge("eval", 1.0, flops=1.0)
+    assert spent.train_flops == 15.0 and spent.eval_calls == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,3 +70,31 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"unsupported device {str(device)!r}: use 'auto', 'cpu' or 'cuda'")
     return dev
+
+
+def matmul_peak_gflops(dev: torch.device, sizes: Sequence[int] = (1024,), reps: int = 5) -> float:
+    """Best GFLOP/s of float32 ``torch.mm`` on square matrices of each size, at torch's current
+    thread count (inputs made and one product warmed up outside the timer): the machine's
+    matmul peak that a job's GEMM FLOPs per second are compared with."""
+    import time
+
+    import torch
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    best = 0.0
+    g = torch.Generator().manual_seed(0)
+    for n in sizes:
+        a = torch.randn(n, n, generator=g).to(dev)
+        b = torch.randn(n, n, generator=g).to(dev)
+        out = torch.empty(n, n, device=dev)
+        torch.mm(a, b, out=out)
+        sync()
+        for _ in range(reps):
+            t = time.perf_counter()
+            torch.mm(a, b, out=out)
+            sync()
+            best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best

@@ -73,6 +73,15 @@ class MLPSpec:
     def num_layers(self) -> int:
         return len(self.dims) - 1
 
+    @property
+    def gemm_flops_per_sample(self) -> int:
+        """GEMM FLOPs of one optimizer step for one member on one sample, exactly: forward
+        2 * sum(fan_in * fan_out), the weight gradients as much again, and the input gradients
+        of every layer but the first (none w.r.t. the data). Masks do not change it (the
+        GEMMs stay dense); elementwise ops are not counted."""
+        macs = [i * o for i, o in zip(self.dims[:-1], self.dims[1:])]
+        return 4 * sum(macs) + 2 * sum(macs[1:])
+
 
 def param_shapes(spec: MLPSpec) -> list[tuple[int, ...]]:
     """Per-member shapes of the params list, in order: W_1, (b_1,) W_2, (b_2,) ..."""

@@ -14,7 +14,7 @@ import math
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,8 @@ def run_job(
             # seconds of optimizer steps and of evaluate() passes (None: the job made none)
             train_s=spent.train_s if spent.train_calls else None,
             eval_s=spent.eval_s if spent.eval_calls else None,
+            train_flops=spent.train_flops if spent.train_calls else None,
+            threads=threads,
             **extra,
         ),
     )
@@ -315,8 +317,28 @@ JOBS_SCHEMA = tables.Schema(
         "mean_load": "float",
         "train_s": "float",
         "eval_s": "float",
+        "threads": "float",
+        "device": "str",
+        "train_gflop": "float",
+        "gflops_per_s": "float",
+        "peak_gflops": "float",
+        "frac_of_peak": "float",
     },
-    nullable=frozenset({"cpu_seconds", "max_rss_mb", "mean_load", "train_s", "eval_s"}),
+    nullable=frozenset(
+        {
+            "cpu_seconds",
+            "max_rss_mb",
+            "mean_load",
+            "train_s",
+            "eval_s",
+            "threads",
+            "device",
+            "train_gflop",
+            "gflops_per_s",
+            "peak_gflops",
+            "frac_of_peak",
+        }
+    ),  # fmt: skip
     doc={
         "rule": "the Snakemake rule of the job (train, solve, aggregate, figure, check, ...)",
         "experiment": "its experiment ('data' for the jobs that generate datasets)",
@@ -327,6 +349,15 @@ JOBS_SCHEMA = tables.Schema(
         "mean_load": "mean CPU load over the job (NaN where not measured)",
         "train_s": "seconds of optimizer steps in the job (train_ensemble; NaN: none)",
         "eval_s": "seconds of full-batch loss/accuracy passes in the job (evaluate; NaN: none)",
+        "threads": "torch threads the job ran with (NaN: the job wrote no run table)",
+        "device": "the device the job computed on (None: the job wrote no run table)",
+        "train_gflop": "GEMM GFLOP of the job's optimizer steps, exact from the layer sizes "
+        "(models.MLPSpec.gemm_flops_per_sample; NaN: no train_ensemble call)",
+        "gflops_per_s": "train_gflop / train_s: the GEMM rate the optimizer steps reached",
+        "peak_gflops": "float32 torch.mm peak measured at the job's threads and device when the "
+        "table was collected (device.matmul_peak_gflops; NaN: not measured)",
+        "frac_of_peak": "gflops_per_s / peak_gflops: low = time in elementwise ops, dispatch "
+        "and Python rather than GEMMs",
     },
 )
 
@@ -337,11 +368,15 @@ def collect_benchmarks(
     out: PathLike,
     log: Log = print,
     run_tables: Sequence[PathLike | None] | None = None,
+    peak: Callable[[str, int], float] | None = None,
 ) -> pd.DataFrame:
     """Snakemake's ``benchmark:`` files (one TSV per job) -> one table with a row per job:
     ``labels[i]`` = (rule, experiment, job) of ``paths[i]``. ``run_tables[i]``, where given,
     is the run table that job wrote: its provenance adds the job's seconds of optimizer steps
-    and of evaluation (``train_s``, ``eval_s``; NaN where the job made none)."""
+    and of evaluation (``train_s``, ``eval_s``; NaN where the job made none), its threads and
+    device, and the GEMM FLOPs of its steps. ``peak(device, threads)`` -> GFLOP/s (default
+    ``measured_peak``) is asked once per (device, threads) of the jobs that trained, for their
+    fraction of the matmul peak."""
     if len(paths) != len(labels):
         raise ValueError(f"{len(paths)} benchmark files but {len(labels)} labels")
     run_tables = list(run_tables) if run_tables is not None else [None] * len(paths)
@@ -351,6 +386,7 @@ def collect_benchmarks(
     for path, (rule, exp, job), run in zip(paths, labels, run_tables):
         b = pd.read_csv(path, sep="\t").iloc[-1]  # one line per --benchmark-repeats; the last
         prov = tables.read_provenance(run) if run is not None else {}
+        flops = _num(prov.get("train_flops"))
         rows.append(
             {
                 "rule": rule,
@@ -362,10 +398,14 @@ def collect_benchmarks(
                 "mean_load": _num(b.get("mean_load")),
                 "train_s": _num(prov.get("train_s")),
                 "eval_s": _num(prov.get("eval_s")),
+                "threads": _num(prov.get("threads")),
+                "device": prov.get("device") if isinstance(prov.get("device"), str) else None,
+                "train_gflop": flops / 1e9,
             }
         )
-    df = pd.DataFrame(rows, columns=list(JOBS_SCHEMA.columns))
+    df = pd.DataFrame(rows).reindex(columns=list(JOBS_SCHEMA.columns))
     df = df.astype({c: "float64" for c in JOBS_SCHEMA.columns if JOBS_SCHEMA.columns[c] == "float"})
+    _add_peak_fraction(df, peak or measured_peak, log)
     tables.write_table(df, out, JOBS_SCHEMA, {"kind": "snakemake job benchmarks"})
     spent = df[["train_s", "eval_s"]].sum()
     log(
@@ -373,6 +413,42 @@ def collect_benchmarks(
         f"{spent['train_s']:.0f} s optimizer steps and {spent['eval_s']:.0f} s evaluating)"
     )
     return df
+
+
+def _add_peak_fraction(df: pd.DataFrame, peak: Callable[[str, int], float], log: Log) -> None:
+    """Fill gflops_per_s, peak_gflops and frac_of_peak of the rows whose optimizer steps
+    made FLOPs (in place); the peak of each (device, threads) is asked for once."""
+    df["gflops_per_s"] = df["train_gflop"] / df["train_s"].where(df["train_s"] > 0)
+    trained = df["gflops_per_s"].notna() & df["threads"].notna() & df["device"].notna()
+    peaks: dict[tuple[str, int], float] = {}
+    for dev, threads in sorted(set(zip(df.loc[trained, "device"], df.loc[trained, "threads"]))):
+        peaks[(dev, int(threads))] = float(peak(dev, int(threads)))
+        log(
+            f"float32 matmul peak on {dev}, {int(threads)} threads: {peaks[(dev, int(threads))]:.1f} GFLOP/s"
+        )
+    df["peak_gflops"] = [
+        peaks.get((d, int(t)), math.nan) if ok else math.nan
+        for d, t, ok in zip(df["device"], df["threads"], trained)
+    ]
+    df["frac_of_peak"] = df["gflops_per_s"] / df["peak_gflops"]
+
+
+def measured_peak(device: str, threads: int) -> float:
+    """The float32 matmul peak of ``device`` at ``threads`` torch threads, measured now
+    (``device.matmul_peak_gflops``, a second or so); NaN where this process cannot use the
+    device (a CUDA job's table collected on a machine without one)."""
+    import torch
+
+    from .device import matmul_peak_gflops
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        return math.nan
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return matmul_peak_gflops(torch.device(device))
+    finally:
+        torch.set_num_threads(old)
 
 
 def _num(v: Any) -> float:

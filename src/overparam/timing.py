@@ -3,7 +3,7 @@
 
     with timing.ledger() as t:
         run_the_job()
-    t.train_s, t.eval_s  # -> the run table's provenance, then results/benchmarks/jobs.parquet
+    t.train_s, t.eval_s, t.train_flops  # -> the run table's provenance, then results/benchmarks/jobs.parquet
 
 Torch-free, so the steps of numpy-only jobs can open a ledger without importing torch. Blocks
 nest (every open ledger is charged) and are per thread/task (a ``ContextVar``); with none
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 class Ledger:
     train_s: float = 0.0  # optimizer steps (TrainResult.train_s: no evaluation, no checkpoints)
     eval_s: float = 0.0  # full-batch loss/accuracy passes (overparam.train.evaluate)
+    train_flops: float = 0.0  # GEMM FLOPs of those optimizer steps (TrainResult.flops)
     train_calls: int = 0
     eval_calls: int = 0
 
@@ -51,11 +52,14 @@ def recording() -> bool:
     return bool(_OPEN.get())
 
 
-def charge(kind: str, seconds: float) -> None:
-    """Add ``seconds`` of ``kind`` ("train": a train_ensemble call's optimizer steps; "eval":
-    an evaluate call) to every open ledger."""
+def charge(kind: str, seconds: float, flops: float = 0.0) -> None:
+    """Add ``seconds`` of ``kind`` ("train": a train_ensemble call's optimizer steps, which
+    made ``flops`` GEMM FLOPs; "eval": an evaluate call) to every open ledger."""
     if kind not in ("train", "eval"):
         raise ValueError(f"kind must be 'train' or 'eval', got {kind!r}")
+    if flops and kind != "train":
+        raise ValueError("only optimizer steps ('train') are charged FLOPs")
     for book in _OPEN.get():
         setattr(book, f"{kind}_s", getattr(book, f"{kind}_s") + seconds)
         setattr(book, f"{kind}_calls", getattr(book, f"{kind}_calls") + 1)
+        book.train_flops += flops

@@ -162,6 +162,7 @@ class TrainResult:
     eval_s: float  # evaluations of the train (and test) set, divergence and stop checks
     steps: int  # optimizer steps taken
     samples_per_s: float = field(default=float("nan"))  # member-samples per train second
+    flops: float = 0.0  # GEMM FLOPs of the optimizer steps (MLPSpec.gemm_flops_per_sample)
 
 
 def _clock(seconds: float) -> str:
@@ -870,7 +871,7 @@ def train_ensemble(
                 "train_ensemble", spec, list(params), data, masks, cfg, seeds, dev.type, defer
             )
             res = _train_resumable(store, key, args, say, dev, cfg.epochs)
-        timing.charge("train", res.train_s)
+        timing.charge("train", res.train_s, res.flops)
         return res
     finally:
         if cfg.threads is not None:
@@ -989,4 +990,5 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         best_epoch=_History.best_epoch(frame, K), wall_s=time.perf_counter() - t_start,
         train_s=c.train_s, eval_s=c.eval_s, steps=c.step,
         samples_per_s=c.samples / c.train_s if c.train_s > 0 else float("nan"),
+        flops=float(c.samples * spec.gemm_flops_per_sample),
     )  # fmt: skip

@@ -227,6 +227,12 @@ def test_benchmarks_table(pipeline_run):
     assert (train["rule"] == "train").all() and b.loc[b["eval_s"].notna(), "train_s"].notna().all()
     assert (train["train_s"] > 0).all() and (train["eval_s"] > 0).all()
     assert (train["train_s"] + train["eval_s"] <= train["seconds"]).all()
+    # their GEMM FLOPs and the fraction of the measured matmul peak the steps reached (a
+    # fraction over 1 would mean the FLOPs are overcounted or the peak mismeasured); the jobs
+    # that made no train_ensemble steps have none
+    assert (train["train_gflop"] > 0).all() and (train["device"] == "cpu").all()
+    assert train["frac_of_peak"].between(0, 1.2).all() and (train["peak_gflops"] > 0).all()
+    assert b.loc[b["train_s"].isna(), ["train_gflop", "frac_of_peak"]].isna().all().all()
     assert (
         b.loc[b["rule"].isin(["aggregate", "figure", "check"]), ["train_s", "eval_s"]]
         .isna()
