@@ -324,6 +324,42 @@ def train_rate_block(path: Path = JOBS) -> str:
     return "\n".join(lines)
 
 
+THROUGHPUT = ROOT / "docs" / "quick-scale" / "train_throughput.parquet"
+MODES = {"batched": "batched", "func": "`torch.func`", "loop_nn": "`torch.nn` loop"}
+
+
+def throughput_block(path: Path = THROUGHPUT, target: float = 0.55) -> str:
+    """benchmarks/train_throughput.py's committed table: per thread count and width, each
+    mode's member-samples/s and fraction of the matmul peak; then the batched step's fraction
+    at widths >= 128 against ``target`` (issue 22: 55% of peak)."""
+    t = pd.read_parquet(path)
+    head = "| threads | width | " + " | ".join(
+        f"{m} samples/s | {m} % of peak" for m in MODES.values()
+    )
+    lines = [head + " | batched vs `torch.nn` | batched vs `torch.func` |",
+             "|---" * (4 + 2 * len(MODES)) + "|"]  # fmt: skip
+    for (threads, width), g in t.groupby(["threads", "width"]):
+        r = g.set_index("mode")
+        cells = [f"{r.loc[m, 'samples_per_s'] / 1e3:,.0f} k | {r.loc[m, 'frac_of_peak']:.0%}"
+                 for m in MODES]  # fmt: skip
+        vs_nn = r.loc["batched", "samples_per_s"] / r.loc["loop_nn", "samples_per_s"]
+        vs_func = r.loc["batched", "samples_per_s"] / r.loc["func", "samples_per_s"]
+        lines.append(f"| {threads} | {width} | " + " | ".join(cells) +
+                     f" | {vs_nn:.1f}x | {vs_func:.1f}x |")  # fmt: skip
+    first = t.iloc[0]
+    peaks = t.groupby("threads")["peak_gflops"].first()
+    wide = t[(t["mode"] == "batched") & (t["width"] >= 128)]
+    worst = wide.groupby("threads")["frac_of_peak"].min()
+    met = "met" if (worst >= target).all() else "not met"
+    lines += ["", f"{first['device']}, torch {first['torch_version']}, float32 matmul peak "
+              + ", ".join(f"{p:.0f} GFLOP/s at {n} thread{'s' if n > 1 else ''}" for n, p in peaks.items())
+              + f"; K = {first['k']} members, batch {first['batch_size']}, best of {first['repeats']}, "
+              f"{first['clock']} clock. Batched step at widths >= 128, lowest fraction of peak: "
+              + ", ".join(f"{v:.0%} at {n} thread{'s' if n > 1 else ''}" for n, v in worst.items())
+              + f" (target {target:.0%}: {met})."]  # fmt: skip
+    return "\n".join(lines)
+
+
 CHANGES = ROOT / "docs" / "protocol-changes.yaml"
 BEFORE = ROOT / "docs" / "quick-scale" / "before-issue-21.parquet"
 
@@ -359,6 +395,7 @@ def blocks(quick: pd.DataFrame, paper_md: str) -> dict[str, str]:
         "targets": targets_block(quick),
         "job-times": job_times_block(),
         "train-rate": train_rate_block(),
+        "train-throughput": throughput_block(),
         "tallies": tallies_block(quick, paper),
         "quick-summary": summary_block(quick),
         "quick-verdicts": verdicts_block(quick),
