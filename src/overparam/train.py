@@ -46,10 +46,12 @@ before per-member data existed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -146,6 +148,20 @@ class TrainConfig:
             errors.append(f"decay_offset must be >= 0, got {self.decay_offset}")
         if errors:
             raise ValueError("invalid TrainConfig: " + "; ".join(errors))
+
+
+def train_config(section: Any, /, **overrides: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of a training section: ``section`` is a job spec (or any
+    dataclass) or a mapping, and every one of its fields (keys) named like a TrainConfig field
+    is that field (epochs, batch_size, lr, optimizer, momentum, lr_schedule, ...); the others
+    are ignored. ``overrides`` replace or add fields (the loss, the threads, a budget the job
+    computes); a field in neither keeps TrainConfig's default. Values are converted by
+    ``experiments.base.from_section``."""
+    from .experiments.base import from_section
+
+    if dataclasses.is_dataclass(section) and not isinstance(section, type):
+        section = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
+    return from_section(TrainConfig, section, **overrides)
 
 
 @dataclass

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from overparam import experiments
 from overparam.experiments import CheckContext, RunContext
@@ -23,10 +22,10 @@ from overparam.experiments.optimization_ease.claims import (
 )
 from overparam.experiments.optimization_ease.run import demo_draws, run
 
-from ...conftest import ROOT
+from ...conftest import validated
 
 EXP = experiments.get("optimization_ease")
-CFG = yaml.safe_load(open(ROOT / "config" / "config.yaml"))["optimization_ease"]
+CFG = validated("config/config.yaml")["optimization_ease"]
 
 
 def test_violation_counting():

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ... import sharpness
 from ...models import MLPSpec, init_mlp_ensemble, mlp_forward
 from ...train import TrainConfig, evaluate, train_ensemble
+from ...train import train_config as job_train_config
 from .. import RunContext
 from . import GD_RULE, EdgeOfStabilityJob, SweepJob
 
@@ -29,11 +30,14 @@ def train_config(job: SweepJob, batch_size: int, n: int, threads) -> TrainConfig
     spe = math.ceil(n / min(batch_size, n))
     stretch = max(1.0, job.lr / lr)
     budget = math.ceil(job.max_steps * stretch)
-    return TrainConfig(
-        epochs=math.ceil(budget / spe), batch_size=batch_size, lr=lr, optimizer="sgd",
-        loss="ce", eval_every=max(1, round(job.eval_steps * stretch / spe)),
-        stop_train_loss=job.stop_train_loss, threads=threads,
-    )  # fmt: skip
+    return job_train_config(
+        job,
+        epochs=math.ceil(budget / spe),
+        batch_size=batch_size,
+        lr=lr,
+        eval_every=max(1, round(job.eval_steps * stretch / spe)),
+        threads=threads,
+    )
 
 
 def reached_steps(history: pd.DataFrame, K: int, total: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from ... import lottery
 from ...models import MLPSpec
 from ...prune import Mask
 from ...train import TrainConfig
+from ...train import train_config as job_train_config
 from .. import RunContext
 from . import NUM_LAYERS, RUN_SCHEMA, TicketJob
 
@@ -59,17 +60,7 @@ def train_config(job: TicketJob, n_train: int, threads: int | None = None) -> Tr
     spe = math.ceil(n_train / min(job.batch_size, n_train))
     total = job.epochs * spe
     ckpts = tuple(sorted(set(range(0, total + 1, job.eval_every_steps)) | {total}))
-    return TrainConfig(
-        epochs=job.epochs,
-        batch_size=job.batch_size,
-        lr=job.lr,
-        optimizer=job.optimizer,
-        momentum=job.momentum,
-        loss="ce",
-        eval_every=job.epochs,
-        checkpoint_steps=ckpts,
-        threads=threads,
-    )
+    return job_train_config(job, eval_every=job.epochs, checkpoint_steps=ckpts, threads=threads)
 
 
 def schedule(job: TicketJob) -> lottery.Schedule:

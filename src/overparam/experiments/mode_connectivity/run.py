@@ -15,6 +15,7 @@ import torch
 from ... import connect
 from ...models import MLPSpec, init_mlp_ensemble, mlp_forward
 from ...train import TrainConfig, train_ensemble
+from ...train import train_config as job_train_config
 from .. import RunContext
 from . import NO_SPAWN, RUN_SCHEMA, SGD, DemoJob, Job, StabilityJob, WidthJob, choose_lr
 
@@ -104,11 +105,15 @@ def train_config(sgd: SGD, n: int, threads, epochs=None, offset=0, ckpts=()) -> 
     epochs, also for a run that starts at step ``offset`` and trains ``epochs``."""
     spe = math.ceil(n / min(sgd.batch_size, n))
     e = sgd.epochs if epochs is None else epochs
-    return TrainConfig(
-        epochs=e, batch_size=sgd.batch_size, lr=sgd.lr, optimizer="sgd", momentum=sgd.momentum,
-        loss="ce", eval_every=max(e, 1), checkpoint_steps=tuple(ckpts), threads=threads,
-        lr_schedule=sgd.lr_schedule, decay_steps=sgd.epochs * spe, decay_offset=offset,
-    )  # fmt: skip
+    return job_train_config(
+        sgd,
+        epochs=e,
+        eval_every=max(e, 1),
+        checkpoint_steps=ckpts,
+        threads=threads,
+        decay_steps=sgd.epochs * spe,
+        decay_offset=offset,
+    )
 
 
 def evaluate_pairs(spec, wa, wb, alphas, data):
@@ -176,10 +181,9 @@ def run_bezier(job: WidthJob, spec, wa, wb, data, ctx: RunContext) -> pd.DataFra
     their lr schedule (``lr_schedule``) and L2 penalty on phi(t) (``weight_decay``)."""
     b = job.bezier
     assert b is not None
-    cfg = TrainConfig(
-        epochs=b.epochs, batch_size=b.batch_size, lr=b.lr, optimizer="sgd", momentum=b.momentum,
-        loss="ce",
-    )  # fmt: skip
+    # the curve's L2 penalty and lr schedule are train_bezier_scheduled's (l2, schedule), not
+    # the trainer's
+    cfg = job_train_config(b, weight_decay=0.0, lr_schedule="constant")
     t0 = time.perf_counter()
     fit = connect.train_bezier_scheduled(
         spec, wa, wb, data["x"], data["y"], cfg, torch.Generator().manual_seed(b.seed),

@@ -66,7 +66,7 @@ def run(job: WidthJob, ctx: RunContext) -> pd.DataFrame:
     import torch
 
     from ...models import MLPSpec, init_mlp_ensemble
-    from ...train import TrainConfig, evaluate, train_ensemble
+    from ...train import evaluate, train_config, train_ensemble
 
     ds: Mapping[str, np.ndarray] = job.data.load(ctx.inputs.get("data"))
     n = job.n_train or len(ds["y"])
@@ -79,10 +79,7 @@ def run(job: WidthJob, ctx: RunContext) -> pd.DataFrame:
     spec = MLPSpec(in_dim=x.shape[1], hidden=(job.width,) * job.depth, out_dim=NUM_CLASSES)
     seeds = [m.seed for m in mem]  # the variants of a seed share the init and batch order
     params = init_mlp_ensemble(spec, seeds, device=ctx.device)
-    cfg = TrainConfig(
-        epochs=job.max_epochs, batch_size=job.batch_size, lr=job.lr, optimizer=job.optimizer,
-        momentum=job.momentum, loss="ce", stop_train_acc=1.0, threads=ctx.threads,
-    )  # fmt: skip
+    cfg = train_config(job, epochs=job.max_epochs, stop_train_acc=1.0, threads=ctx.threads)
     res = train_ensemble(spec, params, {"x": xs, "y": ys}, cfg, seeds, device=ctx.device,
                          log=ctx.log)  # fmt: skip
     xt = torch.as_tensor(ds["x_test"], device=ctx.device)

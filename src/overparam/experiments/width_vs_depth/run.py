@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from ...models import MLPSpec, init_mlp_ensemble, num_params
-from ...train import TrainConfig, evaluate, train_ensemble
+from ...train import evaluate, train_config, train_ensemble
 from .. import RunContext
 from . import IN_DIM, OUT_DIM, RUN_SCHEMA, DepthJob, OnePassJob
 
@@ -40,15 +40,7 @@ def run(job: DepthJob | OnePassJob, ctx: RunContext) -> pd.DataFrame:
     data = job.data.load(ctx.inputs.get("data"))
     seeds = list(job.seeds)
     params = init_mlp_ensemble(spec, seeds, device=ctx.device)
-    tc = TrainConfig(
-        epochs=job.epochs,
-        batch_size=job.batch_size,
-        lr=job.lr,
-        optimizer="adam",
-        loss="ce",
-        eval_every=job.eval_every,
-        threads=ctx.threads,
-    )
+    tc = train_config(job, optimizer="adam", threads=ctx.threads)
     res = train_ensemble(spec, params, data, tc, seeds, device=ctx.device, log=ctx.log)
     h = res.history
     last = h[h["epoch"] == h["epoch"].max()]
@@ -100,15 +92,12 @@ def run_onepass(job: OnePassJob, ctx: RunContext) -> pd.DataFrame:
         spec = MLPSpec(in_dim=IN_DIM, hidden=(width,) * depth, out_dim=OUT_DIM)
         n_params = _check_count(job.id, spec, job.budget)
         params = init_mlp_ensemble(spec, member_seeds, device=ctx.device)
-        tc = TrainConfig(
-            epochs=job.epochs,
-            batch_size=job.batch_size,
+        tc = train_config(
+            job,
             lr=member_lrs,
             optimizer="adam",
-            loss="ce",
             eval_every=job.epochs,  # the training set at the start and the end only
-            checkpoint_steps=tuple(ckpts),
-            lr_schedule=job.lr_schedule,
+            checkpoint_steps=ckpts,
             threads=ctx.threads,
         )
         res = train_ensemble(spec, params, train, tc, member_seeds, device=ctx.device, log=ctx.log)
