@@ -184,7 +184,7 @@ class FlatMinima(Experiment[SweepJob | EdgeOfStabilityJob]):
                 f"config key 'flat_minima.hessian.samples': {cfg['hessian']['samples']} is more "
                 f"than the {n_train} training samples"
             )
-        if int(cfg["ref_batch"]) < max(b):
+        if cfg["ref_batch"] < max(b):
             yield (
                 f"config key 'flat_minima.ref_batch': {cfg['ref_batch']} is below the largest "
                 f"batch {max(b)}, so the scaled rule's lr would exceed the fixed lr there (anchor "

@@ -34,13 +34,26 @@ REWOUND = ("ticket", "random")
 NUM_LAYERS = 3  # both reference networks have two hidden layers (the schema enforces it)
 
 _COLUMNS = {
-    "network": "str", "hidden": "str", "rewind_step": "int", "pruning": "str", "round": "int",
-    "variant": "str", "seed": "int", "init_seed": "int", "remaining_frac": "float",
+    "network": "str",
+    "hidden": "str",
+    "rewind_step": "int",
+    "pruning": "str",
+    "round": "int",
+    "variant": "str",
+    "seed": "int",
+    "init_seed": "int",
+    "remaining_frac": "float",
     **{f"remaining_frac_layer{i}": "float" for i in range(1, NUM_LAYERS + 1)},
-    "kept_weights": "int", "stop_step": "int", "total_steps": "int", "val_loss_at_stop": "float",
-    "test_acc_at_stop": "float", "max_test_acc": "float", "final_test_acc": "float",
-    "final_train_acc": "float", "diverged": "bool",
-}  # fmt: skip
+    "kept_weights": "int",
+    "stop_step": "int",
+    "total_steps": "int",
+    "val_loss_at_stop": "float",
+    "test_acc_at_stop": "float",
+    "max_test_acc": "float",
+    "final_test_acc": "float",
+    "final_train_acc": "float",
+    "diverged": "bool",
+}
 _NULLABLE = frozenset(
     {"val_loss_at_stop", "test_acc_at_stop", "max_test_acc", "final_test_acc", "final_train_acc"}
 )

@@ -78,15 +78,23 @@ def round_rows(job: TicketJob, r: lottery.Round) -> pd.DataFrame:
     K = r.mask.K
     frac, per_layer = r.mask.remaining()
     kept = r.mask.kept().sum(1)
-    return pd.DataFrame({
-        "network": [job.network] * K, "hidden": ["x".join(map(str, job.hidden))] * K,
-        "rewind_step": [job.rewind_step] * K, "pruning": [job.pruning] * K,
-        "round": [r.round] * K, "variant": r.variant, "seed": r.seed, "init_seed": r.init_seed,
-        "remaining_frac": frac,
-        **{f"remaining_frac_layer{i + 1}": per_layer[:, i] for i in range(per_layer.shape[1])},
-        "kept_weights": kept, **r.stats,
-        "mask": [r.mask.pack(k) for k in range(K)],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "network": [job.network] * K,
+            "hidden": ["x".join(map(str, job.hidden))] * K,
+            "rewind_step": [job.rewind_step] * K,
+            "pruning": [job.pruning] * K,
+            "round": [r.round] * K,
+            "variant": r.variant,
+            "seed": r.seed,
+            "init_seed": r.init_seed,
+            "remaining_frac": frac,
+            **{f"remaining_frac_layer{i + 1}": per_layer[:, i] for i in range(per_layer.shape[1])},
+            "kept_weights": kept,
+            **r.stats,
+            "mask": [r.mask.pack(k) for k in range(K)],
+        }
+    )
 
 
 def run(job: TicketJob, ctx: RunContext) -> pd.DataFrame:

@@ -159,10 +159,10 @@ class OptimizationEase(Experiment[WidthJob | DemoJob]):
         demo = cfg.get("demo")
         if not demo:
             return
-        widths = tuple(demo["widths"])
+        widths = demo["widths"]
         for param, lr in demo["lr"].items():
             # NTK networks draw their own init, so their widths may extend the demo's
-            sweep = tuple(demo.get("ntk_widths", widths)) if param == "ntk" else widths
+            sweep = demo.get("ntk_widths", widths) if param == "ntk" else widths
             for w in sweep:
                 # only the standard runs start from the demo's own networks (drawn in the
                 # order of its widths); NTK draws its own init per seed

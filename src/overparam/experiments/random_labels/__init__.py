@@ -53,7 +53,7 @@ RUN_SCHEMA = Schema(
         "test_acc": "float",
         "test_loss": "float",
         "diverged": "bool",
-    },  # fmt: skip
+    },
     nullable=frozenset({"train_loss", "train_acc", "fit_epoch", "test_acc", "test_loss"}),
     doc={
         "variant": "labels (true or partly redrawn labels) | random_inputs (Gaussian inputs, "

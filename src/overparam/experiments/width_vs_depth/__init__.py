@@ -56,7 +56,7 @@ RUN_SCHEMA = Schema(
         "val_acc": "float",
         "test_acc": "float",
         "diverged": "bool",
-    },  # fmt: skip
+    },
     nullable=frozenset({"train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"}),
     doc={
         "protocol": "'fit': many epochs on 4000 samples (He et al.; the old shape row); "

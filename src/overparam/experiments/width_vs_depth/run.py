@@ -49,13 +49,26 @@ def run(job: DepthJob | OnePassJob, ctx: RunContext) -> pd.DataFrame:
         f"{np.nanmedian(last['train_acc']):.3f}, test acc {np.nanmedian(last['test_acc']):.3f} "
         f"(medians over {len(seeds)} seeds, {res.train_s:.1f}s training)"
     )
-    df = pd.DataFrame({
-        "protocol": "fit", "budget": job.budget, "depth": job.depth, "width": job.width,
-        "num_params": n_params, "seed": h["seed"], "lr": job.lr, "epoch": h["epoch"],
-        "step": h["step"], "train_loss": h["train_loss"], "val_loss": np.nan,
-        "test_loss": h["test_loss"], "train_acc": h["train_acc"], "val_acc": np.nan,
-        "test_acc": h["test_acc"], "diverged": h["diverged"].astype(bool),
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "protocol": "fit",
+            "budget": job.budget,
+            "depth": job.depth,
+            "width": job.width,
+            "num_params": n_params,
+            "seed": h["seed"],
+            "lr": job.lr,
+            "epoch": h["epoch"],
+            "step": h["step"],
+            "train_loss": h["train_loss"],
+            "val_loss": np.nan,
+            "test_loss": h["test_loss"],
+            "train_acc": h["train_acc"],
+            "val_acc": np.nan,
+            "test_acc": h["test_acc"],
+            "diverged": h["diverged"].astype(bool),
+        }
+    )
     return _typed(df)
 
 
@@ -102,8 +115,9 @@ def run_onepass(job: OnePassJob, ctx: RunContext) -> pd.DataFrame:
         )
         res = train_ensemble(spec, params, train, tc, member_seeds, device=ctx.device, log=ctx.log)
         K = len(member_seeds)
-        cols: dict[str, list] = {k: [] for k in ("member", "step", "val_loss", "val_acc",
-                                                   "test_loss", "test_acc")}  # fmt: skip
+        cols: dict[str, list] = {
+            k: [] for k in ("member", "step", "val_loss", "val_acc", "test_loss", "test_acc")
+        }
         for step in ckpts:
             p = [t.to(torch.float32) for t in res.checkpoints[step]]
             out = {}
@@ -125,10 +139,15 @@ def run_onepass(job: OnePassJob, ctx: RunContext) -> pd.DataFrame:
         df.loc[df["diverged"], ["train_loss", "train_acc"]] = np.nan
         m = df["member"].to_numpy()
         df = df.assign(
-            protocol="onepass", budget=job.budget, depth=depth, width=width,
-            num_params=n_params, seed=np.asarray(member_seeds)[m],
-            lr=np.asarray(member_lrs)[m], epoch=df["step"] // steps_per_epoch,
-        )  # fmt: skip
+            protocol="onepass",
+            budget=job.budget,
+            depth=depth,
+            width=width,
+            num_params=n_params,
+            seed=np.asarray(member_seeds)[m],
+            lr=np.asarray(member_lrs)[m],
+            epoch=df["step"] // steps_per_epoch,
+        )
         end = df[df["step"] == ckpts[-1]]
         ctx.log(
             f"[{job.id}] depth {depth}, width {width}, {n_params} params: {n} samples once, "
