@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from overparam.data import MNIST1D
-from overparam.experiments.base import JobSpec, MissingKey
+from overparam.experiments.base import JobSpec, MissingKey, from_section
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,15 @@ def test_each_value_has_its_fields_type():
     assert s.extra == {"k": [1]}
 
 
+@dataclass(frozen=True)
+class Either:
+    v: int | float
+
+
 def test_unions_take_the_member_the_value_is_or_converts_to():
     assert build(bandwidth=2).bandwidth == 2.0 and type(build(bandwidth=2).bandwidth) is float
+    assert type(from_section(Either, {"v": 2.0}).v) is float  # a float stays one
+    assert type(from_section(Either, {"v": 2}).v) is int
     assert build(lr=[1, 2]).lr == (1.0, 2.0)
     assert build(limit=4).limit == 4
     with pytest.raises(ValueError, match="'bandwidth'"):

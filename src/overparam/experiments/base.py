@@ -149,21 +149,21 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
             return value
         return _build(hint, value, {}, f"{key}.")
     if hint in (int, float, str, bool):
-        if not _is(value, hint) and not (hint is float and _is(value, int)):
+        integral = isinstance(value, float) and value.is_integer()
+        if not (
+            _is(value, hint) or (hint is float and _is(value, int)) or (hint is int and integral)
+        ):
             raise ValueError(f"config key '{key}': {value!r} is not of type {hint.__name__}")
         return hint(value)
     raise TypeError(f"config key '{key}': from_section cannot convert to {hint}")
 
 
 def _is(value: Any, t: type) -> bool:
-    """``value`` is a ``t`` as a config means it: a bool is not a number (nor 1 a bool); an
-    integral float is an int."""
+    """``value`` is a ``t`` as a config means it: a bool is not a number, nor 1 a bool."""
     if isinstance(value, bool) or t is bool:
         return t is bool and isinstance(value, bool)
     if t is int:
-        return isinstance(value, numbers.Integral) or (
-            isinstance(value, float) and value.is_integer()
-        )
+        return isinstance(value, numbers.Integral)
     if t is float:
         return isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
     return isinstance(value, t)
