@@ -23,6 +23,25 @@ def shipped_config(name: str) -> dict:
     return read_config(*(ROOT / p for p in SHIPPED[name]))
 
 
+def validated(*paths: str) -> dict:
+    """The config files ``paths`` (relative to the checkout, each an overlay of the ones
+    before) as the workflow's planning reads them: merged, validated, each schema's defaults
+    filled in (what ``Experiment.specs`` gets, a section of it)."""
+    from overparam.config import read_config, validate
+
+    return validate(read_config(*(ROOT / p for p in paths)), BASE_SCHEMA)
+
+
+def with_defaults(name: str, section: dict) -> dict:
+    """The config section ``section`` of experiment ``name`` (a hand-made one, not validated)
+    with its schema's defaults filled in, in place, as ``config.validate`` fills them."""
+    from overparam.config import _fill_defaults, load_schema
+
+    schema = load_schema(BASE_SCHEMA, [name])
+    _fill_defaults(section, schema["properties"][name], schema)
+    return section
+
+
 def snakemake(workdir, *args, check=True, timeout=900, configfile=TEST_CONFIG, repo=ROOT):
     """Run the workflow of checkout ``repo`` (subprocess) in ``workdir`` with the tiny test
     config."""

@@ -11,13 +11,12 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from overparam import experiments, resume, steps, tables
 from overparam.data import MNIST1D
 from overparam.experiments import Bundle, Experiment, JobSpec, RunContext
 
-from .conftest import TEST_CONFIG
+from .conftest import validated
 
 TOY = "toy_bundles"
 SCHEMA = tables.Schema(
@@ -136,7 +135,7 @@ def test_bundle_inputs_are_its_parts_datasets_and_must_agree():
 def test_shipped_bundles_plan_as_before():
     """Every experiment of the test config: its jobs' parts are its specs, in order, each
     once (bundling changes which process runs a spec, never which specs run)."""
-    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    cfg = validated(".test/config.yaml")
     for name in experiments.names():
         if name not in cfg:
             continue
@@ -168,7 +167,7 @@ def test_bundle_table_is_its_parts_tables_run_alone(toy, tmp_path):
 def test_shipped_bundle_equals_its_parts(tmp_path):
     """A real bundle (lazy_training's narrow widths, test config): its table through
     run_job equals its parts run one by one."""
-    cfg = yaml.safe_load(TEST_CONFIG.read_text())["lazy_training"]
+    cfg = validated(".test/config.yaml")["lazy_training"]
     e = experiments.get("lazy_training")
     (job_id, bundle), *_ = [(k, j) for k, j in e.jobs(cfg).items() if isinstance(j, Bundle)]
     df = steps.run_job("lazy_training", cfg, job_id, tmp_path / "b.parquet", device="cpu",

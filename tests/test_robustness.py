@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from overparam import config, tables
 from overparam.experiments import CheckContext, get
 
-from .conftest import BASE_SCHEMA, SHIPPED, shipped_config
+from .conftest import BASE_SCHEMA, SHIPPED, shipped_config, with_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = list(SHIPPED)
@@ -310,29 +310,32 @@ def _metrics(diverged_run=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-CFG = {
-    "loss_threshold": 0.05,
-    "loss_floor": 1e-8,
-    "lr": 0.01,
-    "n": 10,
-    "d": 2,
-    "claims": {
-        "epochs_decrease": {
-            "source": "s",
-            "statement": "s",
-            "metric": "m",
-            "comparison": "<=",
-            "threshold": 0,
-        },
-        "final_loss_decreases": {
-            "source": "s",
-            "statement": "s",
-            "metric": "m",
-            "comparison": "<=",
-            "threshold": 0,
+CFG = with_defaults(
+    "optimization_ease",
+    {
+        "loss_threshold": 0.05,
+        "loss_floor": 1e-8,
+        "lr": 0.01,
+        "n": 10,
+        "d": 2,
+        "claims": {
+            "epochs_decrease": {
+                "source": "s",
+                "statement": "s",
+                "metric": "m",
+                "comparison": "<=",
+                "threshold": 0,
+            },
+            "final_loss_decreases": {
+                "source": "s",
+                "statement": "s",
+                "metric": "m",
+                "comparison": "<=",
+                "threshold": 0,
+            },
         },
     },
-}
+)  # as validate fills it
 
 
 def test_check_without_divergence_holds():

@@ -304,9 +304,18 @@ class Definition:
     published: str  # what the source reports for this claim ("none reported: ..." if nothing)
 
     REQUIRED: ClassVar[tuple[str, ...]] = (
-        "tier", "tier_reason", "source", "statement", "metric", "comparison", "threshold",
-        "threshold_basis", "protocol", "deviations", "published",
-    )  # fmt: skip
+        "tier",
+        "tier_reason",
+        "source",
+        "statement",
+        "metric",
+        "comparison",
+        "threshold",
+        "threshold_basis",
+        "protocol",
+        "deviations",
+        "published",
+    )
 
     @classmethod
     def from_mapping(cls, key: str, d: Mapping[str, Any], where: str = "") -> Definition:

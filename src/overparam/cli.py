@@ -85,8 +85,16 @@ def cmd_claims(args) -> int:
     if args.failing:
         df = df[~df["holds"]]
     if args.json:
-        print(json.dumps({"source": str(df.attrs.get("source", args.results)), "tally": head,
-                          "claims": _records(df)}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "source": str(df.attrs.get("source", args.results)),
+                    "tally": head,
+                    "claims": _records(df),
+                },
+                indent=2,
+            )
+        )
     else:
         print(f"{df.attrs.get('source', args.results)}: {head}")
         if len(df):
@@ -207,10 +215,14 @@ def _state(r) -> str:
 def cmd_diff(args) -> None:
     a, b = Path(args.a), Path(args.b)
     ca, cb = audit.load_claims(a), audit.load_claims(b)
-    print(f"A = {a} (scale {', '.join(sorted(set(ca['scale'])))}; commit "
-          f"{', '.join(audit.commits(a)) or 'unknown'})")  # fmt: skip
-    print(f"B = {b} (scale {', '.join(sorted(set(cb['scale'])))}; commit "
-          f"{', '.join(audit.commits(b)) or 'unknown'})")  # fmt: skip
+    print(
+        f"A = {a} (scale {', '.join(sorted(set(ca['scale'])))}; commit "
+        f"{', '.join(audit.commits(a)) or 'unknown'})"
+    )
+    print(
+        f"B = {b} (scale {', '.join(sorted(set(cb['scale'])))}; commit "
+        f"{', '.join(audit.commits(b)) or 'unknown'})"
+    )
     changed = audit.claim_changes(ca, cb)
     print(f"claims in both: {len(ca) - len(audit.only_in(ca, cb))}; changed: {len(changed)}")
     for r in changed.itertuples(index=False):
@@ -246,11 +258,20 @@ def cmd_explain(args) -> None:
     if args.json:
         rows = audit.claim_rows(args.results, r)
         fig = Path(args.results).parent / str(r["figure"])
-        print(json.dumps({
-            "claim": _records(pd.DataFrame([r]))[0], "figure": str(fig), "figure_built": fig.exists(),
-            "metrics": str(rows.metrics.path), "query": rows.query, "rows": len(rows.frame),
-            "head": _records(rows.frame.head(max(args.head, 0))),
-        }, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "claim": _records(pd.DataFrame([r]))[0],
+                    "figure": str(fig),
+                    "figure_built": fig.exists(),
+                    "metrics": str(rows.metrics.path),
+                    "query": rows.query,
+                    "rows": len(rows.frame),
+                    "head": _records(rows.frame.head(max(args.head, 0))),
+                },
+                indent=2,
+            )
+        )
         return
     print(r["claim"])
     for key, text in (
@@ -274,11 +295,15 @@ def cmd_explain(args) -> None:
     print(f"  {'figure:':<12}{fig}{'' if fig.exists() else ' (not built)'}")
     rows = audit.claim_rows(args.results, r)
     m = rows.metrics
-    print(f"computed from {m.path} (config_hash {m.provenance.get('config_hash')}, commit "
-          f"{m.provenance.get('git_commit')}):")  # fmt: skip
+    print(
+        f"computed from {m.path} (config_hash {m.provenance.get('config_hash')}, commit "
+        f"{m.provenance.get('git_commit')}):"
+    )
     if rows.query is None:
-        print(f"  the whole metrics table, {len(rows.frame)} rows (no narrower selection is "
-              "declared for this claim)")  # fmt: skip
+        print(
+            f"  the whole metrics table, {len(rows.frame)} rows (no narrower selection is "
+            "declared for this claim)"
+        )
     else:
         print(f"  {len(rows.frame)} of {len(m.frame)} rows, where {rows.query}")
     if len(rows.frame) and args.head > 0:

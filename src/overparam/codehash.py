@@ -130,10 +130,17 @@ def _functions(tree: ast.Module, names: Iterable[str]) -> list[ast.AST]:
             for sub in ast.walk(d):
                 if isinstance(sub, ast.Call):
                     f = sub.func
-                    called = f.id if isinstance(f, ast.Name) else (
-                        f.attr if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
-                        and f.value.id in ("self", "cls") else None
-                    )  # fmt: skip
+                    called = (
+                        f.id
+                        if isinstance(f, ast.Name)
+                        else (
+                            f.attr
+                            if isinstance(f, ast.Attribute)
+                            and isinstance(f.value, ast.Name)
+                            and f.value.id in ("self", "cls")
+                            else None
+                        )
+                    )
                     if called:
                         todo.append(called)
     return out

@@ -135,9 +135,15 @@ class BezierResult:
 
 
 def train_bezier(
-    spec: MLPSpec, params_a, params_b, x, y, cfg: TrainConfig, generator: torch.Generator,
+    spec: MLPSpec,
+    params_a,
+    params_b,
+    x,
+    y,
+    cfg: TrainConfig,
+    generator: torch.Generator,
     theta: Sequence[torch.Tensor] | None = None,
-) -> BezierResult:  # fmt: skip
+) -> BezierResult:
     """Train the control point theta of a quadratic Bezier curve, endpoints fixed.
 
     Each mini-batch draws ``t ~ U(0, 1)`` (one per member when the endpoints are stacked
@@ -162,9 +168,17 @@ def garipov_lr_factor(epoch: int, epochs: int) -> float:
 
 
 def train_bezier_scheduled(
-    spec: MLPSpec, params_a, params_b, x, y, cfg: TrainConfig, generator: torch.Generator,
-    l2: float = 0.0, schedule: str = "garipov", theta: Sequence[torch.Tensor] | None = None,
-) -> BezierResult:  # fmt: skip
+    spec: MLPSpec,
+    params_a,
+    params_b,
+    x,
+    y,
+    cfg: TrainConfig,
+    generator: torch.Generator,
+    l2: float = 0.0,
+    schedule: str = "garipov",
+    theta: Sequence[torch.Tensor] | None = None,
+) -> BezierResult:
     """:func:`train_bezier` with Garipov et al. 2018's learning-rate schedule and penalty.
 
     ``schedule``: "garipov" (epoch e of E uses ``cfg.lr * garipov_lr_factor(e, E)``, the lr
@@ -215,8 +229,10 @@ def _fit_bezier(spec, params_a, params_b, x, y, cfg, generator, theta, factors, 
             idx = order[s : s + cfg.batch_size]
             t = torch.rand(K, generator=generator, dtype=torch.float64)
             cs = [c.to(x) for c in ((1 - t) ** 2, 2 * t * (1 - t), t**2)]  # (K,) each
-            phi = [sum(c.view(K, *[1] * (p.dim() - 1)) * p for c, p in zip(cs, ps))
-                   for ps in zip(wa, th, wb)]  # fmt: skip
+            phi = [
+                sum(c.view(K, *[1] * (p.dim() - 1)) * p for c, p in zip(cs, ps))
+                for ps in zip(wa, th, wb)
+            ]
             out = mlp_forward(spec, phi, x[idx])
             if cfg.loss == "ce":
                 per = F.cross_entropy(out.flatten(0, 1), y[idx].repeat(K), reduction="none")
@@ -327,10 +343,16 @@ def normal_init(spec: MLPSpec, seeds: Sequence[int], std: float) -> Params:
 
 
 def demo_pair(
-    n: int = 50, in_dim: int = 10, hidden: int = 200, data_seed: int = 42,
-    seeds: Sequence[int] = (1, 2), std: float = 0.1, lr: float = 0.01, max_steps: int = 5000,
+    n: int = 50,
+    in_dim: int = 10,
+    hidden: int = 200,
+    data_seed: int = 42,
+    seeds: Sequence[int] = (1, 2),
+    std: float = 0.1,
+    lr: float = 0.01,
+    max_steps: int = 5000,
     stop_mse: float = 1e-6,
-) -> DemoPair:  # fmt: skip
+) -> DemoPair:
     """The reference text's mode-connectivity demo (its second demo), setup reproduced.
 
     Data: ``torch.Generator().manual_seed(data_seed)`` draws ``x = randn(n, in_dim)`` (the
@@ -356,9 +378,13 @@ def demo_pair(
     x = torch.randn(n, in_dim, generator=g)
     y = torch.sin(x[:, :3].sum(1, keepdim=True))
     cfg = TrainConfig(
-        epochs=max_steps, batch_size=n, lr=lr, optimizer="adam", loss="mse",
+        epochs=max_steps,
+        batch_size=n,
+        lr=lr,
+        optimizer="adam",
+        loss="mse",
         stop_train_loss=stop_mse,
-    )  # fmt: skip
+    )
     res = train_ensemble(spec, normal_init(spec, seeds, std), {"x": x, "y": y}, cfg, seeds)
     h = res.history
     first = h[h["stopped"]].groupby("member")["step"].min()

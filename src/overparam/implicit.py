@@ -45,9 +45,13 @@ class LSTrace:
 
 
 def gd_least_squares(
-    X: np.ndarray, y: np.ndarray, w0: np.ndarray, steps: int, lr: float | None = None,
+    X: np.ndarray,
+    y: np.ndarray,
+    w0: np.ndarray,
+    steps: int,
+    lr: float | None = None,
     points: int = 60,
-) -> LSTrace:  # fmt: skip
+) -> LSTrace:
     """Full-batch GD on ||X w - y||^2 / (2 n) from ``w0`` (float64); ``lr`` defaults to
     1 / L, L = sigma_max(X)^2 / n the loss's smoothness."""
     X, y, w = (np.asarray(a, dtype=np.float64) for a in (X, y, w0))
@@ -127,9 +131,13 @@ class LogisticTrace:
 
 
 def gd_logistic(
-    X: np.ndarray, y: np.ndarray, ref: np.ndarray, steps: int, lr: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    ref: np.ndarray,
+    steps: int,
+    lr: np.ndarray,
     points: int = 60,
-) -> LogisticTrace:  # fmt: skip
+) -> LogisticTrace:
     """Full-batch GD from 0 on the mean logistic loss of S problems at once: X (S, n, d),
     y (S, n) in {-1, 1}, ``ref`` (S, d) the directions to measure the angle to, ``lr`` (S,)."""
     Z = np.asarray(y, dtype=np.float64)[..., None] * np.asarray(X, dtype=np.float64)

@@ -41,8 +41,9 @@ def jacobian(
     """J (B, P): d output(x_b) / d theta, all parameters flattened in the params' order."""
     if spec.out_dim != 1:
         raise ValueError(f"the NTK here is for scalar outputs, got out_dim {spec.out_dim}")
-    jac = jacrev(lambda *ps: member_output(spec, ps, x, output_scale), argnums=tuple(
-        range(len(params))))(*params)  # fmt: skip
+    jac = jacrev(
+        lambda *ps: member_output(spec, ps, x, output_scale), argnums=tuple(range(len(params)))
+    )(*params)
     return torch.cat([j.reshape(x.shape[0], -1) for j in jac], dim=1)
 
 

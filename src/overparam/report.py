@@ -161,9 +161,11 @@ def verdicts_rst(df: pd.DataFrame) -> str:
         failed = df[(df["tier"] == tier) & ~df["holds"]]
         if not len(failed):
             continue
-        head = "Sanity checks that FAIL (bugs of the pipeline)" if tier == "sanity" else (
-            f"{TIER_PLURALS[tier].capitalize()} that do not hold"
-        )  # fmt: skip
+        head = (
+            "Sanity checks that FAIL (bugs of the pipeline)"
+            if tier == "sanity"
+            else (f"{TIER_PLURALS[tier].capitalize()} that do not hold")
+        )
         # compact, one line per tier: the claims page has every statement and metric
         rows = "; ".join(
             f"<code>{html.escape(r.claim)}</code> ({_num(r.value)}, needs "

@@ -135,9 +135,12 @@ def box_radius(params: Sequence[torch.Tensor], eps: float) -> Params:
 
 
 def eps_sharpness(
-    loss_fn: LossFn, params: Sequence[torch.Tensor], eps: float, steps: int = 10,
+    loss_fn: LossFn,
+    params: Sequence[torch.Tensor],
+    eps: float,
+    steps: int = 10,
     step_frac: float = 0.25,
-) -> EpsSharpness:  # fmt: skip
+) -> EpsSharpness:
     """Keskar et al.'s epsilon-sharpness of every member (module docstring): ``steps`` steps of
     projected sign-gradient ascent in the box, the first a full step to the box's corner, the
     others ``step_frac`` of the box's half-width each."""
@@ -162,13 +165,17 @@ def eps_sharpness(
             f = loss_fn([p + d for p, d in zip(x, delta)])
             up = f > best  # NaN never counts
             best = torch.where(up, f, best)
-            best_delta = [torch.where(up.view(-1, *([1] * (d.dim() - 1))), d, b)
-                          for d, b in zip(delta, best_delta)]  # fmt: skip
+            best_delta = [
+                torch.where(up.view(-1, *([1] * (d.dim() - 1))), d, b)
+                for d, b in zip(delta, best_delta)
+            ]
     b, m = base.double().cpu(), best.double().cpu()
     return EpsSharpness(
-        values=(100.0 * (m - b) / (1.0 + b)).numpy(), base_loss=b.numpy(), max_loss=m.numpy(),
+        values=(100.0 * (m - b) / (1.0 + b)).numpy(),
+        base_loss=b.numpy(),
+        max_loss=m.numpy(),
         delta=best_delta,
-    )  # fmt: skip
+    )
 
 
 @torch.no_grad()
@@ -253,8 +260,7 @@ def eps_sharpness_lbfgsb(
         def f(d, xk=xk, seen=seen):
             flat = torch.as_tensor(d, dtype=x[0].dtype, device=x[0].device)
             parts = torch.split(flat, sizes)
-            pts = [(p + q.view(1, *s)).requires_grad_(True)
-                   for p, q, s in zip(xk, parts, shapes)]  # fmt: skip
+            pts = [(p + q.view(1, *s)).requires_grad_(True) for p, q, s in zip(xk, parts, shapes)]
             with torch.enable_grad():
                 loss = loss_fn(pts).sum()
                 grads = torch.autograd.grad(loss, pts)
@@ -264,8 +270,14 @@ def eps_sharpness_lbfgsb(
             g = torch.cat([t.reshape(-1) for t in grads]).double().cpu().numpy()
             return -val, -g
 
-        minimize(f, np.zeros_like(r), jac=True, method="L-BFGS-B", bounds=Bounds(-r, r),
-                 options={"maxiter": int(maxiter)})  # fmt: skip
+        minimize(
+            f,
+            np.zeros_like(r),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=Bounds(-r, r),
+            options={"maxiter": int(maxiter)},
+        )
         if seen["d"] is not None:
             best[k] = seen["f"]
             parts = torch.split(torch.as_tensor(seen["d"], dtype=x[0].dtype), sizes)
@@ -273,6 +285,8 @@ def eps_sharpness_lbfgsb(
                 bd[k] = q.view(s).to(bd)
     b, m = base, best
     return EpsSharpness(
-        values=(100.0 * (m - b) / (1.0 + b)).numpy(), base_loss=b.numpy(), max_loss=m.numpy(),
+        values=(100.0 * (m - b) / (1.0 + b)).numpy(),
+        base_loss=b.numpy(),
+        max_loss=m.numpy(),
         delta=best_delta,
-    )  # fmt: skip
+    )

@@ -46,10 +46,12 @@ before per-member data existed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,9 +67,17 @@ OPTIMIZERS = ("sgd", "adam")
 LOSSES = ("ce", "mse")
 LR_SCHEDULES = ("constant", "linear")
 HISTORY_COLUMNS = (
-    "member", "seed", "epoch", "step", "train_loss", "test_loss",
-    "train_acc", "test_acc", "diverged", "stopped",
-)  # fmt: skip
+    "member",
+    "seed",
+    "epoch",
+    "step",
+    "train_loss",
+    "test_loss",
+    "train_acc",
+    "test_acc",
+    "diverged",
+    "stopped",
+)
 EVAL_CHUNK_ELEMENTS = 1 << 20  # activations per evaluation chunk (K * samples * widest layer)
 EVAL_MIN_CHUNK = 256  # in samples: cache-sized chunks, large enough for efficient GEMMs
 GATHER_ELEMENTS = 1 << 21  # training batches gathered at once (several steps' worth)
@@ -146,6 +156,20 @@ class TrainConfig:
             errors.append(f"decay_offset must be >= 0, got {self.decay_offset}")
         if errors:
             raise ValueError("invalid TrainConfig: " + "; ".join(errors))
+
+
+def train_config(section: Any, /, **overrides: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of a training section: ``section`` is a job spec (or any
+    dataclass) or a mapping, and every one of its fields (keys) named like a TrainConfig field
+    is that field (epochs, batch_size, lr, optimizer, momentum, lr_schedule, ...); the others
+    are ignored. ``overrides`` replace or add fields (the loss, the threads, a budget the job
+    computes); a field in neither keeps TrainConfig's default. Values are converted by
+    ``experiments.base.from_section``."""
+    from .experiments.base import from_section
+
+    if dataclasses.is_dataclass(section) and not isinstance(section, type):
+        section = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
+    return from_section(TrainConfig, section, **overrides)
 
 
 @dataclass
@@ -387,8 +411,15 @@ def _neg_lr_views(lr_k: torch.Tensor, params) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def _update(cfg: TrainConfig, params, grads, state, neg_lr: list[torch.Tensor], t: int,
-            bc2_table: torch.Tensor | None = None) -> None:  # fmt: skip
+def _update(
+    cfg: TrainConfig,
+    params,
+    grads,
+    state,
+    neg_lr: list[torch.Tensor],
+    t: int,
+    bc2_table: torch.Tensor | None = None,
+) -> None:
     """One optimizer step (t >= 1) on the stacked params with per-member learning rates
     (``neg_lr`` from ``_neg_lr_views``). ``grads`` are overwritten (weight decay is added).
     ``bc2_table`` (Adam, optional): sqrt(1 - beta2^t) for t = 1.., from ``_adam_tables`` (a view
@@ -621,8 +652,9 @@ class _History:
             m.mark_diverged(bad, step)
         te_loss = te_acc = None
         if d.x_test is not None:
-            te_loss, te_acc = evaluate(self.spec, m.params, d.x_test, d.y_test, cfg.loss,
-                                       d.labels_test)  # fmt: skip
+            te_loss, te_acc = evaluate(
+                self.spec, m.params, d.x_test, d.y_test, cfg.loss, d.labels_test
+            )
         nan = np.full(K, np.nan)
         cols = {
             "train_loss": tr_loss.cpu().numpy(),
@@ -639,17 +671,29 @@ class _History:
         stop &= ~m.diverged & ~m.stopped
         if stop.any():
             m.freeze(stop)
-        self.rows.append({
-            "member": np.arange(K), "seed": self.seeds, "epoch": np.full(K, epoch),
-            "step": np.full(K, step), **cols, "diverged": m.diverged.copy(),
-            "stopped": m.stopped.copy(),
-        })  # fmt: skip
+        self.rows.append(
+            {
+                "member": np.arange(K),
+                "seed": self.seeds,
+                "epoch": np.full(K, epoch),
+                "step": np.full(K, step),
+                **cols,
+                "diverged": m.diverged.copy(),
+                "stopped": m.stopped.copy(),
+            }
+        )
 
     def frame(self) -> pd.DataFrame:
         rows = self.rows
         history = pd.DataFrame({c: np.concatenate([r[c] for r in rows]) for c in HISTORY_COLUMNS})
-        kinds = {"member": "int64", "seed": "int64", "epoch": "int64", "step": "int64",
-                 "diverged": "bool", "stopped": "bool"}  # fmt: skip
+        kinds = {
+            "member": "int64",
+            "seed": "int64",
+            "epoch": "int64",
+            "step": "int64",
+            "diverged": "bool",
+            "stopped": "bool",
+        }
         return history.astype(kinds)
 
     @staticmethod
@@ -725,29 +769,43 @@ def _working_copies(params_in, masks, dev):
     return params, grads, (m_grads, m_params, m_masks)
 
 
-def _capture(c: _Counters, m: _Members, checks, batches: _Batches, history: _History,
-             kept: dict, elapsed: float) -> dict:  # fmt: skip
+def _capture(
+    c: _Counters,
+    m: _Members,
+    checks,
+    batches: _Batches,
+    history: _History,
+    kept: dict,
+    elapsed: float,
+) -> dict:
     """Everything the rest of a run depends on, at an epoch end, on the CPU (a resume point)."""
 
     def cpu(ts):
         return [t.detach().to("cpu", copy=True) for t in ts]
 
     return {
-        "counters": replace(c), "elapsed": elapsed, "params": cpu(m.params),
-        "grads": cpu(m.grads), "state": {k: cpu(v) for k, v in m.state.items()},
-        "active": m.active.cpu(), "diverged": m.diverged.copy(),
-        "diverged_step": m.diverged_step.copy(), "stopped": m.stopped.copy(),
+        "counters": replace(c),
+        "elapsed": elapsed,
+        "params": cpu(m.params),
+        "grads": cpu(m.grads),
+        "state": {k: cpu(v) for k, v in m.state.items()},
+        "active": m.active.cpu(),
+        "diverged": m.diverged.copy(),
+        "diverged_step": m.diverged_step.copy(),
+        "stopped": m.stopped.copy(),
         "bound": checks.bound.cpu(),
         "deferred": (
             cpu([checks.bad_step, checks.step_dev]) if isinstance(checks, _DeferredChecks) else []
         ),
-        "gens": [g.get_state() for g in batches.gens], "kept": dict(kept),
+        "gens": [g.get_state() for g in batches.gens],
+        "kept": dict(kept),
         "rows": list(history.rows),
-    }  # fmt: skip
+    }
 
 
-def _restore(r: dict, m: _Members, checks, batches: _Batches, history: _History,
-             kept: dict) -> _Counters:  # fmt: skip
+def _restore(
+    r: dict, m: _Members, checks, batches: _Batches, history: _History, kept: dict
+) -> _Counters:
     """Put a run back at the epoch end ``_capture`` saved (in place: views stay valid)."""
     with torch.no_grad():
         for mine, saved in ((m.params, r["params"]), (m.grads, r["grads"])):
@@ -911,6 +969,7 @@ def _train_resumable(store, key: str, args: tuple, say, dev, epochs: int) -> Tra
     return res
 
 
+# the `fmt: skip`s here and in train_ensemble keep both functions within the 80-line limit
 def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, steps_per_epoch,
            say, log_every_s, t_start, defer: bool, *, resume_from: dict | None = None,
            save: Callable | None = None) -> TrainResult:  # fmt: skip

@@ -19,6 +19,8 @@ one job and changing a shared setting re-runs exactly the jobs that read it. The
 derived from the spec (``JobSpec.id``), never parsed back.
 
 A spec with a ``bundle`` key shares one job with the other specs of that key (``bundle.py``).
+``JobSpec.from_section`` builds a spec from a config section whose keys are its fields (each
+value converted to the field's type), so ``specs`` names only what it computes.
 
 The ``__init__`` of an experiment must stay light (no torch, no matplotlib at import time): the
 Snakemake head process imports it to plan the DAG. Import heavy modules inside ``run``,
@@ -28,12 +30,17 @@ Snakemake head process imports it to plan the DAG. Import heavy modules inside `
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import numbers
+import sys
+import types
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
 
 import yaml
 
@@ -47,6 +54,119 @@ if TYPE_CHECKING:
     from ..tables import Schema
 
 Log = Callable[[str], None]
+T = TypeVar("T")
+S = TypeVar("S", bound="JobSpec")
+
+
+class MissingKey(KeyError):
+    """A config section lacks a key that a spec's field (without a default) needs."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def from_section(cls: type[T], section: Mapping[str, Any], /, **overrides: Any) -> T:
+    """The dataclass ``cls`` with each field ``overrides[name]``, else ``section[name]``, else
+    its default; a field in neither without a default is a :class:`MissingKey` naming the key.
+    Each value is converted to the field's annotation: ``int`` (an integral number, never a
+    bool), ``float`` (any number but a bool), ``str``, ``bool`` (a bool only: 1 is not
+    True), ``tuple[X, ...]`` and ``tuple[X, Y]`` (from a list or tuple, each item converted,
+    nested tuples too), ``X | None``, a union such as ``float | str`` (the first member the
+    value converts to, a member the value already is first), a dataclass (from a mapping,
+    recursively, or an instance as it is), ``Mapping``/``dict`` (a shallow dict) and ``Any``
+    (as it is); a value that does not convert is a ValueError naming the key. Keys of
+    ``section`` that are not fields are always ignored (the config's schema rejects unknown
+    keys; a section also holds keys for the claims and the scheduler)."""
+    return _build(cls, section, overrides, "")
+
+
+@functools.cache
+def _hints(cls: Any) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build(cls: type[T], section: Mapping[str, Any], overrides: Mapping[str, Any], where: str) -> T:
+    if not isinstance(section, Mapping):
+        raise ValueError(
+            f"config key '{where.rstrip('.') or '<section>'}': a mapping of {cls.__name__}'s "
+            f"fields, got {section!r}"
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field(s) {unknown}")
+    hints, kwargs = _hints(typing.cast(Any, cls)), {}
+    for name, f in fields.items():
+        if not f.init:
+            continue
+        if name in overrides:
+            value = overrides[name]
+        elif name in section:
+            value = section[name]
+        elif f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+            continue
+        else:
+            raise MissingKey(
+                f"config key '{where}{name}' is missing: {cls.__name__} needs it (its field "
+                f"{name!r} has no default)"
+            )
+        kwargs[name] = _convert(value, hints[name], f"{where}{name}")
+    return cls(**kwargs)
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        members = [a for a in args if a is not type(None)]
+        exact = [m for m in members if typing.get_origin(m) is None and _is(value, m)]
+        errors = []
+        for member in exact + [m for m in members if m not in exact]:
+            try:
+                return _convert(value, member, key)
+            except (ValueError, MissingKey) as e:
+                errors.append(str(e))
+        raise ValueError(f"config key '{key}': {value!r} is none of {hint} ({'; '.join(errors)})")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"config key '{key}': a list for {hint}, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            items = [args[0]] * len(value)
+        elif len(args) != len(value):
+            raise ValueError(f"config key '{key}': {len(args)} items for {hint}, got {value!r}")
+        else:
+            items = list(args)
+        return tuple(_convert(v, h, f"{key}[{i}]") for i, (v, h) in enumerate(zip(value, items)))
+    if origin in (dict, Mapping) or hint in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise ValueError(f"config key '{key}': a mapping, got {value!r}")
+        return dict(value)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):
+            return value
+        return _build(hint, value, {}, f"{key}.")
+    if hint in (int, float, str, bool):
+        integral = isinstance(value, float) and value.is_integer()
+        if not (
+            _is(value, hint) or (hint is float and _is(value, int)) or (hint is int and integral)
+        ):
+            raise ValueError(f"config key '{key}': {value!r} is not of type {hint.__name__}")
+        return hint(value)
+    raise TypeError(f"config key '{key}': from_section cannot convert to {hint}")
+
+
+def _is(value: Any, t: type) -> bool:
+    """``value`` is a ``t`` as a config means it: a bool is not a number, nor 1 a bool."""
+    if isinstance(value, bool) or t is bool:
+        return t is bool and isinstance(value, bool)
+    if t is int:
+        return isinstance(value, numbers.Integral)
+    if t is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+    return isinstance(value, t)
 
 
 @dataclass(frozen=True)
@@ -54,6 +174,11 @@ class JobSpec:
     """One job's parameters. Subclasses add typed fields and name the job (``id``)."""
 
     trains: ClassVar[bool] = False  # trains with torch: threads, a GPU where there is one
+
+    @classmethod
+    def from_section(cls: type[S], section: Mapping[str, Any], /, **overrides: Any) -> S:
+        """The spec from a config section and ``overrides`` (:func:`from_section`)."""
+        return from_section(cls, section, **overrides)
 
     @property
     def id(self) -> str:
@@ -103,7 +228,8 @@ J = TypeVar("J", bound=JobSpec)
 class Experiment(ABC, Generic[J]):
     """Base class of an experiment; see the module docstring. Subclasses set ``name`` (the
     config section, the results folder and the figure's name) and ``sort_by`` (the metrics
-    table's row order), and implement the abstract methods. ``J`` is the experiment's job
+    table's row order), and implement the abstract methods; the module defines ``RUN_SCHEMA``
+    (and ``METRICS_SCHEMA`` where the metrics table differs). ``J`` is the experiment's job
     spec type (a union where it has several kinds of job)."""
 
     name: ClassVar[str]
@@ -188,12 +314,25 @@ class Experiment(ABC, Generic[J]):
     # ------------------------------------------------------------------ tables
 
     @property
-    @abstractmethod
-    def run_schema(self) -> Schema: ...
+    def run_schema(self) -> Schema:
+        """The run tables' schema: ``RUN_SCHEMA`` of the experiment's ``__init__``."""
+        return self._module_schema("RUN_SCHEMA")
 
     @property
     def metrics_schema(self) -> Schema:
+        """The metrics table's: its ``METRICS_SCHEMA`` where it has one, else ``run_schema``."""
+        if hasattr(sys.modules[type(self).__module__], "METRICS_SCHEMA"):
+            return self._module_schema("METRICS_SCHEMA")
         return self.run_schema
+
+    def _module_schema(self, name: str) -> Schema:
+        module = sys.modules[type(self).__module__]
+        if not hasattr(module, name):
+            raise NotImplementedError(
+                f"experiment {self.name}: define {name} in {module.__name__} (or override "
+                f"{name.lower()} in the class)"
+            )
+        return getattr(module, name)
 
     # ------------------------------------------------------------------ steps
 

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from overparam import experiments
 from overparam.claims import slope as loglog_slope
@@ -15,10 +14,10 @@ from overparam.experiments import CheckContext
 from overparam.experiments.benign_overfitting.as_written import run_as_written
 from overparam.experiments.benign_overfitting.run import spectrum
 
-from ...conftest import ROOT
+from ...conftest import validated
 
 EXP = experiments.get("benign_overfitting")
-CFG = yaml.safe_load(open(ROOT / "config" / "config.yaml"))["benign_overfitting"]
+CFG = validated("config/config.yaml")["benign_overfitting"]
 
 
 def test_spectra_match_their_definitions():

@@ -3,18 +3,17 @@ synthetic tables."""
 
 import pandas as pd
 import pytest
-import yaml
 
 from overparam import experiments
 from overparam.claims import CLAIMS_SCHEMA, claims_frame
 from overparam.experiments import CheckContext, RunContext
 from overparam.experiments.double_descent import LinearJob
 
-from ...conftest import ROOT
+from ...conftest import validated
 from .conftest import CURVE, RF_JOB, RFF_JOB
 
 EXP = experiments.get("double_descent")
-CFG = yaml.safe_load(open(ROOT / "config" / "config.yaml"))["double_descent"]
+CFG = validated("config/config.yaml")["double_descent"]
 ORDER = [
     "linear_matches_hastie_under",
     "linear_matches_hastie_over",

@@ -6,16 +6,15 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from overparam import experiments
 from overparam.experiments import CheckContext
 from overparam.experiments.double_descent.common import run_frame, run_row
 
-from ...conftest import ROOT
+from ...conftest import validated
 
 EXP = experiments.get("double_descent")
-_CFG = yaml.safe_load(open(ROOT / "config" / "config.yaml"))["double_descent"]
+_CFG = validated("config/config.yaml")["double_descent"]
 CFG = {
     **_CFG,
     "random_features": {**_CFG["random_features"], "n_train": 40},

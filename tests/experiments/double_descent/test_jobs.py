@@ -3,17 +3,16 @@
 import copy
 
 import pytest
-import yaml
 
 from overparam import experiments
 from overparam.data import MNIST1D
 from overparam.experiments import RunContext
 from overparam.experiments.double_descent import LinearJob, MLPJob, RandomFeaturesJob
 
-from ...conftest import ROOT
+from ...conftest import validated, with_defaults
 
 EXP = experiments.get("double_descent")
-CFG = yaml.safe_load(open(ROOT / "config" / "config.yaml"))["double_descent"]
+CFG = validated("config/config.yaml")["double_descent"]
 
 
 def changed(**edits):
@@ -98,7 +97,7 @@ def test_defaults_of_optional_keys():
         cfg["random_features"].pop(k, None)
     for k in ("depth", "n_train", "momentum", "eval_every", "noise_seed"):
         cfg["mlp"].pop(k, None)
-    jobs = EXP.parts(cfg)
+    jobs = EXP.parts(with_defaults("double_descent", cfg))  # the schema's, as validate fills them
     rf, m = jobs["random_features"], jobs[f"mlp_h{CFG['mlp']['widths'][0]}"]
     assert (rf.bandwidth, rf.label_noise, rf.noise_seed) == (1.0, 0.0, 0)
     assert (m.depth, m.n_train, m.momentum, m.eval_every, m.noise_seed) == (2, 0, 0.9, 25, 0)

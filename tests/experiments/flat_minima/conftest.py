@@ -3,12 +3,11 @@
 import copy
 
 import pytest
-import yaml
 
-from ...conftest import ROOT
+from ...conftest import validated
 from .. import run_jobs
 
-QUICK = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["flat_minima"]
+QUICK = validated("config/config.yaml")["flat_minima"]
 TINY = copy.deepcopy(QUICK)
 TINY.update(data=dict(num_samples=500, train_split=0.4, seed=42), width=8, seeds=[0, 1],
             batch_sizes=[8, 32], ref_batch=32, stop_train_loss=2.0, max_steps=200,

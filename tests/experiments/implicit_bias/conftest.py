@@ -4,13 +4,12 @@ by this folder's tests."""
 import copy
 
 import pytest
-import yaml
 
-from ...conftest import ROOT
+from ...conftest import validated
 from .. import run_jobs
 
-QUICK = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["implicit_bias"]
-TINY = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())["implicit_bias"]
+QUICK = validated("config/config.yaml")["implicit_bias"]
+TINY = validated(".test/config.yaml")["implicit_bias"]
 
 
 @pytest.fixture

@@ -3,12 +3,11 @@
 import copy
 
 import pytest
-import yaml
 
-from ...conftest import ROOT
+from ...conftest import validated
 from .. import run_jobs
 
-QUICK = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["lazy_training"]
+QUICK = validated("config/config.yaml")["lazy_training"]
 TINY = copy.deepcopy(QUICK)
 TINY.update(data=dict(in_dim=4, train=8, test=8, seed=0), widths=[16, 64], seeds=[0, 1],
             steps=20)  # fmt: skip

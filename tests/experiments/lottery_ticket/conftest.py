@@ -7,31 +7,36 @@ import pytest
 from overparam.data import save_npz
 from overparam.experiments import RunContext, get
 
-TINY = dict(
-    data=dict(num_samples=1000, train_split=0.8, seed=42),
-    val_size=200,
-    seeds=[0, 1],
-    networks={"mlp": [16, 16]},
-    rewind_steps=[0, 12],
-    rounds=3,
-    prune_rate=0.2,
-    prune_rate_output=0.1,
-    pruning="layerwise",
-    optimizer="adam",
-    lr=0.005,
-    batch_size=100,
-    epochs=6,
-    eval_every_steps=6,
-    claims_setup=dict(
-        match_min_remaining=0.2,
-        early_stop_remaining=[0.2, 1.0],
-        max_diverged_frac=0.1,
-        match_tolerance_sd=1.0,
+from ...conftest import with_defaults
+
+TINY = with_defaults(
+    "lottery_ticket",
+    dict(
+        data=dict(num_samples=1000, train_split=0.8, seed=42),
+        val_size=200,
+        seeds=[0, 1],
+        networks={"mlp": [16, 16]},
+        rewind_steps=[0, 12],
+        rounds=3,
+        prune_rate=0.2,
+        prune_rate_output=0.1,
+        pruning="layerwise",
+        optimizer="adam",
+        lr=0.005,
+        batch_size=100,
+        epochs=6,
+        eval_every_steps=6,
+        claims_setup=dict(
+            match_min_remaining=0.2,
+            early_stop_remaining=[0.2, 1.0],
+            max_diverged_frac=0.1,
+            match_tolerance_sd=1.0,
+        ),
+        claims={
+            c: dict(source="s", statement="t", metric="m", comparison=">=", threshold=0.0)
+            for c in ("matches_dense", "beats_controls", "earlier_stop")
+        },
     ),
-    claims={
-        c: dict(source="s", statement="t", metric="m", comparison=">=", threshold=0.0)
-        for c in ("matches_dense", "beats_controls", "earlier_stop")
-    },
 )
 
 

@@ -4,18 +4,17 @@ import copy
 
 import pandas as pd
 import pytest
-import yaml
 
 from overparam.claims import claims_frame
 from overparam.experiments import CheckContext, get
 from overparam.experiments.lottery_ticket import VARIANTS
 from overparam.experiments.lottery_ticket.claims import definition_key, job_values, summary
 
-from ...conftest import ROOT
+from ...conftest import validated
 from .conftest import TINY
 
 EXP = get("lottery_ticket")
-QUICK = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["lottery_ticket"]
+QUICK = validated("config/config.yaml")["lottery_ticket"]
 FRACS = [1.0, 0.8, 0.4, 0.15, 0.05]
 ACC = {
     "dense": [0.70] * 5,

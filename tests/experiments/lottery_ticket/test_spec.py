@@ -10,6 +10,8 @@ from overparam.data import MNIST1D
 from overparam.experiments import get
 from overparam.experiments.lottery_ticket import VARIANTS, TicketJob
 
+from ...conftest import with_defaults
+
 EXP = get("lottery_ticket")
 
 
@@ -66,7 +68,7 @@ def test_claims_setup_changes_no_spec(tiny, key, value):
 def test_defaults_of_optional_keys(tiny):
     for k in ("pruning", "optimizer"):
         del tiny[k]
-    j = EXP.jobs(tiny)["mlp_rewind0"]
+    j = EXP.jobs(with_defaults("lottery_ticket", tiny))["mlp_rewind0"]  # the schema's defaults
     assert (j.pruning, j.optimizer, j.momentum) == ("layerwise", "adam", 0.0)
 
 

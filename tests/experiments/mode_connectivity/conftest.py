@@ -3,14 +3,13 @@
 import copy
 
 import pytest
-import yaml
 
 from overparam.data import save_npz
 from overparam.experiments import RunContext, get
 
-from ...conftest import ROOT
+from ...conftest import validated
 
-QUICK = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["mode_connectivity"]
+QUICK = validated("config/config.yaml")["mode_connectivity"]
 TINY = copy.deepcopy(QUICK)
 TINY.update(
     data=dict(num_samples=600, train_split=0.8, seed=42),

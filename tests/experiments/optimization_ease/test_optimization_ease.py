@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from overparam import experiments
 from overparam.experiments import CheckContext, RunContext
@@ -23,10 +22,10 @@ from overparam.experiments.optimization_ease.claims import (
 )
 from overparam.experiments.optimization_ease.run import demo_draws, run
 
-from ...conftest import ROOT
+from ...conftest import validated, with_defaults
 
 EXP = experiments.get("optimization_ease")
-CFG = yaml.safe_load(open(ROOT / "config" / "config.yaml"))["optimization_ease"]
+CFG = validated("config/config.yaml")["optimization_ease"]
 
 
 def test_violation_counting():
@@ -92,14 +91,17 @@ def test_problems():
 CTX = CheckContext(scale="test", figure="figures/optimization_ease.png", resamples=50)
 DEMO_KEYS = ["epochs_decrease", "final_loss_decreases", "ntk_epochs_decrease"]
 DEMO_KEYS.append("ntk_final_loss_decreases")
-SMALL = {
-    "n": 10,
-    "d": 2,
-    "lr": 0.01,
-    "loss_threshold": 0.05,
-    "loss_floor": 1e-8,
-    "demo": {"lr": {"standard": 0.01, "ntk": 1.0}},
-}
+SMALL = with_defaults(  # a hand-made section, the schema's defaults filled in as validate does
+    "optimization_ease",
+    {
+        "n": 10,
+        "d": 2,
+        "lr": 0.01,
+        "loss_threshold": 0.05,
+        "loss_floor": 1e-8,
+        "demo": {"lr": {"standard": 0.01, "ntk": 1.0}},
+    },
+)
 
 
 def _table(curves: dict, seeds=(42, 0, 1)) -> pd.DataFrame:

@@ -3,13 +3,12 @@
 import copy
 
 import pytest
-import yaml
 
 from overparam.experiments import RunContext, get
 
-from ...conftest import ROOT
+from ...conftest import validated
 
-QUICK = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["random_labels"]
+QUICK = validated("config/config.yaml")["random_labels"]
 TINY = copy.deepcopy(QUICK)
 TINY.update(data=dict(num_samples=1000, train_split=0.8, seed=42), n_train=100, widths=[64],
             seeds=[0, 1], label_fractions=[0.0, 0.5, 1.0], batch_size=50, max_epochs=150)  # fmt: skip

@@ -3,13 +3,12 @@
 import copy
 
 import pytest
-import yaml
 
-from ...conftest import ROOT, shipped_config
+from ...conftest import validated
 from .. import run_jobs
 
-QUICK = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["width_vs_depth"]
-PAPER = shipped_config("config/paper.yaml")["width_vs_depth"]
+QUICK = validated("config/config.yaml")["width_vs_depth"]
+PAPER = validated("config/config.yaml", "config/paper.yaml")["width_vs_depth"]
 TINY = copy.deepcopy(QUICK)
 TINY.update(data=dict(num_samples=300, train_split=0.8, seed=42), budgets=[20000],
             depths=[1, 2, 3], seeds=[0, 1], epochs=3, eval_every=1)  # fmt: skip

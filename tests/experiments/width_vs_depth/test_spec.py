@@ -3,7 +3,6 @@
 import dataclasses
 
 import pytest
-import yaml
 
 from overparam.experiments import get
 from overparam.experiments.width_vs_depth import (
@@ -15,11 +14,11 @@ from overparam.experiments.width_vs_depth import (
 )
 from overparam.models import MLPSpec, num_params
 
-from ...conftest import ROOT
+from ...conftest import validated
 from .conftest import PAPER, QUICK, TINY
 
 EXP = get("width_vs_depth")
-TEST = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())["width_vs_depth"]
+TEST = validated(".test/config.yaml")["width_vs_depth"]
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 6])

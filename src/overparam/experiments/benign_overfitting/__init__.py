@@ -144,31 +144,13 @@ class BenignOverfitting(Experiment[SweepJob | DemoJob]):
     name = "benign_overfitting"
     sort_by = ("family", "n", "seed")
 
-    @property
-    def run_schema(self) -> Schema:
-        return RUN_SCHEMA
-
     def specs(self, cfg: Mapping[str, Any]) -> Iterator[SweepJob | DemoJob]:
-        seeds = tuple(int(s) for s in cfg["seeds"])
-        b = float(cfg["bartlett_b"])
         d = cfg["demo"]
-        w = d["as_written"]
-        yield DemoJob(
-            n=int(d["n"]),
-            p=int(d["p"]),
-            signal_dims=int(d["signal_dims"]),
-            signal_eig=float(d["signal_eig"]),
-            bulk_eig=float(d["bulk_eig"]),
-            noise_sd=float(d["noise_sd"]),
-            seeds=seeds,
-            bartlett_b=b,
-            n_test=int(w["n_test"]),
-            train_seed=int(w["train_seed"]),
-            test_seed=int(w["test_seed"]),
+        yield DemoJob.from_section(
+            d, **d["as_written"], seeds=cfg["seeds"], bartlett_b=cfg["bartlett_b"]
         )
-        sweep = tuple(int(n) for n in cfg["sweep_n"])
         for name, fam in cfg["families"].items():
-            yield SweepJob(name, dict(fam), sweep, seeds, float(cfg["noise_sd"]), b)
+            yield SweepJob.from_section(cfg, name=name, spec=fam)
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
         d = cfg["demo"]

@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from ...data import MNIST1D
-from ...tables import Schema
 from .. import Experiment, JobSpec, RunContext, register
+from ..base import from_section
 from .common import METRICS_SCHEMA, RUN_SCHEMA
 
 __all__ = [
@@ -113,10 +113,7 @@ class MLPJob(JobSpec):
 
 def dataset(cfg: Mapping[str, Any]) -> MNIST1D:
     """The MNIST-1D the random-features and MLP panels read (config key ``data``)."""
-    d = cfg["data"]
-    return MNIST1D(
-        num_samples=int(d["num_samples"]), train_split=float(d["train_split"]), seed=int(d["seed"])
-    )
+    return from_section(MNIST1D, cfg["data"])
 
 
 @register
@@ -124,69 +121,21 @@ class DoubleDescent(Experiment[LinearJob | RandomFeaturesJob | MLPJob]):
     name = "double_descent"
     sort_by = ("panel", "estimator", "width", "seed", "epoch")
 
-    @property
-    def run_schema(self) -> Schema:
-        return RUN_SCHEMA
-
-    @property
-    def metrics_schema(self) -> Schema:
-        return METRICS_SCHEMA
-
     def specs(self, cfg: Mapping[str, Any]) -> Iterator[LinearJob | RandomFeaturesJob | MLPJob]:
-        lc, rc, mc = cfg["linear"], cfg["random_features"], cfg["mlp"]
         data = dataset(cfg)
-        yield LinearJob(
-            n=int(lc["n"]),
-            snr_r2=float(lc["snr_r2"]),
-            noise_sd=float(lc["noise_sd"]),
-            gamma_min=float(lc["gamma_min"]),
-            gamma_max=float(lc["gamma_max"]),
-            num_gammas=int(lc["num_gammas"]),
-            num_seeds=int(lc["num_seeds"]),
-        )
-        yield RandomFeaturesJob(
-            data=data,
-            kind=rc["kind"],
-            bandwidth=float(rc.get("bandwidth", 1.0)),
-            n_train=int(rc["n_train"]),
-            n_test=int(rc["n_test"]),
-            ratio_min=float(rc["ratio_min"]),
-            ratio_max=float(rc["ratio_max"]),
-            num_ratios=int(rc["num_ratios"]),
-            num_seeds=int(rc["num_seeds"]),
-            label_noise=float(rc.get("label_noise", 0.0)),
-            noise_seed=int(rc.get("noise_seed", 0)),
-        )
-        ff = cfg["random_fourier"]
-        yield RandomFeaturesJob(
+        yield LinearJob.from_section(cfg["linear"])
+        yield RandomFeaturesJob.from_section(cfg["random_features"], data=data)
+        yield RandomFeaturesJob.from_section(
+            cfg["random_fourier"],
             data=data,
             kind="fourier",
-            bandwidth=ff["bandwidth"] if ff["bandwidth"] == "median" else float(ff["bandwidth"]),
-            n_train=int(ff["n_train"]),
-            n_test=int(ff["n_test"]),
-            ratio_min=float(ff["ratio_min"]),
-            ratio_max=float(ff["ratio_max"]),
-            num_ratios=int(ff["num_ratios"]),
-            num_seeds=int(ff["num_seeds"]),
             label_noise=0.0,
             noise_seed=0,
             panel="random_fourier",
         )
+        mc = cfg["mlp"]
         for w in mc["widths"]:
-            yield MLPJob(
-                data=data,
-                width=int(w),
-                seeds=tuple(int(s) for s in cfg["seeds"]),
-                depth=int(mc.get("depth", 2)),
-                n_train=int(mc.get("n_train", 0)),
-                epochs=int(mc["epochs"]),
-                lr=float(mc["lr"]),
-                momentum=float(mc.get("momentum", 0.9)),
-                batch_size=int(mc["batch_size"]),
-                eval_every=int(mc.get("eval_every", 25)),
-                label_noise=float(mc["label_noise"]),
-                noise_seed=int(mc.get("noise_seed", 0)),
-            )
+            yield MLPJob.from_section(mc, data=data, width=w, seeds=cfg["seeds"])
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
         data = dataset(cfg)
@@ -210,7 +159,7 @@ class DoubleDescent(Experiment[LinearJob | RandomFeaturesJob | MLPJob]):
                     f"config key 'double_descent.{key}': n_train={rf['n_train']} / "
                     f"n_test={rf['n_test']} exceed the dataset's {n_train} / {n_test} samples"
                 )
-        mlp_n = cfg["mlp"].get("n_train", 0)
+        mlp_n = cfg["mlp"]["n_train"]
         if mlp_n > n_train:
             yield (
                 f"config key 'double_descent.mlp.n_train': {mlp_n} exceeds the "

@@ -140,8 +140,13 @@ def _landmarks(width: np.ndarray, train: np.ndarray, test: np.ndarray, interp: f
         return NAN, NAN, NAN, NAN, float(test[-1])
     i_min = int(test[: max(int(hit[0]), 1)].argmin())
     i_peak = i_min + int(test[i_min:].argmax())
-    return (float(width[hit[0]]), float(test[i_min]), float(width[i_peak]),
-            float(test[i_peak]), float(test[-1]))  # fmt: skip
+    return (
+        float(width[hit[0]]),
+        float(test[i_min]),
+        float(width[i_peak]),
+        float(test[i_peak]),
+        float(test[-1]),
+    )
 
 
 def mlp_values(table: pd.DataFrame, c: Mapping[str, Any]) -> dict[str, np.ndarray] | None:

@@ -36,7 +36,7 @@ def mlp_data(
 
 def run_mlp(job: MLPJob, ctx: RunContext) -> pd.DataFrame:
     from ...models import MLPSpec, init_mlp_ensemble, num_params
-    from ...train import TrainConfig, train_ensemble
+    from ...train import train_config, train_ensemble
 
     d, n = mlp_data(
         job.data.load(ctx.inputs.get("data")),
@@ -47,16 +47,7 @@ def run_mlp(job: MLPJob, ctx: RunContext) -> pd.DataFrame:
     spec = MLPSpec(in_dim=d["x"].shape[1], hidden=(job.width,) * job.depth, out_dim=NUM_CLASSES)
     seeds = list(job.seeds)
     params = init_mlp_ensemble(spec, seeds, device=ctx.device)
-    tc = TrainConfig(
-        epochs=job.epochs,
-        batch_size=job.batch_size,
-        lr=job.lr,
-        optimizer="sgd",
-        momentum=job.momentum,
-        loss="ce",
-        eval_every=job.eval_every,
-        threads=ctx.threads,
-    )
+    tc = train_config(job, threads=ctx.threads)  # SGD with momentum on the cross-entropy
     h = train_ensemble(spec, params, d, tc, seeds, device=ctx.device, log=ctx.log).history
     P = num_params(spec)
     return run_frame(

@@ -155,38 +155,19 @@ class FlatMinima(Experiment[SweepJob | EdgeOfStabilityJob]):
     name = "flat_minima"
     sort_by = ("rule", "quantity", "batch_size", "x", "seed")
 
-    @property
-    def run_schema(self) -> Schema:
-        return RUN_SCHEMA
-
     def specs(self, cfg: Mapping[str, Any]) -> Iterator[SweepJob | EdgeOfStabilityJob]:
-        m, h, s, sl = cfg["data"], cfg["hessian"], cfg["sharpness"], cfg["slice"]
-        data = MNIST1D(num_samples=int(m["num_samples"]), train_split=float(m["train_split"]),
-                       seed=int(m["seed"]))  # fmt: skip
-        n = int(sl["points"])
-        lo, hi = float(sl["lo"]), float(sl["hi"])
+        sl = cfg["slice"]
+        n, lo, hi = sl["points"], sl["lo"], sl["hi"]
         alphas = tuple(round(lo + (hi - lo) * i / (n - 1), 12) for i in range(n))
         for rule in RULES:
-            yield SweepJob(
-                rule=rule, batch_sizes=tuple(int(b) for b in cfg["batch_sizes"]),
-                lr=float(cfg["lr"]), ref_batch=int(cfg["ref_batch"]),
-                seeds=tuple(int(x) for x in cfg["seeds"]), data=data, width=int(cfg["width"]),
-                depth=int(cfg["depth"]), stop_train_loss=float(cfg["stop_train_loss"]),
-                max_steps=int(cfg["max_steps"]), eval_steps=int(cfg["eval_steps"]),
-                hessian=Hessian(samples=int(h["samples"]), iters=int(h["iters"]),
-                                tol=float(h["tol"]), seed=int(h["seed"])),
-                sharpness=Sharpness(eps=tuple(float(e) for e in s["eps"]), steps=int(s["steps"]),
-                                    optimizer=str(s["optimizer"])),
-                slice_alphas=alphas,
-            )  # fmt: skip
-        e = cfg["edge_of_stability"]
-        yield EdgeOfStabilityJob(
-            lrs=tuple(float(v) for v in e["lrs"]), seeds=tuple(int(v) for v in e["seeds"]),
-            data=data, width=int(cfg["width"]), depth=int(cfg["depth"]),
-            samples=int(e["samples"]), subset_seed=int(h["seed"]),
-            stop_train_acc=float(e["stop_train_acc"]), max_time=float(e["max_time"]),
-            eig_time=float(e["eig_time"]), iters=int(e["iters"]), tol=float(e["tol"]),
-        )  # fmt: skip
+            yield SweepJob.from_section(cfg, rule=rule, slice_alphas=alphas)
+        yield EdgeOfStabilityJob.from_section(
+            cfg["edge_of_stability"],
+            data=cfg["data"],
+            width=cfg["width"],
+            depth=cfg["depth"],
+            subset_seed=cfg["hessian"]["seed"],
+        )
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
         b = list(cfg["batch_sizes"])
@@ -203,7 +184,7 @@ class FlatMinima(Experiment[SweepJob | EdgeOfStabilityJob]):
                 f"config key 'flat_minima.hessian.samples': {cfg['hessian']['samples']} is more "
                 f"than the {n_train} training samples"
             )
-        if int(cfg["ref_batch"]) < max(b):
+        if cfg["ref_batch"] < max(b):
             yield (
                 f"config key 'flat_minima.ref_batch': {cfg['ref_batch']} is below the largest "
                 f"batch {max(b)}, so the scaled rule's lr would exceed the fixed lr there (anchor "

@@ -148,16 +148,23 @@ def gd_values(metrics: pd.DataFrame, arrive: float, min_checks: int) -> dict[str
     return v
 
 
-def _gd_notes(est: Mapping[str, Estimate], metrics: pd.DataFrame, arrive: float,
-              min_checks: int) -> dict[str, str]:  # fmt: skip
+def _gd_notes(
+    est: Mapping[str, Estimate], metrics: pd.DataFrame, arrive: float, min_checks: int
+) -> dict[str, str]:
     runs = gd_runs(metrics, arrive, min_checks)
     if not len(runs):
         return dict.fromkeys(GD_CLAIMS, "no gd rows (edge-of-stability job)")
-    per = runs.groupby("lr").agg(lam0=("lam0", "mean"), peak=("peak", "mean"),
-                                 limit=("limit", "first"), rise=("rise", "mean"),
-                                 arrival=("arrival", "median"), checks=("checks", "median"),
-                                 level=("level", "mean"), judged=("level", "count"),
-                                 seeds=("seed", "size"))  # fmt: skip
+    per = runs.groupby("lr").agg(
+        lam0=("lam0", "mean"),
+        peak=("peak", "mean"),
+        limit=("limit", "first"),
+        rise=("rise", "mean"),
+        arrival=("arrival", "median"),
+        checks=("checks", "median"),
+        level=("level", "mean"),
+        judged=("level", "count"),
+        seeds=("seed", "size"),
+    )
 
     def one(k: str) -> str:
         e = est.get(k)
@@ -171,8 +178,9 @@ def _gd_notes(est: Mapping[str, Estimate], metrics: pd.DataFrame, arrive: float,
     level = "; ".join(
         f"lr {lr:g}: arrives (median) at step {r.arrival:g}, then {r.checks:g} checks, median "
         f"sharpness x lr / 2 {one(f'gd.level.{lr:g}')} ({int(r.judged)}/{int(r.seeds)} seeds "
-        f"judged)" for lr, r in per.iterrows()
-    )  # fmt: skip
+        f"judged)"
+        for lr, r in per.iterrows()
+    )
     return {"gd_progressive_sharpening": rise, "gd_edge_of_stability": level}
 
 
@@ -191,8 +199,9 @@ def _notes(est: Mapping[str, Estimate], metrics: pd.DataFrame, eps: float) -> di
         return f"{rule}: " + ", ".join(f"B={b} {val:{fmt}}" for b, val in r.items())
 
     reached = runs.groupby("rule")["reached"].agg(["sum", "size"])
-    reach = "; ".join(f"{r}: {int(s)}/{int(n)} runs reached the target" for r, (s, n)
-                      in reached.iterrows())  # fmt: skip
+    reach = "; ".join(
+        f"{r}: {int(s)}/{int(n)} runs reached the target" for r, (s, n) in reached.iterrows()
+    )
     ratio = (mean["top_eig"] / mean["stability_limit"]).round(3)
     return {
         "fixed_sharper_with_batch": f"mean top eigenvalue {row('fixed', 'top_eig')}; {reach}",

@@ -75,8 +75,11 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     for a in (0.0, 1.0):
         ax_l.axvline(a, color="0.7", lw=0.8)
     ax_l.set_yscale("log")
-    ax_l.set(xlabel="alpha (0: smallest batch, 1: largest batch)", ylabel="cross-entropy",
-             title="(d) loss on the line between the solutions")  # fmt: skip
+    ax_l.set(
+        xlabel="alpha (0: smallest batch, 1: largest batch)",
+        ylabel="cross-entropy",
+        title="(d) loss on the line between the solutions",
+    )
     ax_l.legend(fontsize=6)
     _gd(ax_g, ax_gl, metrics[metrics["rule"] == GD_RULE])
     plots.save(fig, png, pdf)
@@ -91,14 +94,27 @@ def _gd(ax_s, ax_l, gd: pd.DataFrame) -> None:
             d = gd[(gd["lr"] == lr) & (gd["quantity"] == name)]
             for j, (_, r) in enumerate(d.groupby("seed")):
                 r = r.sort_values("x")
-                ax.plot(r["x"], r["value"], "-", color=color, lw=0.9, alpha=0.8,
-                        label=f"lr {lr:g}" if j == 0 else None)  # fmt: skip
+                ax.plot(
+                    r["x"],
+                    r["value"],
+                    "-",
+                    color=color,
+                    lw=0.9,
+                    alpha=0.8,
+                    label=f"lr {lr:g}" if j == 0 else None,
+                )
         ax_s.axhline(2 / lr, color=color, ls="--", lw=1, label=f"2 / lr = {2 / lr:g}")
-    ax_s.set(xlabel="step (full-batch GD)", ylabel=r"top Hessian eigenvalue $\lambda_{max}$",
-             title="(e) progressive sharpening, edge of stability")  # fmt: skip
+    ax_s.set(
+        xlabel="step (full-batch GD)",
+        ylabel=r"top Hessian eigenvalue $\lambda_{max}$",
+        title="(e) progressive sharpening, edge of stability",
+    )
     ax_l.set_yscale("log")
-    ax_l.set(xlabel="step (full-batch GD)", ylabel="training loss (subset, cross-entropy)",
-             title="(f) the same GD runs: training loss")  # fmt: skip
+    ax_l.set(
+        xlabel="step (full-batch GD)",
+        ylabel="training loss (subset, cross-entropy)",
+        title="(f) the same GD runs: training loss",
+    )
     for ax in (ax_s, ax_l):
         if lrs:
             ax.legend(fontsize=6)

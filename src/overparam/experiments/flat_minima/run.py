@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ... import sharpness
 from ...models import MLPSpec, init_mlp_ensemble, mlp_forward
 from ...train import TrainConfig, evaluate, train_ensemble
+from ...train import train_config as job_train_config
 from .. import RunContext
 from . import GD_RULE, EdgeOfStabilityJob, SweepJob
 
@@ -29,11 +30,14 @@ def train_config(job: SweepJob, batch_size: int, n: int, threads) -> TrainConfig
     spe = math.ceil(n / min(batch_size, n))
     stretch = max(1.0, job.lr / lr)
     budget = math.ceil(job.max_steps * stretch)
-    return TrainConfig(
-        epochs=math.ceil(budget / spe), batch_size=batch_size, lr=lr, optimizer="sgd",
-        loss="ce", eval_every=max(1, round(job.eval_steps * stretch / spe)),
-        stop_train_loss=job.stop_train_loss, threads=threads,
-    )  # fmt: skip
+    return job_train_config(
+        job,
+        epochs=math.ceil(budget / spe),
+        batch_size=batch_size,
+        lr=lr,
+        eval_every=max(1, round(job.eval_steps * stretch / spe)),
+        threads=threads,
+    )
 
 
 def reached_steps(history: pd.DataFrame, K: int, total: int) -> np.ndarray:
@@ -45,10 +49,17 @@ def reached_steps(history: pd.DataFrame, K: int, total: int) -> np.ndarray:
 
 
 def _rows(job, B, seeds, quantity, values, x=np.nan) -> pd.DataFrame:
-    return pd.DataFrame({
-        "rule": job.rule, "batch_size": int(B), "lr": job.lr_at(B), "seed": np.asarray(seeds),
-        "quantity": quantity, "x": float(x), "value": np.asarray(values, dtype=float),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "rule": job.rule,
+            "batch_size": int(B),
+            "lr": job.lr_at(B),
+            "seed": np.asarray(seeds),
+            "quantity": quantity,
+            "x": float(x),
+            "value": np.asarray(values, dtype=float),
+        }
+    )
 
 
 def run(job: SweepJob | EdgeOfStabilityJob, ctx: RunContext) -> pd.DataFrame:
@@ -67,17 +78,28 @@ def run_sweep(job: SweepJob, ctx: RunContext) -> pd.DataFrame:
     spec = MLPSpec(in_dim=IN_DIM, hidden=(job.width,) * job.depth, out_dim=CLASSES)
     d = job.data.load(ctx.inputs.get("data"))
     dev = torch.device(ctx.device)
-    x, y = torch.as_tensor(d["x"], dtype=torch.float32, device=dev), torch.as_tensor(d["y"]).long().to(dev)  # fmt: skip
+    x, y = (
+        torch.as_tensor(d["x"], dtype=torch.float32, device=dev),
+        torch.as_tensor(d["y"]).long().to(dev),
+    )
     xt = torch.as_tensor(d["x_test"], dtype=torch.float32, device=dev)
     yt = torch.as_tensor(d["y_test"]).long().to(dev)
     n, seeds, K = len(y), list(job.seeds), len(job.seeds)
-    sub = torch.as_tensor(np.random.default_rng(job.hessian.seed).permutation(n)[: job.hessian.samples])  # fmt: skip
+    sub = torch.as_tensor(
+        np.random.default_rng(job.hessian.seed).permutation(n)[: job.hessian.samples]
+    )
     sub_loss = sharpness.member_loss(spec, x[sub.to(dev)], y[sub.to(dev)])
     out, ends = [], []
     for B in job.batch_sizes:
         cfg = train_config(job, B, n, ctx.threads)
-        res = train_ensemble(spec, init_mlp_ensemble(spec, seeds, device=dev), {"x": x, "y": y},
-                             cfg, seeds, device=dev)  # fmt: skip
+        res = train_ensemble(
+            spec,
+            init_mlp_ensemble(spec, seeds, device=dev),
+            {"x": x, "y": y},
+            cfg,
+            seeds,
+            device=dev,
+        )
         bad = res.diverged
 
         def nan_bad(v, bad=bad):
@@ -87,9 +109,12 @@ def run_sweep(job: SweepJob, ctx: RunContext) -> pd.DataFrame:
         tr_loss, tr_acc = evaluate(spec, res.params, x, y, "ce", y)
         te_loss, te_acc = evaluate(spec, res.params, xt, yt, "ce", yt)
         top = sharpness.top_eigenvalue(
-            sub_loss, res.params, torch.Generator().manual_seed(job.hessian.seed),
-            iters=job.hessian.iters, tol=job.hessian.tol,
-        )  # fmt: skip
+            sub_loss,
+            res.params,
+            torch.Generator().manual_seed(job.hessian.seed),
+            iters=job.hessian.iters,
+            tol=job.hessian.tol,
+        )
         out += [
             _rows(job, B, seeds, "reached", res.stopped.astype(float)),
             _rows(job, B, seeds, "steps", steps),
@@ -123,11 +148,17 @@ def run_sweep(job: SweepJob, ctx: RunContext) -> pd.DataFrame:
 
 
 def _gd_rows(job, lr, seeds, quantity, step, values) -> pd.DataFrame:
-    return pd.DataFrame({
-        "rule": GD_RULE, "batch_size": int(job.samples), "lr": float(lr),
-        "seed": np.asarray(seeds), "quantity": quantity, "x": float(step),
-        "value": np.asarray(values, dtype=float),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "rule": GD_RULE,
+            "batch_size": int(job.samples),
+            "lr": float(lr),
+            "seed": np.asarray(seeds),
+            "quantity": quantity,
+            "x": float(step),
+            "value": np.asarray(values, dtype=float),
+        }
+    )
 
 
 def run_edge_of_stability(job: EdgeOfStabilityJob, ctx: RunContext) -> pd.DataFrame:
@@ -145,8 +176,10 @@ def run_edge_of_stability(job: EdgeOfStabilityJob, ctx: RunContext) -> pd.DataFr
     for lr in job.lrs:
         params = init_mlp_ensemble(spec, seeds, device=dev)
         every, budget = job.eig_every(lr), job.max_steps(lr)
-        vec = [torch.randn(p.shape, generator=torch.Generator().manual_seed(job.subset_seed)).to(p)
-               for p in params]  # fmt: skip
+        vec = [
+            torch.randn(p.shape, generator=torch.Generator().manual_seed(job.subset_seed)).to(p)
+            for p in params
+        ]
         step, n_checks, iters = 0, 0, 0
         stopped = np.zeros(K, dtype=bool)  # a member stops at its goal (or the budget)
         while True:
@@ -161,8 +194,9 @@ def run_edge_of_stability(job: EdgeOfStabilityJob, ctx: RunContext) -> pd.DataFr
             acc = (logits.detach().argmax(-1) == y).float().mean(1).cpu().numpy()
             newly = ~stopped & ((acc >= job.stop_train_acc) | (step >= budget))
             if step % every == 0 or newly.any():
-                top = sharpness.top_eigenvalue_from(loss_fn, params, vec, iters=job.iters,
-                                                    tol=job.tol)  # fmt: skip
+                top = sharpness.top_eigenvalue_from(
+                    loss_fn, params, vec, iters=job.iters, tol=job.tol
+                )
                 vec = top.vectors
                 n_checks, iters = n_checks + 1, iters + top.iterations
                 live = ~stopped  # the members still training, and those stopping here
@@ -179,8 +213,10 @@ def run_edge_of_stability(job: EdgeOfStabilityJob, ctx: RunContext) -> pd.DataFr
                 break
             move = torch.as_tensor(~stopped, dtype=params[0].dtype, device=dev)
             with torch.no_grad():
-                params = [p - (lr * move.view(-1, *[1] * (p.dim() - 1))) * g
-                          for p, g in zip(params, grads)]  # fmt: skip
+                params = [
+                    p - (lr * move.view(-1, *[1] * (p.dim() - 1))) * g
+                    for p, g in zip(params, grads)
+                ]
             step += 1
         ctx.log(
             f"[{job.id}] lr={lr:g} (2/lr {2 / lr:.3g}): all stopped by step {step} (budget "

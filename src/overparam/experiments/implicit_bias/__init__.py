@@ -124,32 +124,12 @@ class ImplicitBias(Experiment[Job]):
     name = "implicit_bias"
     sort_by = ("panel", "kind", "dim", "init_scale", "seed", "step")
 
-    @property
-    def run_schema(self) -> Schema:
-        return RUN_SCHEMA
-
     def specs(self, cfg: Mapping[str, Any]) -> Iterator[Job]:
-        ls = cfg["least_squares"]
-        yield LeastSquaresJob(
-            n=int(ls["n"]), p=int(ls["p"]), seeds=tuple(int(s) for s in ls["seeds"]),
-            steps=int(ls["steps"]), w0_scale=float(ls["w0_scale"]),
-            null_shifts=tuple(float(s) for s in ls["null_shifts"]), points=int(ls["points"]),
-        )  # fmt: skip
+        yield LeastSquaresJob.from_section(cfg["least_squares"])
         lg = cfg["logistic"]
         for d in lg["dims"]:
-            yield LogisticJob(
-                n=int(lg["n"]), d=int(d), seeds=tuple(int(s) for s in lg["seeds"]),
-                steps=int(lg["steps"]), lr_factor=float(lg["lr_factor"]),
-                points=int(lg["points"]),
-            )  # fmt: skip
-        nn = cfg["neural"]
-        yield NeuralJob(
-            n=int(nn["n"]), in_dim=int(nn["in_dim"]), width=int(nn["width"]),
-            data_seed=int(nn["data_seed"]),
-            init_scales=tuple(float(s) for s in nn["init_scales"]),
-            seeds=tuple(int(s) for s in nn["seeds"]), steps=int(nn["steps"]),
-            lr=float(nn["lr"]), max_lr=float(nn["max_lr"]), points=int(nn["points"]),
-        )  # fmt: skip
+            yield LogisticJob.from_section(lg, d=d)
+        yield NeuralJob.from_section(cfg["neural"])
 
     def seed_summary(self, cfg: Mapping[str, Any]) -> str:
         return (

@@ -70,8 +70,10 @@ def ls_values(m: pd.DataFrame) -> dict[str, float]:
         "ls_min_norm": float(np.min(ratio)) if len(ratio) else NAN,
         "other_loss_max": float(other["loss"].max()) if len(other) else NAN,
         "gd_loss_max": float(gd["loss"].max()) if len(gd) else NAN,
-        "random_w0_norm_ratio": float((rand["norm"] / rand["ref_norm"]).mean()) if len(rand) else NAN,
-    }  # fmt: skip
+        "random_w0_norm_ratio": float((rand["norm"] / rand["ref_norm"]).mean())
+        if len(rand)
+        else NAN,
+    }
 
 
 def logistic_curves(m: pd.DataFrame, min_dim: int, from_step: int) -> dict[int, pd.DataFrame]:
@@ -135,8 +137,10 @@ def _notes(v: Mapping[str, float], m: pd.DataFrame, cfg: Mapping[str, Any]) -> d
     lg = cfg["logistic"]
     dims = [d for d in lg["dims"] if d >= lg["claim_min_dim"]]
     low = final(m[(m["panel"] == "logistic") & (m["dim"] < lg["claim_min_dim"])])
-    low_s = "; ".join(f"d={d} (illustration, not claimed): mean final angle {a:.3g} rad"
-                      for d, a in low.groupby("dim")["angle"].mean().items())  # fmt: skip
+    low_s = "; ".join(
+        f"d={d} (illustration, not claimed): mean final angle {a:.3g} rad"
+        for d, a in low.groupby("dim")["angle"].mean().items()
+    )
     fits = "; ".join(
         f"d={d}: R^2 {v.get(f'angle_r2_d{d}', NAN):.4f}, slope on 1/log t "
         f"{v.get(f'angle_slope_d{d}', NAN):.3g}"

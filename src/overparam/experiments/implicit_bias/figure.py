@@ -27,22 +27,35 @@ def _seeds(ax, d: pd.DataFrame, x: str, y: str, color: str, label: str, ls="-", 
     ax.plot(f(mean.index.to_numpy(dtype=float)), mean, color=color, lw=1.6, ls=ls, label=label)
 
 
-def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
-    fig, axes = plots.subplots(2, nrows=2, width=5.0, height=3.8)
-    ax_ls, ax_a, ax_n, ax_nn = axes.reshape(-1)
+def _least_squares(ax, metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
+    """Panel (a): the relative distance to the limit along GD, from both starts."""
     ls = metrics[metrics["panel"] == "least_squares"]
-    for kind, color, label in (("gd_w0_random", "C1", r"from random $w_0$"),
-                               ("gd_w0_zero", "C0", r"from $w_0 = 0$ (limit $X^+y$)")):  # fmt: skip
-        _seeds(ax_ls, ls[ls["kind"] == kind], "step", "rel_dist", color, label,
-               "--" if kind == "gd_w0_zero" else "-")  # fmt: skip
-    ax_ls.set_xscale("log")
-    ax_ls.set_yscale("log")
-    ax_ls.axhline(1e-6, color="0.5", ls=":", lw=1, label="claim: below 1e-6")
-    ax_ls.set(xlabel="GD step t", ylabel=r"$\|w_t - w_\infty\| / \|w_\infty\|$",
-              title=f"(a) least squares, n={cfg['least_squares']['n']}, "
-              f"p={cfg['least_squares']['p']}")  # fmt: skip
-    ax_ls.legend(fontsize=7)
+    for kind, color, label in (
+        ("gd_w0_random", "C1", r"from random $w_0$"),
+        ("gd_w0_zero", "C0", r"from $w_0 = 0$ (limit $X^+y$)"),
+    ):
+        _seeds(
+            ax,
+            ls[ls["kind"] == kind],
+            "step",
+            "rel_dist",
+            color,
+            label,
+            "--" if kind == "gd_w0_zero" else "-",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.axhline(1e-6, color="0.5", ls=":", lw=1, label="claim: below 1e-6")
+    ax.set(
+        xlabel="GD step t",
+        ylabel=r"$\|w_t - w_\infty\| / \|w_\infty\|$",
+        title=f"(a) least squares, n={cfg['least_squares']['n']}, p={cfg['least_squares']['p']}",
+    )
+    ax.legend(fontsize=7)
 
+
+def _logistic(ax_a, ax_n, metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
+    """Panels (b) and (c): the angle to the SVM direction and the norm along GD."""
     lg = metrics[metrics["panel"] == "logistic"]
     lg_cfg = cfg["logistic"]
     for i, (d, g) in enumerate(lg.groupby("dim")):
@@ -61,10 +74,14 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
                     np.column_stack([np.ones_like(lt), 1 / lt]), rest, rcond=None
                 )[0]
                 ax_n.plot(lt, float(g["ref_norm"].mean()) * lt + b + c / lt, ":", color="k", lw=1)
-    ax_a.axvline(1.0 / np.log(lg_cfg["fit_from_step"] + 1), color="0.5", ls=":", lw=1,
-                 label="fits start")  # fmt: skip
-    ax_a.set(xlabel=r"$1 / \log(t+1)$", ylabel="angle to the SVM direction (rad)",
-             title="(b) separable logistic regression: direction")  # fmt: skip
+    ax_a.axvline(
+        1.0 / np.log(lg_cfg["fit_from_step"] + 1), color="0.5", ls=":", lw=1, label="fits start"
+    )
+    ax_a.set(
+        xlabel=r"$1 / \log(t+1)$",
+        ylabel="angle to the SVM direction (rad)",
+        title="(b) separable logistic regression: direction",
+    )
     ax_a.set_xlim(0, None)
     ax_a.set_ylim(0, None)
     ax_a.legend(fontsize=7)
@@ -77,24 +94,42 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     ax_n.set_ylim(0, None)
     ax_n.legend(fontsize=7)
 
+
+def _neural(ax, metrics: pd.DataFrame, cfg: Mapping[str, Any]) -> None:
+    """Panel (d): the networks' relative move against the init scale."""
     net = metrics[metrics["panel"] == "neural"]
     nn = final(net)
     if len(nn):
         mean = nn.groupby("init_scale")["rel_dist"].mean()
-        ax_nn.plot(mean.index, mean, "-o", color="C4", label="mean over seeds")
-        ax_nn.plot(nn["init_scale"], nn["rel_dist"], ".", color="C4", alpha=0.5)
+        ax.plot(mean.index, mean, "-o", color="C4", label="mean over seeds")
+        ax.plot(nn["init_scale"], nn["rel_dist"], ".", color="C4", alpha=0.5)
         c_hi = float(mean.index[-1])  # a centred lazy model's bound: O(1 / alpha) = c^-2
-        ax_nn.plot(mean.index, mean.iloc[-1] * (mean.index / c_hi) ** -2.0, ":", color="0.4",
-                   label=r"$\propto c^{-2}$ (centred-model rate)")  # fmt: skip
-        ax_nn.set_xscale("log")
-        ax_nn.set_yscale("log")
-        ax_nn.set_xticks(mean.index, [f"{s:g}" for s in mean.index])
-        ax_nn.minorticks_off()
+        ax.plot(
+            mean.index,
+            mean.iloc[-1] * (mean.index / c_hi) ** -2.0,
+            ":",
+            color="0.4",
+            label=r"$\propto c^{-2}$ (centred-model rate)",
+        )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(mean.index, [f"{s:g}" for s in mean.index])
+        ax.minorticks_off()
     nc = cfg["neural"]
-    ax_nn.set(xlabel="init scale (multiplies every initial weight)",
-              ylabel=r"relative move $\|\theta_T - \theta_0\| / \|\theta_0\|$",
-              title=f"(d) ReLU nets, width {nc['width']}: GD to interpolation")  # fmt: skip
-    ax_nn.legend(fontsize=7)
+    ax.set(
+        xlabel="init scale (multiplies every initial weight)",
+        ylabel=r"relative move $\|\theta_T - \theta_0\| / \|\theta_0\|$",
+        title=f"(d) ReLU nets, width {nc['width']}: GD to interpolation",
+    )
+    ax.legend(fontsize=7)
+
+
+def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) -> None:
+    fig, axes = plots.subplots(2, nrows=2, width=5.0, height=3.8)
+    ax_ls, ax_a, ax_n, ax_nn = axes.reshape(-1)
+    _least_squares(ax_ls, metrics, cfg)
+    _logistic(ax_a, ax_n, metrics, cfg)
+    _neural(ax_nn, metrics, cfg)
     fig.suptitle(
         "Implicit bias of gradient descent (lines: means over seeds; thin lines and dots: "
         "every seed)",

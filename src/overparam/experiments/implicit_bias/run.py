@@ -40,21 +40,40 @@ def run_least_squares(job: LeastSquaresJob, ctx: RunContext) -> pd.DataFrame:
         )
         for kind, (scale, w0) in w0s.items():
             tr = implicit.gd_least_squares(X, y, w0, job.steps, points=job.points)
-            parts.append(_frame(
-                panel="least_squares", kind=kind, dim=job.p, init_scale=scale, seed=seed,
-                step=tr.steps, loss=tr.loss, norm=tr.norm, rel_dist=tr.rel_dist, ref_norm=ref,
-            ))  # fmt: skip
+            parts.append(
+                _frame(
+                    panel="least_squares",
+                    kind=kind,
+                    dim=job.p,
+                    init_scale=scale,
+                    seed=seed,
+                    step=tr.steps,
+                    loss=tr.loss,
+                    norm=tr.norm,
+                    rel_dist=tr.rel_dist,
+                    ref_norm=ref,
+                )
+            )
             ctx.log(f"[least_squares] seed {seed} {kind}: rel. distance {tr.rel_dist[-1]:.3g}")
         # other interpolants: X^+ y + v, v in the null space of X, ||v|| = shift ||X^+ y||
         null = np.linalg.svd(X)[2][job.n :]  # (p - n, p): an orthonormal basis of null(X)
         for shift in job.null_shifts:
             v = null.T @ rng.standard_normal(len(null))
             w = w_mn + v * (shift * ref / np.linalg.norm(v))
-            parts.append(_frame(
-                panel="least_squares", kind="null_shift", dim=job.p, init_scale=shift,
-                seed=seed, step=[0], loss=[np.sum((X @ w - y) ** 2) / (2 * job.n)],
-                norm=[np.linalg.norm(w)], rel_dist=[np.linalg.norm(w - w_mn) / ref], ref_norm=ref,
-            ))  # fmt: skip
+            parts.append(
+                _frame(
+                    panel="least_squares",
+                    kind="null_shift",
+                    dim=job.p,
+                    init_scale=shift,
+                    seed=seed,
+                    step=[0],
+                    loss=[np.sum((X @ w - y) ** 2) / (2 * job.n)],
+                    norm=[np.linalg.norm(w)],
+                    rel_dist=[np.linalg.norm(w - w_mn) / ref],
+                    ref_norm=ref,
+                )
+            )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -68,19 +87,29 @@ def run_logistic(job: LogisticJob, ctx: RunContext) -> pd.DataFrame:
         refs.append(w)
         kkts.append(implicit.kkt_residual(X, y, w, a))
         lrs.append(job.lr_factor * 4 * job.n / np.linalg.norm(X, 2) ** 2)
-        ctx.log(f"[logistic d={job.d}] seed {seed}: SVM with {(a > 0).sum()} support vectors, "
-                f"KKT residual {kkts[-1]:.2g}")  # fmt: skip
+        ctx.log(
+            f"[logistic d={job.d}] seed {seed}: SVM with {(a > 0).sum()} support vectors, "
+            f"KKT residual {kkts[-1]:.2g}"
+        )
     refs_a = np.array(refs)
-    tr = implicit.gd_logistic(np.array(Xs), np.array(ys), refs_a, job.steps, np.array(lrs),
-                              points=job.points)  # fmt: skip
+    tr = implicit.gd_logistic(
+        np.array(Xs), np.array(ys), refs_a, job.steps, np.array(lrs), points=job.points
+    )
     ctx.log(f"[logistic d={job.d}] final angles {np.round(tr.angle[:, -1], 4).tolist()}")
     S, T = tr.angle.shape
     return _frame(
-        panel="logistic", kind="gd", dim=job.d, init_scale=0.0,
-        seed=np.repeat(job.seeds, T), step=np.tile(tr.steps, S), loss=tr.loss.reshape(-1),
-        norm=tr.norm.reshape(-1), angle=tr.angle.reshape(-1), kkt=np.repeat(kkts, T),
+        panel="logistic",
+        kind="gd",
+        dim=job.d,
+        init_scale=0.0,
+        seed=np.repeat(job.seeds, T),
+        step=np.tile(tr.steps, S),
+        loss=tr.loss.reshape(-1),
+        norm=tr.norm.reshape(-1),
+        angle=tr.angle.reshape(-1),
+        kkt=np.repeat(kkts, T),
         ref_norm=np.repeat(np.linalg.norm(refs_a, axis=1), T),
-    )  # fmt: skip
+    )
 
 
 def run_neural(job: NeuralJob, ctx: RunContext) -> pd.DataFrame:
@@ -93,12 +122,15 @@ def run_neural(job: NeuralJob, ctx: RunContext) -> pd.DataFrame:
     g = torch.Generator().manual_seed(job.data_seed)
     x = torch.randn(job.n, job.in_dim, generator=g, dtype=dt) / job.in_dim**0.5
     y = torch.sin(3 * x.sum(1, keepdim=True))
-    spec = MLPSpec(in_dim=job.in_dim, hidden=(job.width,), out_dim=1, bias=False,
-                   parametrization="ntk")  # fmt: skip
+    spec = MLPSpec(
+        in_dim=job.in_dim, hidden=(job.width,), out_dim=1, bias=False, parametrization="ntk"
+    )
     members = [(c, s) for c in job.init_scales for s in job.seeds]
     sc = torch.tensor([c for c, _ in members], dtype=dt)
-    params = [p * sc.view(-1, *[1] * (p.dim() - 1))
-              for p in init_mlp_ensemble(spec, [s for _, s in members], dtype=dt)]  # fmt: skip
+    params = [
+        p * sc.view(-1, *[1] * (p.dim() - 1))
+        for p in init_mlp_ensemble(spec, [s for _, s in members], dtype=dt)
+    ]
     p0 = [p.clone() for p in params]
     norm0 = torch.sqrt(sum((p**2).flatten(1).sum(1) for p in p0))
     lr = torch.clamp(job.lr / sc**2, max=job.max_lr)
@@ -107,10 +139,19 @@ def run_neural(job: NeuralJob, ctx: RunContext) -> pd.DataFrame:
     record = set(implicit.log_steps(job.steps, job.points).tolist())
     with torch.no_grad():
         mse0 = ((mlp_forward(spec, params, x) - y) ** 2).mean(dim=(1, 2))
-    rows = [_frame(
-        panel="neural", kind="gd", dim=job.width, init_scale=sc.numpy(),
-        seed=[s for _, s in members], step=0, loss=mse0.numpy(), norm=norm0.numpy(), rel_dist=0.0,
-    )]  # fmt: skip
+    rows = [
+        _frame(
+            panel="neural",
+            kind="gd",
+            dim=job.width,
+            init_scale=sc.numpy(),
+            seed=[s for _, s in members],
+            step=0,
+            loss=mse0.numpy(),
+            norm=norm0.numpy(),
+            rel_dist=0.0,
+        )
+    ]
     for t in range(1, job.steps + 1):
         loss = ((mlp_forward(spec, params, x) - y) ** 2).mean(dim=(1, 2))
         grads = torch.autograd.grad(loss.sum(), params)
@@ -124,14 +165,24 @@ def run_neural(job: NeuralJob, ctx: RunContext) -> pd.DataFrame:
                 moved = torch.sqrt(
                     sum(((p - q) ** 2).flatten(1).sum(1) for p, q in zip(params, p0))
                 )
-            rows.append(_frame(
-                panel="neural", kind="gd", dim=job.width, init_scale=sc.numpy(),
-                seed=[s for _, s in members], step=t, loss=mse.numpy(), norm=norm.numpy(),
-                rel_dist=(moved / norm0).numpy(),
-            ))  # fmt: skip
+            rows.append(
+                _frame(
+                    panel="neural",
+                    kind="gd",
+                    dim=job.width,
+                    init_scale=sc.numpy(),
+                    seed=[s for _, s in members],
+                    step=t,
+                    loss=mse.numpy(),
+                    norm=norm.numpy(),
+                    rel_dist=(moved / norm0).numpy(),
+                )
+            )
     last = rows[-1]
-    ctx.log(f"[neural] final MSE max {last['loss'].max():.3g}; mean norm per scale "
-            f"{last.groupby('init_scale')['norm'].mean().round(3).to_dict()}")  # fmt: skip
+    ctx.log(
+        f"[neural] final MSE max {last['loss'].max():.3g}; mean norm per scale "
+        f"{last.groupby('init_scale')['norm'].mean().round(3).to_dict()}"
+    )
     return pd.concat(rows, ignore_index=True)
 
 

@@ -96,21 +96,11 @@ class LazyTraining(Experiment[WidthJob]):
     name = "lazy_training"
     sort_by = ("regime", "quantity", "width", "seed")
 
-    @property
-    def run_schema(self) -> Schema:
-        return RUN_SCHEMA
-
     def specs(self, cfg: Mapping[str, Any]) -> Iterator[WidthJob]:
-        d = cfg["data"]
-        task = Task(in_dim=int(d["in_dim"]), train=int(d["train"]), test=int(d["test"]),
-                    seed=int(d["seed"]))  # fmt: skip
-        widths = [int(w) for w in cfg["widths"]]
-        for w in widths:
-            yield WidthJob(
-                width=w, ref_width=min(widths), depth=int(cfg["depth"]),
-                seeds=tuple(int(s) for s in cfg["seeds"]), task=task, lr=float(cfg["lr"]),
-                steps=int(cfg["steps"]), regimes=REGIMES,
-            )  # fmt: skip
+        for w in cfg["widths"]:
+            yield WidthJob.from_section(
+                cfg, width=w, ref_width=min(cfg["widths"]), task=cfg["data"], regimes=REGIMES
+            )
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
         if list(cfg["widths"]) != sorted(cfg["widths"]):

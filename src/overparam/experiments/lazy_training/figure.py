@@ -52,8 +52,9 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     _reference(ax_w, metrics[(q == "weight_change_l1") & (metrics["regime"] == "ntk")])
     _axes(ax_w, r"$\|W_T - W_0\| / \|W_0\|$", "(a) relative weight change")
     for regime in _LS:
-        _curve(ax_k, metrics[(q == "ntk_change") & (metrics["regime"] == regime)], "C3",
-               regime, "NTK")  # fmt: skip
+        _curve(
+            ax_k, metrics[(q == "ntk_change") & (metrics["regime"] == regime)], "C3", regime, "NTK"
+        )
     _reference(ax_k, metrics[(q == "ntk_change") & (metrics["regime"] == "ntk")])
     _axes(ax_k, r"$\|\Theta_T - \Theta_0\|_F / \|\Theta_0\|_F$", "(b) relative NTK change")
     gaps = (
@@ -62,13 +63,24 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     )
     for name, color, label, marker in gaps:
         for regime in _LS:
-            _curve(ax_g, metrics[(q == name) & (metrics["regime"] == regime)], color, regime,
-                   label, marker)  # fmt: skip
+            _curve(
+                ax_g,
+                metrics[(q == name) & (metrics["regime"] == regime)],
+                color,
+                regime,
+                label,
+                marker,
+            )
     _reference(ax_g, metrics[(q == "lin_gap") & (metrics["regime"] == "ntk")])
     _axes(ax_g, "RMS gap on test points", "(c) network vs linearisation")
     for regime in _LS:
-        _curve(ax_l, metrics[(q == "train_loss") & (metrics["regime"] == regime)], "k", regime,
-               "train MSE")  # fmt: skip
+        _curve(
+            ax_l,
+            metrics[(q == "train_loss") & (metrics["regime"] == regime)],
+            "k",
+            regime,
+            "train MSE",
+        )
     _axes(ax_l, "final training MSE", f"(d) after {cfg['steps']} GD steps")
     fig.suptitle(
         f"Lazy training: {len(cfg['seeds'])} seeds, {cfg['depth']} hidden layers, "

@@ -33,8 +33,9 @@ def make_task(task: Task) -> tuple[torch.Tensor, torch.Tensor]:
 
 def measure(job: WidthJob, regime: str, x: torch.Tensor, y: torch.Tensor) -> pd.DataFrame:
     """One regime's rows: every quantity of every seed (on the device of ``x``)."""
-    spec = MLPSpec(in_dim=job.task.in_dim, hidden=(job.width,) * job.depth, out_dim=1,
-                   parametrization="ntk")  # fmt: skip
+    spec = MLPSpec(
+        in_dim=job.task.in_dim, hidden=(job.width,) * job.depth, out_dim=1, parametrization="ntk"
+    )
     alpha = 1.0 if regime == "ntk" else math.sqrt(job.ref_width / job.width)
     lr = job.lr / alpha**2
     n = job.task.train
@@ -43,8 +44,10 @@ def measure(job: WidthJob, regime: str, x: torch.Tensor, y: torch.Tensor) -> pd.
     rows = []
     for k, seed in enumerate(job.seeds):
         a, b = [p[k] for p in p0], [p[k] for p in pT]
-        q = {f"weight_change_l{i + 1}": ntk.relative_change(b[j], a[j])
-             for i, j in enumerate(weight_indices(spec))}  # fmt: skip
+        q = {
+            f"weight_change_l{i + 1}": ntk.relative_change(b[j], a[j])
+            for i, j in enumerate(weight_indices(spec))
+        }
         th0 = ntk.empirical_ntk(spec, a, x, output_scale=alpha).detach()
         thT = ntk.empirical_ntk(spec, b, x, output_scale=alpha).detach()
         q["ntk_change"] = ntk.relative_change(thT, th0)

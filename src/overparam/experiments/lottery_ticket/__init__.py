@@ -34,13 +34,26 @@ REWOUND = ("ticket", "random")
 NUM_LAYERS = 3  # both reference networks have two hidden layers (the schema enforces it)
 
 _COLUMNS = {
-    "network": "str", "hidden": "str", "rewind_step": "int", "pruning": "str", "round": "int",
-    "variant": "str", "seed": "int", "init_seed": "int", "remaining_frac": "float",
+    "network": "str",
+    "hidden": "str",
+    "rewind_step": "int",
+    "pruning": "str",
+    "round": "int",
+    "variant": "str",
+    "seed": "int",
+    "init_seed": "int",
+    "remaining_frac": "float",
     **{f"remaining_frac_layer{i}": "float" for i in range(1, NUM_LAYERS + 1)},
-    "kept_weights": "int", "stop_step": "int", "total_steps": "int", "val_loss_at_stop": "float",
-    "test_acc_at_stop": "float", "max_test_acc": "float", "final_test_acc": "float",
-    "final_train_acc": "float", "diverged": "bool",
-}  # fmt: skip
+    "kept_weights": "int",
+    "stop_step": "int",
+    "total_steps": "int",
+    "val_loss_at_stop": "float",
+    "test_acc_at_stop": "float",
+    "max_test_acc": "float",
+    "final_test_acc": "float",
+    "final_train_acc": "float",
+    "diverged": "bool",
+}
 _NULLABLE = frozenset(
     {"val_loss_at_stop", "test_acc_at_stop", "max_test_acc", "final_test_acc", "final_train_acc"}
 )
@@ -113,41 +126,10 @@ class LotteryTicket(Experiment[TicketJob]):
     name = "lottery_ticket"
     sort_by = ("network", "rewind_step", "round", "variant", "seed")  # variant: VARIANTS order
 
-    @property
-    def run_schema(self) -> Schema:
-        return RUN_SCHEMA
-
-    @property
-    def metrics_schema(self) -> Schema:
-        return METRICS_SCHEMA
-
     def specs(self, cfg: Mapping[str, Any]) -> Iterator[TicketJob]:
-        d = cfg["data"]
-        data = MNIST1D(
-            num_samples=int(d["num_samples"]),
-            train_split=float(d["train_split"]),
-            seed=int(d["seed"]),
-        )
         for net, hidden in cfg["networks"].items():
             for k in cfg["rewind_steps"]:
-                yield TicketJob(
-                    network=net,
-                    hidden=tuple(int(h) for h in hidden),
-                    rewind_step=int(k),
-                    seeds=tuple(int(s) for s in cfg["seeds"]),
-                    data=data,
-                    val_size=int(cfg["val_size"]),
-                    rounds=int(cfg["rounds"]),
-                    prune_rate=float(cfg["prune_rate"]),
-                    prune_rate_output=float(cfg["prune_rate_output"]),
-                    pruning=cfg.get("pruning", "layerwise"),
-                    optimizer=cfg.get("optimizer", "adam"),
-                    lr=float(cfg["lr"]),
-                    momentum=float(cfg.get("momentum", 0.0)),
-                    batch_size=int(cfg["batch_size"]),
-                    epochs=int(cfg["epochs"]),
-                    eval_every_steps=int(cfg["eval_every_steps"]),
-                )
+                yield TicketJob.from_section(cfg, network=net, hidden=hidden, rewind_step=k)
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
         n_train = int(cfg["data"]["num_samples"] * cfg["data"]["train_split"])

@@ -15,6 +15,7 @@ from ... import lottery
 from ...models import MLPSpec
 from ...prune import Mask
 from ...train import TrainConfig
+from ...train import train_config as job_train_config
 from .. import RunContext
 from . import NUM_LAYERS, RUN_SCHEMA, TicketJob
 
@@ -59,17 +60,7 @@ def train_config(job: TicketJob, n_train: int, threads: int | None = None) -> Tr
     spe = math.ceil(n_train / min(job.batch_size, n_train))
     total = job.epochs * spe
     ckpts = tuple(sorted(set(range(0, total + 1, job.eval_every_steps)) | {total}))
-    return TrainConfig(
-        epochs=job.epochs,
-        batch_size=job.batch_size,
-        lr=job.lr,
-        optimizer=job.optimizer,
-        momentum=job.momentum,
-        loss="ce",
-        eval_every=job.epochs,
-        checkpoint_steps=ckpts,
-        threads=threads,
-    )
+    return job_train_config(job, eval_every=job.epochs, checkpoint_steps=ckpts, threads=threads)
 
 
 def schedule(job: TicketJob) -> lottery.Schedule:
@@ -87,15 +78,23 @@ def round_rows(job: TicketJob, r: lottery.Round) -> pd.DataFrame:
     K = r.mask.K
     frac, per_layer = r.mask.remaining()
     kept = r.mask.kept().sum(1)
-    return pd.DataFrame({
-        "network": [job.network] * K, "hidden": ["x".join(map(str, job.hidden))] * K,
-        "rewind_step": [job.rewind_step] * K, "pruning": [job.pruning] * K,
-        "round": [r.round] * K, "variant": r.variant, "seed": r.seed, "init_seed": r.init_seed,
-        "remaining_frac": frac,
-        **{f"remaining_frac_layer{i + 1}": per_layer[:, i] for i in range(per_layer.shape[1])},
-        "kept_weights": kept, **r.stats,
-        "mask": [r.mask.pack(k) for k in range(K)],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "network": [job.network] * K,
+            "hidden": ["x".join(map(str, job.hidden))] * K,
+            "rewind_step": [job.rewind_step] * K,
+            "pruning": [job.pruning] * K,
+            "round": [r.round] * K,
+            "variant": r.variant,
+            "seed": r.seed,
+            "init_seed": r.init_seed,
+            "remaining_frac": frac,
+            **{f"remaining_frac_layer{i + 1}": per_layer[:, i] for i in range(per_layer.shape[1])},
+            "kept_weights": kept,
+            **r.stats,
+            "mask": [r.mask.pack(k) for k in range(K)],
+        }
+    )
 
 
 def run(job: TicketJob, ctx: RunContext) -> pd.DataFrame:

@@ -47,6 +47,7 @@ from typing import Any, ClassVar
 from ...data import MNIST1D
 from ...tables import Schema
 from .. import Experiment, JobSpec, register
+from ..base import from_section
 
 PANELS = ("demo", "width", "lr_select", "stability")
 METHODS = ("linear", "aligned", "bezier", "endpoint")
@@ -196,49 +197,17 @@ class ModeConnectivity(Experiment[Job]):
     name = "mode_connectivity"
     sort_by = ("panel", "method", "width", "lr", "spawn_step", "seed", "alpha")
 
-    @property
-    def run_schema(self) -> Schema:
-        return RUN_SCHEMA
-
     def specs(self, cfg: Mapping[str, Any]) -> Iterator[Job]:
-        d = cfg["demo"]
-        yield DemoJob(
-            n=int(d["n"]), in_dim=int(d["in_dim"]), hidden=int(d["hidden"]),
-            data_seed=int(d["data_seed"]), seeds=tuple(int(s) for s in d["seeds"]),
-            std=float(d["std"]), lr=float(d["lr"]), max_steps=int(d["max_steps"]),
-            stop_mse=float(d["stop_mse"]), alphas=tuple(float(a) for a in d["alphas"]),
-            grid_points=int(d["grid_points"]), pairs=int(d["pairs"]),
-        )  # fmt: skip
-        m = cfg["data"]
-        data = MNIST1D(
-            num_samples=int(m["num_samples"]), train_split=float(m["train_split"]),
-            seed=int(m["seed"]),
-        )  # fmt: skip
-        t = cfg["train"]
-        sgd = SGD(
-            epochs=int(t["epochs"]), lr=float(t["lr"]), momentum=float(t["momentum"]),
-            batch_size=int(t["batch_size"]), lr_schedule=str(t["lr_schedule"]),
-        )  # fmt: skip
+        yield DemoJob.from_section(cfg["demo"])
+        sgd = from_section(SGD, cfg["train"])
         b = cfg["bezier"]
-        curve = BezierSettings(
-            epochs=int(b["epochs"]), lr=float(b["lr"]), momentum=float(b["momentum"]),
-            weight_decay=float(b["weight_decay"]), lr_schedule=str(b["lr_schedule"]),
-            batch_size=int(b["batch_size"]), points=int(b["points"]), seed=int(b["seed"]),
-        )  # fmt: skip
+        curve = from_section(BezierSettings, b)
         for w in cfg["widths"]:
-            yield WidthJob(
-                width=int(w), pairs=int(cfg["pairs"]), data=data, sgd=sgd,
-                alphas=int(cfg["alphas"]), matching_seed=int(cfg["matching_seed"]),
-                bezier=curve if int(w) == int(b["width"]) else None,
-            )  # fmt: skip
-        s = cfg["stability"]
-        yield StabilityJob(
-            width=int(s["width"]), pairs=int(s["pairs"]),
-            spawn_epochs=tuple(int(k) for k in s["spawn_epochs"]), data=data, sgd=sgd,
-            alphas=int(cfg["alphas"]), lr_grid=tuple(float(x) for x in s["lr_grid"]),
-            select_seeds=int(s["select_seeds"]), val_fraction=float(s["val_fraction"]),
-            val_seed=int(s["val_seed"]),
-        )  # fmt: skip
+            bezier = curve if w == b["width"] else None
+            yield WidthJob.from_section(cfg, width=w, sgd=sgd, bezier=bezier)
+        yield StabilityJob.from_section(
+            cfg["stability"], data=cfg["data"], sgd=sgd, alphas=cfg["alphas"]
+        )
 
     def seed_summary(self, cfg: Mapping[str, Any]) -> str:
         return (

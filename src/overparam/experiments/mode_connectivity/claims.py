@@ -81,15 +81,19 @@ def demo_pair_values(b: pd.DataFrame) -> dict[str, float]:  # see batched.demo_p
 
 def demo_pair_ratio(lin: float, al: float) -> dict[str, float]:
     """The demo's pair values from its mean barriers unaligned (``lin``) and aligned."""
-    return {"demo_independent_barrier": lin, "demo_aligned_barrier": al,
-            "demo_aligned_shrinks": al / lin if lin > 0 else float("nan")}  # fmt: skip
+    return {
+        "demo_independent_barrier": lin,
+        "demo_aligned_barrier": al,
+        "demo_aligned_shrinks": al / lin if lin > 0 else float("nan"),
+    }
 
 
 def width_barriers(b: pd.DataFrame) -> pd.DataFrame:
     """Mean train-loss barrier over pairs per width (rows) and method (columns)."""
     w = b[b["panel"] == "width"]
-    per = w.pivot_table(index="width", columns="method", values="barrier_train_loss",
-                        aggfunc="mean")  # fmt: skip
+    per = w.pivot_table(
+        index="width", columns="method", values="barrier_train_loss", aggfunc="mean"
+    )
     return per.reindex(columns=["linear", "aligned", "bezier"])
 
 
@@ -156,8 +160,12 @@ def stable_onset(s: pd.Series, tol: float, end: int) -> float:
     return float(later.min()) if len(later) else float(end)
 
 
-def stability_barriers(b: pd.DataFrame, selected: bool | None = None, lr: float | None = None,
-                       col: str = "barrier_mean_test_err") -> pd.Series:  # fmt: skip
+def stability_barriers(
+    b: pd.DataFrame,
+    selected: bool | None = None,
+    lr: float | None = None,
+    col: str = "barrier_mean_test_err",
+) -> pd.Series:
     """Mean test-error barrier over pairs per spawn step, of the rows at the chosen lr
     (``selected``) or at ``lr``; ``col``: Frankle et al.'s instability (above the endpoints'
     mean, the default) or the height above the chord."""

@@ -15,6 +15,7 @@ import torch
 from ... import connect
 from ...models import MLPSpec, init_mlp_ensemble, mlp_forward
 from ...train import TrainConfig, train_ensemble
+from ...train import train_config as job_train_config
 from .. import RunContext
 from . import NO_SPAWN, RUN_SCHEMA, SGD, DemoJob, Job, StabilityJob, WidthJob, choose_lr
 
@@ -30,33 +31,60 @@ def alpha_grid(points: int, extra=()) -> np.ndarray:
     return np.unique(np.round(np.concatenate([np.linspace(0, 1, points), list(extra)]), 12))
 
 
-def rows(panel, method, width, spawn, alphas, train, test=None, perm_diff=None, demo=(),
-         lr=math.nan, selected=False):  # fmt: skip
+def rows(
+    panel,
+    method,
+    width,
+    spawn,
+    alphas,
+    train,
+    test=None,
+    perm_diff=None,
+    demo=(),
+    lr=math.nan,
+    selected=False,
+):
     """Path rows: ``train``/``test`` are (losses, errors) shaped (A, P) (errors may be None)."""
     A, P = train[0].shape
     nan = np.full((A, P), np.nan)
     col = {
-        "train_loss": train[0], "train_err": nan if train[1] is None else train[1],
+        "train_loss": train[0],
+        "train_err": nan if train[1] is None else train[1],
         "test_loss": nan if test is None else test[0],
         "test_err": nan if test is None or test[1] is None else test[1],
-    }  # fmt: skip
+    }
     diff = np.full(P, np.nan) if perm_diff is None else np.asarray(perm_diff, dtype=float)
-    return pd.DataFrame({
-        "panel": panel, "method": method, "width": int(width), "spawn_step": int(spawn),
-        "seed": np.tile(np.arange(P), A), "alpha": np.repeat(alphas, P),
-        "demo_alpha": np.repeat(np.isin(alphas, demo), P),
-        **{c: v.reshape(-1) for c, v in col.items()},
-        "perm_max_abs_diff": np.tile(diff, A), "lr": float(lr), "selected_lr": bool(selected),
-        "val_err": np.nan,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "panel": panel,
+            "method": method,
+            "width": int(width),
+            "spawn_step": int(spawn),
+            "seed": np.tile(np.arange(P), A),
+            "alpha": np.repeat(alphas, P),
+            "demo_alpha": np.repeat(np.isin(alphas, demo), P),
+            **{c: v.reshape(-1) for c, v in col.items()},
+            "perm_max_abs_diff": np.tile(diff, A),
+            "lr": float(lr),
+            "selected_lr": bool(selected),
+            "val_err": np.nan,
+        }
+    )
 
 
 def run_demo(job: DemoJob, ctx: RunContext) -> pd.DataFrame:
     def train(seeds) -> connect.DemoPair:
         return connect.demo_pair(
-            n=job.n, in_dim=job.in_dim, hidden=job.hidden, data_seed=job.data_seed, seeds=seeds,
-            std=job.std, lr=job.lr, max_steps=job.max_steps, stop_mse=job.stop_mse,
-        )  # fmt: skip
+            n=job.n,
+            in_dim=job.in_dim,
+            hidden=job.hidden,
+            data_seed=job.data_seed,
+            seeds=seeds,
+            std=job.std,
+            lr=job.lr,
+            max_steps=job.max_steps,
+            stop_mse=job.stop_mse,
+        )
 
     pair = train(job.seeds)  # the demo's own pair, as written
     ctx.log(f"[demo] Adam steps {pair.steps.tolist()}, final train MSE {pair.train_mse.tolist()}")
@@ -65,17 +93,20 @@ def run_demo(job: DemoJob, ctx: RunContext) -> pd.DataFrame:
     if job.pairs > 1:  # pair p >= 1: seeds max + 2p - 1 (its model 1) and max + 2p (model 2)
         first = max(job.seeds) + 1
         more = train(tuple(range(first, first + 2 * (job.pairs - 1))))
-        ctx.log(f"[demo] more pairs: Adam steps {more.steps.tolist()}, final train MSE "
-                f"{np.round(more.train_mse, 9).tolist()}")  # fmt: skip
+        ctx.log(
+            f"[demo] more pairs: Adam steps {more.steps.tolist()}, final train MSE "
+            f"{np.round(more.train_mse, 9).tolist()}"
+        )
         ones += [[p[2 * i] for p in more.params] for i in range(job.pairs - 1)]
         twos += [[p[2 * i + 1] for p in more.params] for i in range(job.pairs - 1)]
     wa, wb = ([torch.stack(ps) for ps in zip(*nets)] for nets in (twos, ones))
     a = alpha_grid(job.grid_points, job.alphas)
     mse, _ = connect.evaluate_path(pair.spec, connect.interpolate(wa, wb, a), pair.x, pair.y, "mse")
-    ctx.log(f"[demo] max MSE along the line per pair {np.round(mse.max(0), 4).tolist()} (pair 0 "
-            f"at alpha {a[mse[:, 0].argmax()]:.3g})")  # fmt: skip
-    out = [rows("demo", "linear", job.hidden, NO_SPAWN, a, (mse, None), demo=job.alphas,
-                lr=job.lr)]  # fmt: skip
+    ctx.log(
+        f"[demo] max MSE along the line per pair {np.round(mse.max(0), 4).tolist()} (pair 0 "
+        f"at alpha {a[mse[:, 0].argmax()]:.3g})"
+    )
+    out = [rows("demo", "linear", job.hidden, NO_SPAWN, a, (mse, None), demo=job.alphas, lr=job.lr)]
     rng = np.random.default_rng([0, job.hidden])
     moved, diffs = [], []
     for one_a, one_b in zip(twos, ones):
@@ -90,8 +121,19 @@ def run_demo(job: DemoJob, ctx: RunContext) -> pd.DataFrame:
         pair.spec, connect.interpolate(wa, wb_al, a), pair.x, pair.y, "mse"
     )
     ctx.log(f"[demo] weight-matched: max MSE per pair {np.round(mse_al.max(0), 4).tolist()}")
-    out.append(rows("demo", "aligned", job.hidden, NO_SPAWN, a, (mse_al, None), perm_diff=diffs,
-                    demo=job.alphas, lr=job.lr))  # fmt: skip
+    out.append(
+        rows(
+            "demo",
+            "aligned",
+            job.hidden,
+            NO_SPAWN,
+            a,
+            (mse_al, None),
+            perm_diff=diffs,
+            demo=job.alphas,
+            lr=job.lr,
+        )
+    )
     return pd.concat(out, ignore_index=True)
 
 
@@ -104,11 +146,15 @@ def train_config(sgd: SGD, n: int, threads, epochs=None, offset=0, ckpts=()) -> 
     epochs, also for a run that starts at step ``offset`` and trains ``epochs``."""
     spe = math.ceil(n / min(sgd.batch_size, n))
     e = sgd.epochs if epochs is None else epochs
-    return TrainConfig(
-        epochs=e, batch_size=sgd.batch_size, lr=sgd.lr, optimizer="sgd", momentum=sgd.momentum,
-        loss="ce", eval_every=max(e, 1), checkpoint_steps=tuple(ckpts), threads=threads,
-        lr_schedule=sgd.lr_schedule, decay_steps=sgd.epochs * spe, decay_offset=offset,
-    )  # fmt: skip
+    return job_train_config(
+        sgd,
+        epochs=e,
+        eval_every=max(e, 1),
+        checkpoint_steps=ckpts,
+        threads=threads,
+        decay_steps=sgd.epochs * spe,
+        decay_offset=offset,
+    )
 
 
 def evaluate_pairs(spec, wa, wb, alphas, data):
@@ -131,9 +177,13 @@ def run_width(job: WidthJob, ctx: RunContext) -> pd.DataFrame:
     seeds = list(range(2 * P))  # pair p: networks 2p (a) and 2p + 1 (b)
     t0 = time.perf_counter()
     res = train_ensemble(
-        spec, init_mlp_ensemble(spec, seeds), data,
-        train_config(job.sgd, len(data["y"]), ctx.threads), seeds, device=ctx.device,
-    )  # fmt: skip
+        spec,
+        init_mlp_ensemble(spec, seeds),
+        data,
+        train_config(job.sgd, len(data["y"]), ctx.threads),
+        seeds,
+        device=ctx.device,
+    )
     h = res.history[res.history["epoch"] == res.history["epoch"].max()]
     ctx.log(
         f"[{job.id}] trained {2 * P} networks in {time.perf_counter() - t0:.1f}s: train acc "
@@ -163,8 +213,9 @@ def run_width(job: WidthJob, ctx: RunContext) -> pd.DataFrame:
     tr, te = evaluate_pairs(spec, wa, wb_al, a, data)
     _summary(ctx, job.id, "aligned", a, tr)
     ctx.log(f"[{job.id}] permuted vs original max |output diff| {max(diffs):.3g}")
-    out.append(rows("width", "aligned", job.width, NO_SPAWN, a, tr, te, perm_diff=diffs,
-                    lr=job.sgd.lr))  # fmt: skip
+    out.append(
+        rows("width", "aligned", job.width, NO_SPAWN, a, tr, te, perm_diff=diffs, lr=job.sgd.lr)
+    )
     if job.bezier is not None:
         out.append(run_bezier(job, spec, wa, wb, data, ctx))
     return pd.concat(out, ignore_index=True)
@@ -176,15 +227,21 @@ def run_bezier(job: WidthJob, spec, wa, wb, data, ctx: RunContext) -> pd.DataFra
     their lr schedule (``lr_schedule``) and L2 penalty on phi(t) (``weight_decay``)."""
     b = job.bezier
     assert b is not None
-    cfg = TrainConfig(
-        epochs=b.epochs, batch_size=b.batch_size, lr=b.lr, optimizer="sgd", momentum=b.momentum,
-        loss="ce",
-    )  # fmt: skip
+    # the curve's L2 penalty and lr schedule are train_bezier_scheduled's (l2, schedule), not
+    # the trainer's
+    cfg = job_train_config(b, weight_decay=0.0, lr_schedule="constant")
     t0 = time.perf_counter()
     fit = connect.train_bezier_scheduled(
-        spec, wa, wb, data["x"], data["y"], cfg, torch.Generator().manual_seed(b.seed),
-        l2=b.weight_decay, schedule=b.lr_schedule,
-    )  # fmt: skip
+        spec,
+        wa,
+        wb,
+        data["x"],
+        data["y"],
+        cfg,
+        torch.Generator().manual_seed(b.seed),
+        l2=b.weight_decay,
+        schedule=b.lr_schedule,
+    )
     ctx.log(
         f"[{job.id}] bezier: {b.epochs} epochs in {time.perf_counter() - t0:.1f}s, last epoch "
         f"loss at sampled t {np.round(fit.epoch_loss[-1], 4).tolist()}"
@@ -207,8 +264,12 @@ def select_lr(job: StabilityJob, spec, data, ctx: RunContext) -> tuple[float, pd
     perm = np.random.default_rng(job.val_seed).permutation(n)
     n_val = int(round(job.val_fraction * n))
     val, fit = perm[:n_val], perm[n_val:]
-    sub = {"x": data["x"][fit], "y": data["y"][fit], "x_test": data["x"][val],
-           "y_test": data["y"][val]}  # fmt: skip
+    sub = {
+        "x": data["x"][fit],
+        "y": data["y"][fit],
+        "x_test": data["x"][val],
+        "y_test": data["y"][val],
+    }
     S, grid = job.select_seeds, job.lr_grid
     lrs = tuple(lr for lr in grid for _ in range(S))
     seeds = [SELECT_SEED_OFFSET + i for i in range(len(lrs))]
@@ -217,17 +278,30 @@ def select_lr(job: StabilityJob, spec, data, ctx: RunContext) -> tuple[float, pd
     h = res.history[res.history["epoch"] == res.history["epoch"].max()].sort_values("member")
     val_err = np.where(res.diverged, np.nan, 1 - h["test_acc"].to_numpy(dtype=float))
     chosen = choose_lr(lrs, val_err)
-    ctx.log(f"[{job.id}] lr grid {list(grid)}: mean validation error "
-            f"{[round(float(np.nanmean(val_err[j * S:(j + 1) * S])), 4) for j in range(len(grid))]}"
-            f" -> lr {chosen:g}")  # fmt: skip
-    df = pd.DataFrame({
-        "panel": "lr_select", "method": "endpoint", "width": job.width, "spawn_step": NO_SPAWN,
-        "seed": np.tile(np.arange(S), len(grid)), "alpha": 0.0, "demo_alpha": False,
-        "train_loss": h["train_loss"].to_numpy(dtype=float), "test_loss": np.nan,
-        "train_err": 1 - h["train_acc"].to_numpy(dtype=float), "test_err": np.nan,
-        "perm_max_abs_diff": np.nan, "lr": np.asarray(lrs, dtype=float),
-        "selected_lr": np.asarray(lrs) == chosen, "val_err": val_err,
-    })  # fmt: skip
+    ctx.log(
+        f"[{job.id}] lr grid {list(grid)}: mean validation error "
+        f"{[round(float(np.nanmean(val_err[j * S : (j + 1) * S])), 4) for j in range(len(grid))]}"
+        f" -> lr {chosen:g}"
+    )
+    df = pd.DataFrame(
+        {
+            "panel": "lr_select",
+            "method": "endpoint",
+            "width": job.width,
+            "spawn_step": NO_SPAWN,
+            "seed": np.tile(np.arange(S), len(grid)),
+            "alpha": 0.0,
+            "demo_alpha": False,
+            "train_loss": h["train_loss"].to_numpy(dtype=float),
+            "test_loss": np.nan,
+            "train_err": 1 - h["train_acc"].to_numpy(dtype=float),
+            "test_err": np.nan,
+            "perm_max_abs_diff": np.nan,
+            "lr": np.asarray(lrs, dtype=float),
+            "selected_lr": np.asarray(lrs) == chosen,
+            "val_err": val_err,
+        }
+    )
     return chosen, df
 
 
@@ -247,8 +321,9 @@ def run_stability(job: StabilityJob, ctx: RunContext) -> pd.DataFrame:
     tc = dataclasses.replace(
         train_config(job.sgd, n, ctx.threads, epochs=last, ckpts=ks), lr=parent_lr
     )
-    res = train_ensemble(spec, init_mlp_ensemble(spec, parents), data, tc, parents,
-                         device=ctx.device)  # fmt: skip
+    res = train_ensemble(
+        spec, init_mlp_ensemble(spec, parents), data, tc, parents, device=ctx.device
+    )
     a = alpha_grid(job.alphas)
     kid_lr = tuple(lr for lr in parent_lr for _ in range(2))
     for e, k in zip(job.spawn_epochs, ks):
@@ -268,8 +343,9 @@ def run_stability(job: StabilityJob, ctx: RunContext) -> pd.DataFrame:
                 f"[{job.id}] lr {lr:g}, spawn step {k} (epoch {e}): instability (test error, "
                 f"mean reference) per pair {np.round(bar, 4).tolist()}"
             )
-            out.append(rows("stability", "linear", job.width, k, a, tr, te, lr=lr,
-                            selected=lr == chosen))  # fmt: skip
+            out.append(
+                rows("stability", "linear", job.width, k, a, tr, te, lr=lr, selected=lr == chosen)
+            )
         ctx.log(f"[{job.id}] spawn epoch {e}: {time.perf_counter() - t0:.1f}s")
     return pd.concat(out, ignore_index=True)
 

@@ -153,50 +153,21 @@ class OptimizationEase(Experiment[WidthJob | DemoJob]):
     name = "optimization_ease"
     sort_by = ("setup", "parametrization", "width", "seed", "epoch")
 
-    @property
-    def run_schema(self) -> Schema:
-        return RUN_SCHEMA
-
     def specs(self, cfg: Mapping[str, Any]) -> Iterator[WidthJob | DemoJob]:
         for w in cfg["widths"]:
-            yield WidthJob(
-                width=int(w),
-                seeds=tuple(int(s) for s in cfg["seeds"]),
-                n=int(cfg["n"]),
-                d=int(cfg["d"]),
-                target=cfg.get("target", "random"),
-                depth=int(cfg.get("depth", 1)),
-                lr=float(cfg["lr"]),
-                batch_size=int(cfg.get("batch_size", 10)),
-                epochs=int(cfg["epochs"]),
-                eval_every=int(cfg.get("eval_every", 10)),
-                optimizer=cfg.get("optimizer", "sgd"),
-                momentum=float(cfg.get("momentum", 0.0)),
-            )
+            yield WidthJob.from_section(cfg, width=w)
         demo = cfg.get("demo")
         if not demo:
             return
-        widths = tuple(int(w) for w in demo["widths"])
+        widths = demo["widths"]
         for param, lr in demo["lr"].items():
             # NTK networks draw their own init, so their widths may extend the demo's
-            sweep = (
-                tuple(int(w) for w in demo.get("ntk_widths", widths)) if param == "ntk" else widths
-            )
+            sweep = demo.get("ntk_widths", widths) if param == "ntk" else widths
             for w in sweep:
-                yield DemoJob(
-                    width=w,
-                    parametrization=param,
-                    lr=float(lr),
-                    seeds=tuple(int(s) for s in demo["seeds"]),
-                    # only the standard runs start from the demo's own networks (drawn in
-                    # the order of its widths); NTK draws its own init per seed
-                    order=widths if param == "standard" else (),
-                    n=int(demo["n"]),
-                    d=int(demo["d"]),
-                    noise_sd=float(demo["noise_sd"]),
-                    depth=int(demo["depth"]),
-                    epochs=int(demo["epochs"]),
-                )
+                # only the standard runs start from the demo's own networks (drawn in the
+                # order of its widths); NTK draws its own init per seed
+                order = widths if param == "standard" else ()
+                yield DemoJob.from_section(demo, width=w, parametrization=param, lr=lr, order=order)
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
         if cfg["batch_size"] > cfg["n"]:

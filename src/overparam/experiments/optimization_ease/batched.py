@@ -14,8 +14,15 @@ import pandas as pd
 from ...claims import DRAW, Batch, slope
 from .claims import KERNEL_CLAIMS, SWEEP_CLAIMS, _violations, demo_claim_key
 
-COLUMNS = ("setup", "parametrization", "width", "epochs_to_threshold", "max_epoch",
-           "final_train_loss", "diverged")  # fmt: skip
+COLUMNS = (
+    "setup",
+    "parametrization",
+    "width",
+    "epochs_to_threshold",
+    "max_epoch",
+    "final_train_loss",
+    "diverged",
+)
 
 
 def sweep_batch(table: pd.DataFrame, setup: str, param: str, floor: float, draws: int):

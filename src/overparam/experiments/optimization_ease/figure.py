@@ -66,7 +66,7 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
         ax_c,
         ext,
         thr,
-        f"(a) extension: SGD lr={cfg['lr']:g}, batch {cfg.get('batch_size', 10)}, "
+        f"(a) extension: SGD lr={cfg['lr']:g}, batch {cfg['batch_size']}, "
         f"n={cfg['n']}, d={cfg['d']}",
     )
 

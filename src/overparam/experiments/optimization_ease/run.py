@@ -8,7 +8,7 @@ import torch
 
 from ...models import NTK_BETA, MLPSpec, init_mlp_ensemble, mlp_forward, num_params
 from ...ntk import kernel_gd_losses, relu_ntk_limit
-from ...train import TrainConfig, train_ensemble
+from ...train import train_config, train_ensemble
 from .. import RunContext
 from . import DemoJob, WidthJob
 
@@ -43,16 +43,7 @@ def run(job: WidthJob | DemoJob, ctx: RunContext) -> pd.DataFrame:
     seeds = list(job.seeds)
     data = make_data(job.n, job.d, job.target)
     params = init_mlp_ensemble(spec, seeds, device=ctx.device)
-    tc = TrainConfig(
-        epochs=job.epochs,
-        batch_size=job.batch_size,
-        lr=job.lr,
-        optimizer=job.optimizer,
-        momentum=job.momentum,
-        loss="mse",
-        eval_every=job.eval_every,
-        threads=ctx.threads,
-    )
+    tc = train_config(job, loss="mse", threads=ctx.threads)
     h = train_ensemble(spec, params, data, tc, seeds, device=ctx.device, log=ctx.log).history
     n_params = sum(int(np.prod(p.shape[1:])) for p in params)
     return pd.DataFrame(
@@ -146,15 +137,7 @@ def run_demo(job: DemoJob, ctx: RunContext) -> pd.DataFrame:
             params = [t.unsqueeze(0).to(ctx.device).contiguous() for t in nets[job.width]]
         else:
             params = init_mlp_ensemble(spec, [s], device=ctx.device)
-        tc = TrainConfig(
-            epochs=job.epochs,
-            batch_size=job.n,
-            lr=job.lr,
-            optimizer="sgd",
-            loss="mse",
-            eval_every=1,
-            threads=ctx.threads,
-        )
+        tc = train_config(job, batch_size=job.n, loss="mse", threads=ctx.threads)  # full batch
         kern: dict = {"kernel": np.nan, "limit": np.nan, "lr_over_critical": np.nan}
         if job.parametrization == "ntk":
             with torch.no_grad():

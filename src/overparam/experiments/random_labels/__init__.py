@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from ...data import MNIST1D
 from ...tables import Schema
 from .. import Experiment, JobSpec, register
+from ..base import from_section
 
 NUM_CLASSES = 10  # MNIST-1D: chance accuracy 1/10
 VARIANTS = ("labels", "random_inputs")
@@ -52,7 +53,7 @@ RUN_SCHEMA = Schema(
         "test_acc": "float",
         "test_loss": "float",
         "diverged": "bool",
-    },  # fmt: skip
+    },
     nullable=frozenset({"train_loss", "train_acc", "fit_epoch", "test_acc", "test_loss"}),
     doc={
         "variant": "labels (true or partly redrawn labels) | random_inputs (Gaussian inputs, "
@@ -107,28 +108,12 @@ class RandomLabels(Experiment[WidthJob]):
     name = "random_labels"
     sort_by = ("width", "variant", "label_fraction", "seed", "epoch")
 
-    @property
-    def run_schema(self) -> Schema:
-        return RUN_SCHEMA
-
     def specs(self, cfg: Mapping[str, Any]) -> Iterator[WidthJob]:
-        d = cfg["data"]
-        data = MNIST1D(num_samples=int(d["num_samples"]), train_split=float(d["train_split"]),
-                       seed=int(d["seed"]))  # fmt: skip
         for w in cfg["widths"]:
-            yield WidthJob(
-                width=int(w), depth=int(cfg["depth"]), seeds=tuple(int(s) for s in cfg["seeds"]),
-                data=data, n_train=int(cfg["n_train"]),
-                label_fractions=tuple(float(f) for f in cfg["label_fractions"]),
-                random_inputs=bool(cfg.get("random_inputs", True)),
-                label_seed=int(cfg["label_seed"]), optimizer=cfg.get("optimizer", "sgd"),
-                lr=float(cfg["lr"]), momentum=float(cfg.get("momentum", 0.0)),
-                batch_size=int(cfg["batch_size"]), max_epochs=int(cfg["max_epochs"]),
-            )  # fmt: skip
+            yield WidthJob.from_section(cfg, width=w)
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
-        d = cfg["data"]
-        avail = MNIST1D(int(d["num_samples"]), float(d["train_split"]), int(d["seed"])).n_train
+        avail = from_section(MNIST1D, cfg["data"]).n_train
         if cfg["n_train"] > avail:
             yield (
                 f"config key 'random_labels.n_train': {cfg['n_train']} exceeds the {avail} "
@@ -140,5 +125,5 @@ class RandomLabels(Experiment[WidthJob]):
                 "config key 'random_labels.label_fractions': list the fractions in increasing "
                 "order, from 0 (the true labels) to 1 (all labels random): the claims compare them"
             )
-        if cfg.get("optimizer", "sgd") != "sgd" and cfg.get("momentum", 0.0):
+        if cfg["optimizer"] != "sgd" and cfg["momentum"]:
             yield "config key 'random_labels.momentum': momentum is an sgd setting"

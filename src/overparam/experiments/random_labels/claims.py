@@ -37,11 +37,14 @@ def per_variant(metrics: pd.DataFrame) -> pd.DataFrame:
     f = finals(metrics)
     g = f.groupby(["width", "variant", "label_fraction"])
     return g.agg(
-        train_acc=("train_acc", "mean"), min_train_acc=("train_acc", "min"),
-        test_acc=("test_acc", "mean"), fit_epoch=("fit_epoch", "mean"),
+        train_acc=("train_acc", "mean"),
+        min_train_acc=("train_acc", "min"),
+        test_acc=("test_acc", "mean"),
+        fit_epoch=("fit_epoch", "mean"),
         unfitted=("fitted", lambda s: int((~s.astype(bool)).sum())),
-        changed_frac=("changed_frac", "mean"), runs=("seed", "size"),
-    )  # fmt: skip
+        changed_frac=("changed_frac", "mean"),
+        runs=("seed", "size"),
+    )
 
 
 def _groups(f: pd.DataFrame) -> dict[tuple, dict[str, list]]:
@@ -107,16 +110,20 @@ def _notes(est: Mapping[str, Estimate], metrics: pd.DataFrame) -> dict[str, str]
         "memorises": "mean (min) final train accuracy per variant: "
         + row("{train_acc:.4f} ({min_train_acc:.4f})")
         + f"; {unfit} run(s) did not reach 1.0 within the budget",
-        "test_acc_falls": "mean test accuracy per variant: " + row("{test_acc:.3f}")
-        + "; measured fraction of changed labels: " + row("{changed_frac:.3f}"),
+        "test_acc_falls": "mean test accuracy per variant: "
+        + row("{test_acc:.3f}")
+        + "; measured fraction of changed labels: "
+        + row("{changed_frac:.3f}"),
         "chance_at_random": f"chance {CHANCE:g}; mean test accuracy at fraction 1 and with "
-        "random inputs: " + "; ".join(
+        "random inputs: "
+        + "; ".join(
             f"w{w} {var} {r['test_acc']:.4f}" for (w, var, fr), r in v.iterrows() if fr == 1.0
         ),
-        "slower_fit": "mean first epoch at train accuracy 1.0: " + row("{fit_epoch:.1f}")
+        "slower_fit": "mean first epoch at train accuracy 1.0: "
+        + row("{fit_epoch:.1f}")
         + f"; slowdown vs true labels (with intervals): {slow}"
         + (f"; {unfit} run(s) censored at the budget" if unfit else ""),
-    }  # fmt: skip
+    }
 
 
 def check(metrics: pd.DataFrame, cfg: Mapping[str, Any], ctx: CheckContext) -> list[Claim]:

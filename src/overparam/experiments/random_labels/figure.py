@@ -31,8 +31,12 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
         curve = g.groupby("epoch")["train_acc"].mean()
         ls = ":" if var == "random_inputs" else "-"
         ax_c.plot(curve.index, curve, ls, color=f"C{i}", label=_label(var, fr))
-    ax_c.set(xlabel="epoch", ylabel="training accuracy (own labels)",
-             title=f"(a) fitting the labels, width {widest}", ylim=(0, 1.02))  # fmt: skip
+    ax_c.set(
+        xlabel="epoch",
+        ylabel="training accuracy (own labels)",
+        title=f"(a) fitting the labels, width {widest}",
+        ylim=(0, 1.02),
+    )
     ax_c.legend(fontsize=6)
     f = finals(metrics)
     for j, (w, fw) in enumerate(f.groupby("width")):
@@ -43,13 +47,28 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
             ax.plot(mean.index, mean, "o-", color=f"C{j}", ms=4, label=f"width {w}")
             ax.plot(lab["label_fraction"], lab[col], ".", color=f"C{j}", alpha=0.35)
             if len(rnd):
-                ax.plot([1.0], [rnd[col].mean()], "s", mfc="none", color=f"C{j}", ms=7,
-                        label=f"random inputs, width {w}")  # fmt: skip
-    ax_t.set(xlabel="fraction of training labels redrawn", ylabel="first epoch at train acc 1.0",
-             title="(b) time to fit", ylim=(0, None))  # fmt: skip
+                ax.plot(
+                    [1.0],
+                    [rnd[col].mean()],
+                    "s",
+                    mfc="none",
+                    color=f"C{j}",
+                    ms=7,
+                    label=f"random inputs, width {w}",
+                )
+    ax_t.set(
+        xlabel="fraction of training labels redrawn",
+        ylabel="first epoch at train acc 1.0",
+        title="(b) time to fit",
+        ylim=(0, None),
+    )
     ax_a.axhline(CHANCE, ls="--", color="0.5", lw=1, label="chance")
-    ax_a.set(xlabel="fraction of training labels redrawn", ylabel="test accuracy (clean labels)",
-             title="(c) generalisation", ylim=(0, None))  # fmt: skip
+    ax_a.set(
+        xlabel="fraction of training labels redrawn",
+        ylabel="test accuracy (clean labels)",
+        title="(c) generalisation",
+        ylim=(0, None),
+    )
     for ax in (ax_t, ax_a):
         ax.legend(fontsize=6)
     plots.save(fig, png, pdf)

@@ -66,7 +66,7 @@ def run(job: WidthJob, ctx: RunContext) -> pd.DataFrame:
     import torch
 
     from ...models import MLPSpec, init_mlp_ensemble
-    from ...train import TrainConfig, evaluate, train_ensemble
+    from ...train import evaluate, train_config, train_ensemble
 
     ds: Mapping[str, np.ndarray] = job.data.load(ctx.inputs.get("data"))
     n = job.n_train or len(ds["y"])
@@ -79,12 +79,10 @@ def run(job: WidthJob, ctx: RunContext) -> pd.DataFrame:
     spec = MLPSpec(in_dim=x.shape[1], hidden=(job.width,) * job.depth, out_dim=NUM_CLASSES)
     seeds = [m.seed for m in mem]  # the variants of a seed share the init and batch order
     params = init_mlp_ensemble(spec, seeds, device=ctx.device)
-    cfg = TrainConfig(
-        epochs=job.max_epochs, batch_size=job.batch_size, lr=job.lr, optimizer=job.optimizer,
-        momentum=job.momentum, loss="ce", stop_train_acc=1.0, threads=ctx.threads,
-    )  # fmt: skip
-    res = train_ensemble(spec, params, {"x": xs, "y": ys}, cfg, seeds, device=ctx.device,
-                         log=ctx.log)  # fmt: skip
+    cfg = train_config(job, epochs=job.max_epochs, stop_train_acc=1.0, threads=ctx.threads)
+    res = train_ensemble(
+        spec, params, {"x": xs, "y": ys}, cfg, seeds, device=ctx.device, log=ctx.log
+    )
     xt = torch.as_tensor(ds["x_test"], device=ctx.device)
     yt = torch.as_tensor(ds["y_test"], device=ctx.device)
     with torch.no_grad():
@@ -98,15 +96,27 @@ def run(job: WidthJob, ctx: RunContext) -> pd.DataFrame:
         hk = h[h["member"] == k]
         fit = first_fit_epoch(hk["epoch"].to_numpy(), hk["train_acc"].to_numpy())
         bad = bool(res.diverged[k])
-        frames.append(pd.DataFrame({
-            "variant": m.variant, "label_fraction": m.label_fraction, "width": job.width,
-            "seed": m.seed, "n_train": n, "epoch": hk["epoch"].to_numpy(),
-            "train_loss": hk["train_loss"].to_numpy(), "train_acc": hk["train_acc"].to_numpy(),
-            "changed_frac": float(changed[k]), "fitted": bool(np.isfinite(fit)),
-            "fit_epoch": fit, "epochs_run": epochs_run,
-            "test_acc": np.nan if bad else float(te_acc_np[k]),
-            "test_loss": np.nan if bad else float(te_loss_np[k]), "diverged": bad,
-        }))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "variant": m.variant,
+                    "label_fraction": m.label_fraction,
+                    "width": job.width,
+                    "seed": m.seed,
+                    "n_train": n,
+                    "epoch": hk["epoch"].to_numpy(),
+                    "train_loss": hk["train_loss"].to_numpy(),
+                    "train_acc": hk["train_acc"].to_numpy(),
+                    "changed_frac": float(changed[k]),
+                    "fitted": bool(np.isfinite(fit)),
+                    "fit_epoch": fit,
+                    "epochs_run": epochs_run,
+                    "test_acc": np.nan if bad else float(te_acc_np[k]),
+                    "test_loss": np.nan if bad else float(te_loss_np[k]),
+                    "diverged": bad,
+                }
+            )
+        )
     df = pd.concat(frames, ignore_index=True)
     last = df[df["epoch"] == epochs_run]
     ctx.log(

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from ...data import MNIST1D
 from ...tables import Schema
 from .. import Experiment, JobSpec, register
+from ..base import from_section
 
 IN_DIM, OUT_DIM = 40, 10  # MNIST-1D: 40 inputs, 10 classes
 
@@ -55,7 +56,7 @@ RUN_SCHEMA = Schema(
         "val_acc": "float",
         "test_acc": "float",
         "diverged": "bool",
-    },  # fmt: skip
+    },
     nullable=frozenset({"train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"}),
     doc={
         "protocol": "'fit': many epochs on 4000 samples (He et al.; the old shape row); "
@@ -173,52 +174,16 @@ class WidthVsDepth(Experiment[DepthJob | OnePassJob]):
     name = "width_vs_depth"
     sort_by = ("protocol", "budget", "depth", "lr", "seed", "step")
 
-    @property
-    def run_schema(self) -> Schema:
-        return RUN_SCHEMA
-
     def specs(self, cfg: Mapping[str, Any]) -> Iterator[DepthJob | OnePassJob]:
-        d = cfg["data"]
-        data = MNIST1D(
-            num_samples=int(d["num_samples"]),
-            train_split=float(d["train_split"]),
-            seed=int(d["seed"]),
-        )
-        tol = float(cfg["budget_tolerance"])
+        tol = cfg["budget_tolerance"]
         for budget in cfg["budgets"]:
             for depth in cfg["depths"]:
-                yield DepthJob(
-                    budget=int(budget),
-                    depth=int(depth),
-                    width=matched_width(int(budget), int(depth), tol),
-                    seeds=tuple(int(s) for s in cfg["seeds"]),
-                    data=data,
-                    lr=float(cfg["lr"]),
-                    batch_size=int(cfg["batch_size"]),
-                    epochs=int(cfg["epochs"]),
-                    eval_every=int(cfg["eval_every"]),
-                )
+                width = matched_width(budget, depth, tol)
+                yield DepthJob.from_section(cfg, budget=budget, depth=depth, width=width)
         o = cfg["onepass"]
-        od = o["data"]
-        depths = tuple(int(L) for L in o["depths"])
         for budget in cfg["budgets"]:
-            yield OnePassJob(
-                budget=int(budget),
-                depths=depths,
-                widths=tuple(matched_width(int(budget), L, tol) for L in depths),
-                seeds=tuple(int(s) for s in cfg["seeds"]),
-                lrs=tuple(float(v) for v in o["lrs"]),
-                data=MNIST1D(
-                    num_samples=int(od["num_samples"]),
-                    train_split=float(od["train_split"]),
-                    seed=int(od["seed"]),
-                ),
-                val_samples=int(o["val_samples"]),
-                batch_size=int(o["batch_size"]),
-                epochs=int(o["epochs"]),
-                lr_schedule=str(o["lr_schedule"]),
-                checkpoints=int(o["checkpoints"]),
-            )
+            widths = tuple(matched_width(budget, L, tol) for L in o["depths"])
+            yield OnePassJob.from_section(o, budget=budget, widths=widths, seeds=cfg["seeds"])
 
     def problems(self, cfg: Mapping[str, Any]) -> Iterator[str]:
         o = cfg["onepass"]
@@ -226,7 +191,7 @@ class WidthVsDepth(Experiment[DepthJob | OnePassJob]):
         for budget in cfg["budgets"]:
             for depth in all_depths:
                 try:
-                    matched_width(int(budget), int(depth), float(cfg["budget_tolerance"]))
+                    matched_width(budget, depth, cfg["budget_tolerance"])
                 except ValueError as e:
                     yield f"config key 'width_vs_depth.budgets': {e}"
         ref = cfg["claims_setup"]["reference_depth"]
@@ -241,9 +206,7 @@ class WidthVsDepth(Experiment[DepthJob | OnePassJob]):
                 "config key 'width_vs_depth.claims_setup.shape_min_depth': fewer than two "
                 f"depths of {cfg['depths']} are at or above it"
             )
-        n_train = MNIST1D(
-            **{k: o["data"][k] for k in ("num_samples", "train_split", "seed")}
-        ).n_train
+        n_train = from_section(MNIST1D, o["data"]).n_train
         if o["val_samples"] >= n_train:
             yield (
                 f"config key 'width_vs_depth.onepass.val_samples': {o['val_samples']} leaves no "

@@ -16,8 +16,18 @@ import pandas as pd
 from ...batching import draws_of
 from ...claims import DRAW, Batch
 
-COLUMNS = ("protocol", "budget", "depth", "lr", "epochs_to_fit", "max_epoch", "diverged",
-           "best_test_loss", "best_val_loss", "stop_test_loss")  # fmt: skip
+COLUMNS = (
+    "protocol",
+    "budget",
+    "depth",
+    "lr",
+    "epochs_to_fit",
+    "max_epoch",
+    "diverged",
+    "best_test_loss",
+    "best_val_loss",
+    "stop_test_loss",
+)
 NAN = float("nan")
 
 

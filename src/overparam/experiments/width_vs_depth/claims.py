@@ -109,9 +109,23 @@ def onepass_runs(metrics: pd.DataFrame) -> pd.DataFrame:
     checkpoint: never used to choose it), ``end_train_loss`` and ``end_val_loss`` (at the last
     checkpoint), ``total_steps`` and ``diverged``."""
     m = of_protocol(metrics, "onepass").sort_values([*ONEPASS_KEYS, "step"])
-    cols = ["budget", "depth", "lr", "seed", "width", "num_params", "stop_step",
-            "best_val_loss", "stop_test_loss", "stop_test_acc", "end_train_loss",
-            "end_val_loss", "mid_val_loss", "total_steps", "diverged"]  # fmt: skip
+    cols = [
+        "budget",
+        "depth",
+        "lr",
+        "seed",
+        "width",
+        "num_params",
+        "stop_step",
+        "best_val_loss",
+        "stop_test_loss",
+        "stop_test_acc",
+        "end_train_loss",
+        "end_val_loss",
+        "mid_val_loss",
+        "total_steps",
+        "diverged",
+    ]
     if m.empty:
         return pd.DataFrame(columns=cols)
     g = m.groupby(ONEPASS_KEYS, sort=True)
@@ -165,8 +179,17 @@ def chosen_lr(runs: pd.DataFrame) -> pd.DataFrame:
     ok = per_lr["val_loss"].notna() & ~per_lr["div"].astype(bool)
     shapes = per_lr.groupby(keys, sort=True).agg(width=("width", "first")).reset_index()
     shapes["eligible"] = ok.groupby([per_lr[k] for k in keys]).sum().to_numpy()
-    cols = ["lr", "val_loss", "test_loss", "test_acc", "stop_step", "end_train_loss",
-            "end_val_loss", "mid_val_loss", "total_steps"]  # fmt: skip
+    cols = [
+        "lr",
+        "val_loss",
+        "test_loss",
+        "test_acc",
+        "stop_step",
+        "end_train_loss",
+        "end_val_loss",
+        "mid_val_loss",
+        "total_steps",
+    ]
     best = per_lr[ok].sort_values([*keys, "val_loss", "lr"]).drop_duplicates(keys)
     out = shapes.merge(best[[*keys, *cols]], on=keys, how="left")
     out["at_edge"] = (len(grid) > 1) & out["lr"].isin([grid[0], grid[-1]])
@@ -183,10 +206,13 @@ def onepass_spread(runs: pd.DataFrame) -> float:
         return float("nan")
     keys = ["budget", "depth"]
     g = runs.groupby([*keys, "lr"], sort=True)
-    per_lr = pd.DataFrame({
-        "div": g["diverged"].any(), "val": g["best_val_loss"].median(),
-        "test": g["stop_test_loss"].median(),
-    }).reset_index()  # fmt: skip
+    per_lr = pd.DataFrame(
+        {
+            "div": g["diverged"].any(),
+            "val": g["best_val_loss"].median(),
+            "test": g["stop_test_loss"].median(),
+        }
+    ).reset_index()
     ok = per_lr[per_lr["val"].notna() & ~per_lr["div"].astype(bool)]
     best = ok.sort_values([*keys, "val", "lr"]).drop_duplicates(keys)
     if len(best) < per_lr[keys].drop_duplicates().shape[0] or best["test"].isna().any():

@@ -49,8 +49,10 @@ def plot(metrics: pd.DataFrame, cfg: Mapping[str, Any], png: Path, pdf: Path) ->
     lo = cfg["claims_setup"]["shape_min_depth"]
     if lo > runs["depth"].min():
         ax_l.axvspan(runs["depth"].min() - 0.5, lo - 0.5, color="0.9", zorder=0)
-    ax_l.set(ylabel="test loss, min over epochs (nats)",
-             title="(b) fit runs: test loss stopped on the test set")  # fmt: skip
+    ax_l.set(
+        ylabel="test loss, min over epochs (nats)",
+        title="(b) fit runs: test loss stopped on the test set",
+    )
 
     _by_depth(ax_a, runs, "final_test_acc", med, "median_final_test_acc")
     ax_a.set(ylabel=f"test accuracy after {budget} epochs", title="(c) test accuracy")
@@ -89,8 +91,15 @@ def _onepass(ax_o, ax_v, metrics: pd.DataFrame) -> None:
         ax_o.axhspan(lo, 1.03 * lo, color=f"C{i}", alpha=0.12, lw=0)
         for r in g.itertuples():
             if r.lr == r.lr:
-                ax_o.annotate(f"{r.lr:g}", (r.depth, r.test_loss), textcoords="offset points",
-                              xytext=(0, 5), ha="center", fontsize=6, color=f"C{i}")  # fmt: skip
+                ax_o.annotate(
+                    f"{r.lr:g}",
+                    (r.depth, r.test_loss),
+                    textcoords="offset points",
+                    xytext=(0, 5),
+                    ha="center",
+                    fontsize=6,
+                    color=f"C{i}",
+                )
     ax_o.set_xticks(sorted(one["depth"].unique()))
     n = int(one.groupby(["budget", "depth", "lr"])["seed"].size().max())
     ax_o.set(

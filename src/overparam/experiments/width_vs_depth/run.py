@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from ...models import MLPSpec, init_mlp_ensemble, num_params
-from ...train import TrainConfig, evaluate, train_ensemble
+from ...train import evaluate, train_config, train_ensemble
 from .. import RunContext
 from . import IN_DIM, OUT_DIM, RUN_SCHEMA, DepthJob, OnePassJob
 
@@ -40,15 +40,7 @@ def run(job: DepthJob | OnePassJob, ctx: RunContext) -> pd.DataFrame:
     data = job.data.load(ctx.inputs.get("data"))
     seeds = list(job.seeds)
     params = init_mlp_ensemble(spec, seeds, device=ctx.device)
-    tc = TrainConfig(
-        epochs=job.epochs,
-        batch_size=job.batch_size,
-        lr=job.lr,
-        optimizer="adam",
-        loss="ce",
-        eval_every=job.eval_every,
-        threads=ctx.threads,
-    )
+    tc = train_config(job, optimizer="adam", threads=ctx.threads)
     res = train_ensemble(spec, params, data, tc, seeds, device=ctx.device, log=ctx.log)
     h = res.history
     last = h[h["epoch"] == h["epoch"].max()]
@@ -57,13 +49,26 @@ def run(job: DepthJob | OnePassJob, ctx: RunContext) -> pd.DataFrame:
         f"{np.nanmedian(last['train_acc']):.3f}, test acc {np.nanmedian(last['test_acc']):.3f} "
         f"(medians over {len(seeds)} seeds, {res.train_s:.1f}s training)"
     )
-    df = pd.DataFrame({
-        "protocol": "fit", "budget": job.budget, "depth": job.depth, "width": job.width,
-        "num_params": n_params, "seed": h["seed"], "lr": job.lr, "epoch": h["epoch"],
-        "step": h["step"], "train_loss": h["train_loss"], "val_loss": np.nan,
-        "test_loss": h["test_loss"], "train_acc": h["train_acc"], "val_acc": np.nan,
-        "test_acc": h["test_acc"], "diverged": h["diverged"].astype(bool),
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "protocol": "fit",
+            "budget": job.budget,
+            "depth": job.depth,
+            "width": job.width,
+            "num_params": n_params,
+            "seed": h["seed"],
+            "lr": job.lr,
+            "epoch": h["epoch"],
+            "step": h["step"],
+            "train_loss": h["train_loss"],
+            "val_loss": np.nan,
+            "test_loss": h["test_loss"],
+            "train_acc": h["train_acc"],
+            "val_acc": np.nan,
+            "test_acc": h["test_acc"],
+            "diverged": h["diverged"].astype(bool),
+        }
+    )
     return _typed(df)
 
 
@@ -100,21 +105,19 @@ def run_onepass(job: OnePassJob, ctx: RunContext) -> pd.DataFrame:
         spec = MLPSpec(in_dim=IN_DIM, hidden=(width,) * depth, out_dim=OUT_DIM)
         n_params = _check_count(job.id, spec, job.budget)
         params = init_mlp_ensemble(spec, member_seeds, device=ctx.device)
-        tc = TrainConfig(
-            epochs=job.epochs,
-            batch_size=job.batch_size,
+        tc = train_config(
+            job,
             lr=member_lrs,
             optimizer="adam",
-            loss="ce",
             eval_every=job.epochs,  # the training set at the start and the end only
-            checkpoint_steps=tuple(ckpts),
-            lr_schedule=job.lr_schedule,
+            checkpoint_steps=ckpts,
             threads=ctx.threads,
         )
         res = train_ensemble(spec, params, train, tc, member_seeds, device=ctx.device, log=ctx.log)
         K = len(member_seeds)
-        cols: dict[str, list] = {k: [] for k in ("member", "step", "val_loss", "val_acc",
-                                                   "test_loss", "test_acc")}  # fmt: skip
+        cols: dict[str, list] = {
+            k: [] for k in ("member", "step", "val_loss", "val_acc", "test_loss", "test_acc")
+        }
         for step in ckpts:
             p = [t.to(torch.float32) for t in res.checkpoints[step]]
             out = {}
@@ -136,10 +139,15 @@ def run_onepass(job: OnePassJob, ctx: RunContext) -> pd.DataFrame:
         df.loc[df["diverged"], ["train_loss", "train_acc"]] = np.nan
         m = df["member"].to_numpy()
         df = df.assign(
-            protocol="onepass", budget=job.budget, depth=depth, width=width,
-            num_params=n_params, seed=np.asarray(member_seeds)[m],
-            lr=np.asarray(member_lrs)[m], epoch=df["step"] // steps_per_epoch,
-        )  # fmt: skip
+            protocol="onepass",
+            budget=job.budget,
+            depth=depth,
+            width=width,
+            num_params=n_params,
+            seed=np.asarray(member_seeds)[m],
+            lr=np.asarray(member_lrs)[m],
+            epoch=df["step"] // steps_per_epoch,
+        )
         end = df[df["step"] == ckpts[-1]]
         ctx.log(
             f"[{job.id}] depth {depth}, width {width}, {n_params} params: {n} samples once, "
