@@ -130,11 +130,8 @@ def run_job(
             repo=repo,
             experiment=exp,
             job=job_id,
-            # seconds of optimizer steps and of evaluate() passes (None: the job made none)
-            train_s=spent.train_s if spent.train_calls else None,
-            eval_s=spent.eval_s if spent.eval_calls else None,
-            train_flops=spent.train_flops if spent.train_calls else None,
             threads=threads,
+            **_spent(spent),
             **extra,
         ),
     )
@@ -144,6 +141,16 @@ def run_job(
         spent_msg = f" ({spent.train_s:.1f}s of optimizer steps, {spent.eval_s:.1f}s evaluating)"
     log(f"[{exp}/{job_id}] done: {len(df)} rows in {wall:.1f}s{spent_msg} -> {out}")
     return df
+
+
+def _spent(spent: timing.Ledger) -> dict[str, float | None]:
+    """A ledger for the provenance: seconds of optimizer steps and of evaluate() passes and
+    the steps' GEMM FLOPs (None where the job made none)."""
+    return {
+        "train_s": spent.train_s if spent.train_calls else None,
+        "eval_s": spent.eval_s if spent.eval_calls else None,
+        "train_flops": spent.train_flops if spent.train_calls else None,
+    }
 
 
 def _job_seeds(job: Any) -> list[int] | None:
@@ -185,8 +192,7 @@ def _run_parts(
         info[part.id] = {
             "rows": len(df),
             "wall_s": wall,
-            "train_s": spent.train_s if spent.train_calls else None,
-            "eval_s": spent.eval_s if spent.eval_calls else None,
+            **_spent(spent),
         }
         ctx.log(f"[{name}] part {part.id}: {len(df)} rows in {wall:.1f}s")
         frames.append(df)

@@ -718,6 +718,11 @@ class _Counters:
     train_s: float = 0.0
     eval_s: float = 0.0
 
+    def rates(self, spec: MLPSpec) -> dict[str, float]:
+        """TrainResult's member-samples per second of steps and the steps' GEMM FLOPs."""
+        per_s = self.samples / self.train_s if self.train_s > 0 else float("nan")
+        return {"samples_per_s": per_s, "flops": float(self.samples * spec.gemm_flops_per_sample)}
+
     def end_at(self, last: int | None, samples_per_step: int) -> bool:
         """Deferred checks found every member dead (``last``: the step the last was seen at,
         None: not so): the run ends there, as eager checks end it, and the samples count drops
@@ -1048,6 +1053,5 @@ def _train(spec, params_in, d: _Data, cfg, seeds, masks, dev, lr_values, B, step
         diverged_step=members.diverged_step, stopped=members.stopped,
         best_epoch=_History.best_epoch(frame, K), wall_s=time.perf_counter() - t_start,
         train_s=c.train_s, eval_s=c.eval_s, steps=c.step,
-        samples_per_s=c.samples / c.train_s if c.train_s > 0 else float("nan"),
-        flops=float(c.samples * spec.gemm_flops_per_sample),
+        **c.rates(spec),
     )  # fmt: skip
