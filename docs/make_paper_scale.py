@@ -56,8 +56,8 @@ RUN_RULES = ("train", "solve")  # the rules whose jobs an experiment plans (one 
 _PLAN = """
 import json, sys
 from overparam import experiments
-from overparam.config import read_config
-cfg = read_config("config/config.yaml", "config/paper.yaml")
+from overparam.config import read_config, validate
+cfg = validate(read_config("config/config.yaml", "config/paper.yaml"), "workflow/schemas/config.schema.yaml")
 print(json.dumps({n: list(experiments.get(n).jobs(cfg[n])) for n in sys.argv[1:]}))
 """
 

@@ -8,12 +8,11 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from overparam import audit, experiments
 from overparam.experiments import CheckContext
 
-from ..conftest import ROOT, TEST_CONFIG
+from ..conftest import ROOT, validated
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +75,7 @@ def test_rows_outside_a_claims_selection_do_not_change_it(pipeline_run):
     """The declared rows are exact: perturbing every measured value outside a claim's rows
     leaves its value as it was."""
     res = pipeline_run / "results"
-    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    cfg = validated(".test/config.yaml")  # as the workflow's check jobs get it
     ctx = CheckContext(scale="test", figure="f", resamples=1)
     for row in audit.load_claims(res).to_dict("records"):
         exp = row["experiment"]

@@ -11,7 +11,7 @@ from overparam import tables
 from overparam.claims import CLAIMS_SCHEMA, tally
 from overparam.experiments import get, names
 
-from ..conftest import TEST_CONFIG, job_counts, snakemake
+from ..conftest import TEST_CONFIG, job_counts, snakemake, validated
 
 # the MNIST-1D files the .test config's double_descent, lottery_ticket and mode_connectivity
 # read, and width_vs_depth's one-pass draw
@@ -192,7 +192,7 @@ def test_benchmarks_table(pipeline_run):
     """One row per job of the DAG (the benchmarks and claims jobs themselves excepted), named
     by its rule, experiment and job id: train for the jobs whose spec trains, else solve."""
     b = tables.read_table(pipeline_run / "results/benchmarks/jobs.parquet")
-    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    cfg = validated(".test/config.yaml")
     experiments = [e for e in cfg if e in names()]
     expected = []
     for e in experiments:

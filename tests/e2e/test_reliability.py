@@ -30,7 +30,7 @@ from overparam import resume, tables
 from overparam.claims import CLAIMS_SCHEMA
 from overparam.experiments import get
 
-from ..conftest import ROOT, TEST_CONFIG, job_counts, snakemake
+from ..conftest import ROOT, TEST_CONFIG, job_counts, snakemake, validated
 
 pytestmark = pytest.mark.e2e
 
@@ -431,7 +431,7 @@ def planned_jobs(out: str, rule: str) -> set[str]:
 
 def jobs_of(exp: str, prefix: str) -> set[str]:
     """'<exp>/<job>' of the .test config's jobs of ``exp`` whose id starts with ``prefix``."""
-    jobs = get(exp).jobs(TEST_CFG[exp])
+    jobs = get(exp).jobs(validated(".test/config.yaml")[exp])
     return {f"{exp}/{j}" for j in jobs if j.startswith(prefix)}
 
 

@@ -108,7 +108,8 @@ def _build(cls: type[T], section: Mapping[str, Any], overrides: Mapping[str, Any
         else:
             raise MissingKey(
                 f"config key '{where}{name}' is missing: {cls.__name__} needs it (its field "
-                f"{name!r} has no default)"
+                f"{name!r} has no default; a config read from a file gets the schema's "
+                "defaults from overparam.config.validate)"
             )
         kwargs[name] = _convert(value, hints[name], f"{where}{name}")
     return cls(**kwargs)
