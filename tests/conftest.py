@@ -1,10 +1,34 @@
+import atexit
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fast_failing_slurm_conf() -> None:
+    """Where the SLURM commands are installed but no cluster is configured (CI installs them
+    for tests/slurm), every Snakemake start waits up to 10 s: the SLURM executor plugin runs
+    ``scontrol show config`` when Snakemake loads its plugins. Processes the tests start get a
+    SLURM_CONF whose controller is a closed local port, so that probe fails in milliseconds;
+    tests/slurm gives its own processes the test cluster's SLURM_CONF."""
+    if "SLURM_CONF" in os.environ or shutil.which("scontrol") is None:
+        return
+    conf = Path(tempfile.mkdtemp(prefix="overparam-no-slurm-")) / "slurm.conf"
+    atexit.register(shutil.rmtree, conf.parent, ignore_errors=True)
+    # MessageTimeout=1: without it scontrol retries the refused connection for 9 s
+    conf.write_text(
+        "ClusterName=none\nSlurmctldHost=localhost\nSlurmctldPort=9\nMessageTimeout=1\n"
+    )
+    os.environ["SLURM_CONF"] = str(conf)
+
+
+_fast_failing_slurm_conf()
 TEST_CONFIG = ROOT / ".test" / "config.yaml"
 BASE_SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 # the shipped configs as the workflow reads them: each --configfile deep-merged over the
