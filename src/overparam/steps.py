@@ -344,7 +344,7 @@ JOBS_SCHEMA = tables.Schema(
             "peak_gflops",
             "frac_of_peak",
         }
-    ),  # fmt: skip
+    ),
     doc={
         "rule": "the Snakemake rule of the job (train, solve, aggregate, figure, check, ...)",
         "experiment": "its experiment ('data' for the jobs that generate datasets)",
