@@ -157,6 +157,30 @@ job_mem_mb = job_resource("mem_mb")
 job_runtime = job_resource("runtime")
 
 
+# Longest jobs first: on a few cores a long job that starts last keeps one core busy while the
+# others idle (the quick build's last training job ran alone for its final 14 s). A train or
+# solve job's scheduling priority is its measured seconds in the committed quick build
+# (docs/quick-scale/jobs.parquet, by experiment and job id; 0 for a job it does not have), and
+# the datasets every training job waits for come first. Order only: no result depends on it.
+def _measured_seconds(path=Path(workflow.basedir, "docs", "quick-scale", "jobs.parquet")):
+    """{(experiment, job id): seconds} of the train and solve jobs of the committed quick build."""
+    if not path.exists():
+        return {}
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path, columns=["rule", "experiment", "job", "seconds"]).to_pydict()
+    steps = zip(t["rule"], t["experiment"], t["job"], t["seconds"])
+    return {(e, j): s for kind, e, j, s in steps if kind in ("train", "solve")}
+
+
+_SECONDS = _measured_seconds()
+DATA_PRIORITY = 1000
+
+
+def job_priority(wildcards):
+    return int(round(_SECONDS.get((wildcards.exp, wildcards.job), 0)))
+
+
 def uses_gpu():
     if config["device"] == "cpu":
         return 0

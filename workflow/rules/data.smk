@@ -12,6 +12,7 @@ rule mnist1d:
         num_samples=r"\d+",
         train_split=r"0\.\d+",
         seed=r"\d+",
+    priority: DATA_PRIORITY
     conda:
         "../envs/overparam.yaml"
     params:

@@ -14,6 +14,7 @@ rule train:
     wildcard_constraints:
         exp=TRAIN_EXP,
         job=TRAIN_JOB,
+    priority: job_priority
     conda:
         "../envs/overparam.yaml"
     threads: job_threads
@@ -45,6 +46,7 @@ rule solve:
     wildcard_constraints:
         exp=SOLVE_EXP,
         job=SOLVE_JOB,
+    priority: job_priority
     conda:
         "../envs/overparam.yaml"
     resources:
