@@ -139,19 +139,13 @@ def run_neural(job: NeuralJob, ctx: RunContext) -> pd.DataFrame:
     record = set(implicit.log_steps(job.steps, job.points).tolist())
     with torch.no_grad():
         mse0 = ((mlp_forward(spec, params, x) - y) ** 2).mean(dim=(1, 2))
-    rows = [
-        _frame(
-            panel="neural",
-            kind="gd",
-            dim=job.width,
-            init_scale=sc.numpy(),
-            seed=[s for _, s in members],
-            step=0,
-            loss=mse0.numpy(),
-            norm=norm0.numpy(),
-            rel_dist=0.0,
-        )
-    ]
+    seeds = [s for _, s in members]
+
+    def frame(step: int, loss, norm, rel_dist) -> pd.DataFrame:
+        cols = dict(panel="neural", kind="gd", dim=job.width, init_scale=sc.numpy(), seed=seeds)
+        return _frame(**cols, step=step, loss=loss, norm=norm, rel_dist=rel_dist)
+
+    rows = [frame(0, mse0.numpy(), norm0.numpy(), 0.0)]
     for t in range(1, job.steps + 1):
         loss = ((mlp_forward(spec, params, x) - y) ** 2).mean(dim=(1, 2))
         grads = torch.autograd.grad(loss.sum(), params)
@@ -165,19 +159,7 @@ def run_neural(job: NeuralJob, ctx: RunContext) -> pd.DataFrame:
                 moved = torch.sqrt(
                     sum(((p - q) ** 2).flatten(1).sum(1) for p, q in zip(params, p0))
                 )
-            rows.append(
-                _frame(
-                    panel="neural",
-                    kind="gd",
-                    dim=job.width,
-                    init_scale=sc.numpy(),
-                    seed=[s for _, s in members],
-                    step=t,
-                    loss=mse.numpy(),
-                    norm=norm.numpy(),
-                    rel_dist=(moved / norm0).numpy(),
-                )
-            )
+            rows.append(frame(t, mse.numpy(), norm.numpy(), (moved / norm0).numpy()))
     last = rows[-1]
     ctx.log(
         f"[neural] final MSE max {last['loss'].max():.3g}; mean norm per scale "
