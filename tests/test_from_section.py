@@ -1,4 +1,4 @@
-"""``experiments.base.from_section`` (``JobSpec.from_section``) and ``train.train_config``:
+"""``experiments.sections.from_section`` (``JobSpec.from_section``) and ``train.train_config``:
 a spec or a TrainConfig from a config section, each value converted to its field's type."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from overparam.data import MNIST1D
-from overparam.experiments.base import JobSpec, MissingKey, from_section
+from overparam.experiments.base import JobSpec
+from overparam.experiments.sections import MissingKey, from_section
 
 
 @dataclass(frozen=True)

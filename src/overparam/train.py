@@ -164,8 +164,8 @@ def train_config(section: Any, /, **overrides: Any) -> TrainConfig:
     is that field (epochs, batch_size, lr, optimizer, momentum, lr_schedule, ...); the others
     are ignored. ``overrides`` replace or add fields (the loss, the threads, a budget the job
     computes); a field in neither keeps TrainConfig's default. Values are converted by
-    ``experiments.base.from_section``."""
-    from .experiments.base import from_section
+    ``experiments.sections.from_section``."""
+    from .experiments.sections import from_section
 
     if dataclasses.is_dataclass(section) and not isinstance(section, type):
         section = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}

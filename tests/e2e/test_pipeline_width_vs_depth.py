@@ -9,13 +9,8 @@ from overparam import tables
 from overparam.claims import CLAIMS_SCHEMA
 from overparam.config import validate
 from overparam.experiments import get
-from overparam.experiments.width_vs_depth.claims import (
-    CLAIMS,
-    chosen_lr,
-    onepass_runs,
-    per_run,
-    per_shape,
-)
+from overparam.experiments.width_vs_depth.claims import CLAIMS, per_run, per_shape
+from overparam.experiments.width_vs_depth.onepass import chosen_lr, onepass_runs
 
 from ..conftest import BASE_SCHEMA, TEST_CONFIG
 

@@ -6,13 +6,8 @@ import pytest
 
 from overparam.experiments import get
 from overparam.experiments.width_vs_depth import RUN_SCHEMA, mlp_params, nearest_width
-from overparam.experiments.width_vs_depth.claims import (
-    CLAIMS,
-    chosen_lr,
-    onepass_runs,
-    per_run,
-    per_shape,
-)
+from overparam.experiments.width_vs_depth.claims import CLAIMS, per_run, per_shape
+from overparam.experiments.width_vs_depth.onepass import chosen_lr, onepass_runs
 
 from .. import check_claims, holds_by_id
 from .conftest import QUICK

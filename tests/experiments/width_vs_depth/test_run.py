@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from overparam.experiments import RunContext, get
-from overparam.experiments.width_vs_depth.claims import chosen_lr, onepass_runs
+from overparam.experiments.width_vs_depth.onepass import chosen_lr, onepass_runs
 from overparam.experiments.width_vs_depth.run import checkpoint_steps, split_validation
 from overparam.models import MLPSpec, num_params
 

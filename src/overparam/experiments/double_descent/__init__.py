@@ -26,7 +26,7 @@ import pandas as pd
 
 from ...data import MNIST1D
 from .. import Experiment, JobSpec, RunContext, register
-from ..base import from_section
+from ..sections import from_section
 from .common import METRICS_SCHEMA, RUN_SCHEMA
 
 __all__ = [

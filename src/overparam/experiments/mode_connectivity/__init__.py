@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 from ...data import MNIST1D
 from ...tables import Schema
 from .. import Experiment, JobSpec, register
-from ..base import from_section
+from ..sections import from_section
 
 PANELS = ("demo", "width", "lr_select", "stability")
 METHODS = ("linear", "aligned", "bezier", "endpoint")

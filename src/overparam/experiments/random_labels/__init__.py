@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from ...data import MNIST1D
 from ...tables import Schema
 from .. import Experiment, JobSpec, register
-from ..base import from_section
+from ..sections import from_section
 
 NUM_CLASSES = 10  # MNIST-1D: chance accuracy 1/10
 VARIANTS = ("labels", "random_inputs")

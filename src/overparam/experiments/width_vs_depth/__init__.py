@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from ...data import MNIST1D
 from ...tables import Schema
 from .. import Experiment, JobSpec, register
-from ..base import from_section
+from ..sections import from_section
 
 IN_DIM, OUT_DIM = 40, 10  # MNIST-1D: 40 inputs, 10 classes
 

@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from ... import plots
-from .claims import censored_epochs, chosen_lr, of_protocol, onepass_runs, per_run, per_shape
+from .claims import censored_epochs, per_run, per_shape
+from .onepass import chosen_lr, of_protocol, onepass_runs
 
 
 def _by_depth(ax, runs: pd.DataFrame, col: str, med: pd.DataFrame, med_col: str) -> None:
