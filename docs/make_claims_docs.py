@@ -282,12 +282,20 @@ def targets_block(quick: pd.DataFrame) -> str:
 JOBS = ROOT / "docs" / "quick-scale" / "jobs.parquet"
 
 
-def job_times_block(path: Path = JOBS) -> str:
-    """Per experiment: its jobs, their seconds, and the split of the training experiments'
-    time into optimizer steps and evaluation (the committed quick build's job benchmarks)."""
+def read_jobs(path: Path = JOBS) -> pd.DataFrame:
+    """The committed quick build's job benchmarks (``results/benchmarks/jobs.parquet``)."""
     from overparam.steps import JOBS_SCHEMA
 
-    data = tables.read_table(path, JOBS_SCHEMA)
+    return tables.read_table(path, JOBS_SCHEMA)
+
+
+def at_threads(n: float) -> str:
+    return f"{int(n)} thread{'s' if n > 1 else ''}"
+
+
+def job_times_block(data: pd.DataFrame) -> str:
+    """Per experiment: its jobs, their seconds, and the split of the training experiments'
+    time into optimizer steps and evaluation (the committed quick build's job benchmarks)."""
     b = data[data["experiment"] != "data"]
     lines = ["| experiment | jobs | job seconds | CPU seconds | optimizer steps (s) | "
              "evaluation (s) | evaluation share |", "|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -303,21 +311,18 @@ def job_times_block(path: Path = JOBS) -> str:
     return "\n".join(lines)
 
 
-def train_rate_block(path: Path = JOBS) -> str:
+def train_rate_block(data: pd.DataFrame) -> str:
     """The jobs whose optimizer steps made GEMM FLOPs, slowest per FLOP first: their GFLOP,
     the rate they reached and its fraction of the matmul peak at their threads."""
-    from overparam.steps import JOBS_SCHEMA
-
-    data = tables.read_table(path, JOBS_SCHEMA)
     t = data[data["frac_of_peak"].notna()].sort_values(["frac_of_peak", "experiment", "job"])
     if t.empty:
-        raise SystemExit(f"{path}: no job has a fraction of peak (rebuild with FLOPs per job)")
+        raise SystemExit(f"{JOBS}: no job has a fraction of peak (rebuild with FLOPs per job)")
     lines = ["| experiment | job | threads | optimizer steps (s) | GFLOP | GFLOP/s | % of peak |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in t.itertuples(index=False):
         lines.append(f"| {r.experiment} | {r.job} | {int(r.threads)} | {r.train_s:.1f} | "
                      f"{r.train_gflop:.0f} | {r.gflops_per_s:.1f} | {r.frac_of_peak:.0%} |")  # fmt: skip
-    peaks = ", ".join(f"{p:.0f} GFLOP/s at {int(n)} thread{'s' if n > 1 else ''}"
+    peaks = ", ".join(f"{p:.0f} GFLOP/s at {at_threads(n)}"
                       for n, p in t.groupby("threads")["peak_gflops"].first().items())  # fmt: skip
     total = t["train_gflop"].sum() / t["train_s"].sum()
     lines += ["", f"Measured float32 matmul peak: {peaks}. All these jobs together: "
@@ -354,10 +359,10 @@ def throughput_block(path: Path = THROUGHPUT, target: float = 0.55) -> str:
     worst = wide.groupby("threads")["frac_of_peak"].min()
     met = "met" if (worst >= target).all() else "not met"
     lines += ["", f"{first['device']}, torch {first['torch_version']}, float32 matmul peak "
-              + ", ".join(f"{p:.0f} GFLOP/s at {n} thread{'s' if n > 1 else ''}" for n, p in peaks.items())
+              + ", ".join(f"{p:.0f} GFLOP/s at {at_threads(n)}" for n, p in peaks.items())
               + f"; K = {first['k']} members, batch {first['batch_size']}, best of {first['repeats']}, "
               f"{first['clock']} clock. Batched step at widths >= 128, lowest fraction of peak: "
-              + ", ".join(f"{v:.0%} at {n} thread{'s' if n > 1 else ''}" for n, v in worst.items())
+              + ", ".join(f"{v:.0%} at {at_threads(n)}" for n, v in worst.items())
               + f" (target {target:.0%}: {met})."]  # fmt: skip
     return "\n".join(lines)
 
@@ -393,10 +398,11 @@ def protocol_changes_block(quick: pd.DataFrame) -> str:
 
 def blocks(quick: pd.DataFrame, paper_md: str) -> dict[str, str]:
     paper = with_tiers(paper_verdicts(paper_md), quick)
+    jobs = read_jobs()
     return {
         "targets": targets_block(quick),
-        "job-times": job_times_block(),
-        "train-rate": train_rate_block(),
+        "job-times": job_times_block(jobs),
+        "train-rate": train_rate_block(jobs),
         "train-throughput": throughput_block(),
         "tallies": tallies_block(quick, paper),
         "quick-summary": summary_block(quick),
@@ -448,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         tables.write_table(df, QUICK, CLAIMS_SCHEMA, prov)
         from overparam.steps import JOBS_SCHEMA
 
-        jobs = tables.read_table(a.from_results / "benchmarks" / "jobs.parquet", JOBS_SCHEMA)
+        jobs = read_jobs(a.from_results / "benchmarks" / "jobs.parquet")
         tables.write_table(jobs, JOBS, JOBS_SCHEMA, {"kind": "snakemake job benchmarks", **prov})
         bench = a.from_results / "benchmarks" / "train_throughput.parquet"
         if bench.exists():  # benchmarks/train_throughput.py's table, when it ran in that checkout
