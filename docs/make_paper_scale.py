@@ -101,6 +101,24 @@ def _benchmarks(run: Path, name: str) -> tuple[list[Path], list[tuple], list[Pat
     return paths, labels, tabs
 
 
+def compact_copy(src: Path, dest: Path) -> None:
+    """Write the parquet table ``src`` to ``dest`` losslessly but smaller, for the repository:
+    zstd at level 19, float columns byte-stream split (their bytes grouped by significance, which
+    zstd compresses far better than whole doubles) instead of dictionary-encoded. Values, types
+    and the schema's metadata (the provenance) are unchanged: ``pq.read_table`` of either equals
+    the other. On optimization_ease's per-epoch table this is 5.7 MB instead of 8.0 (snappy)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(src)
+    floats = [f.name for f in table.schema if pa.types.is_floating(f.type)]
+    rest = [f.name for f in table.schema if f.name not in floats]
+    tmp = dest.with_name(dest.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd", compression_level=19,
+                   use_dictionary=rest or False, use_byte_stream_split=floats or False)  # fmt: skip
+    os.replace(tmp, dest)
+
+
 def collect_one(run: Path, name: str, planned: list[str], evidence: Path = EVIDENCE) -> str:
     """Copy experiment ``name``'s tables from the paper run in ``run`` into ``evidence/name``;
     returns 'complete', 'partial' or 'not started'."""
@@ -118,8 +136,9 @@ def collect_one(run: Path, name: str, planned: list[str], evidence: Path = EVIDE
     provs = [tables.read_provenance(t) for t in tabs if t is not None]
     commits = sorted({str(p.get("git_commit") or "unknown") for p in provs})
     if complete:
-        for f in ("claims.parquet", "metrics.parquet", "provenance.json"):
-            shutil.copy2(res / f, dest / f)
+        for f in ("claims.parquet", "metrics.parquet"):
+            compact_copy(res / f, dest / f)
+        shutil.copy2(res / "provenance.json", dest / "provenance.json")
         shutil.copy2(run / "figures" / f"{name}.png", dest / f"{name}.png")
         prov = json.loads((res / "provenance.json").read_text())
         planned = list(prov.get("runs") or planned)  # the jobs its metrics were made from

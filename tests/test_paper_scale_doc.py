@@ -86,6 +86,27 @@ def test_collect_copies_a_results_folder_layout(evidence):
     assert not (evidence / "flat_minima").exists()
 
 
+def test_compact_copy_is_lossless(tmp_path):
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"setup": ["demo", "ext"] * 500, "epoch": np.arange(1000),
+                       "loss": rng.lognormal(size=1000), "gap": [np.nan, 1.5] * 500,
+                       "ok": [True, False] * 500})  # fmt: skip
+    src = tmp_path / "src.parquet"
+    schema = tables.Schema(name="t", columns={"setup": "str", "epoch": "int", "loss": "float", "gap": "float", "ok": "bool"},
+                           nullable=frozenset({"gap"}))
+    tables.write_table(df, src, schema, {"config": {"lr": 0.1}})
+    dest = tmp_path / "dest.parquet"
+    mps.compact_copy(src, dest)
+    assert pq.read_table(dest).equals(pq.read_table(src))
+    assert pq.read_table(dest).schema.metadata == pq.read_table(src).schema.metadata
+    assert tables.read_provenance(dest) == tables.read_provenance(src)
+    assert pq.ParquetFile(dest).metadata.row_group(0).column(2).compression == "ZSTD"
+    assert not (tmp_path / "dest.parquet.tmp").exists()
+
+
 def test_page_from_evidence(evidence):
     text = mps.render(mps.load_evidence(evidence), _quick(), {"lazy_training.rate": "Because."})
     lazy = next(ln for ln in text.splitlines() if ln.startswith("| lazy_training |"))
