@@ -61,6 +61,20 @@ def test_chunked_min_norm_equals_dense_solution():
         linear.min_norm_diag_gaussian(400, eigs, beta, 0.5, seed=0)
 
 
+def test_min_norm_kept_chunks_equal_regenerated_ones():
+    """Keeping the design's chunks for pass 2 (small designs) gives the fit of regenerating
+    them, bit for bit."""
+    n, p = 30, 500
+    eigs = np.linspace(1.0, 0.01, p)
+    beta = np.r_[np.ones(4), np.zeros(p - 4)]
+    kept = linear.min_norm_diag_gaussian(n, eigs, beta, 0.5, seed=[3, 30], chunk=128)
+    regen = linear.min_norm_diag_gaussian(n, eigs, beta, 0.5, seed=[3, 30], chunk=128,
+                                          keep_bytes=0)  # fmt: skip
+    assert kept == regen
+    other = linear.min_norm_diag_gaussian(n, eigs, beta, 0.5, seed=[4, 30], chunk=128)
+    assert other.excess_risk != kept.excess_risk
+
+
 def test_isotropic_monte_carlo_matches_exact_finite_n_risk():
     """Average over draws of the min-norm excess risk vs the inverse-Wishart closed form."""
     n, p, s2 = 50, 150, 0.25

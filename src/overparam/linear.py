@@ -62,14 +62,16 @@ def min_norm_diag_gaussian(
     noise_sd: float,
     seed: int | list[int],
     chunk: int = 8192,
+    keep_bytes: int = 1 << 30,
 ) -> MinNormFit:
     """Draw x ~ N(0, diag(eigs)) (n rows), y = x beta + noise, fit the min-norm interpolator
     and return its exact excess risk -- without ever holding the n x p design in memory.
 
     The columns are generated in chunks, each from its own child of ``SeedSequence(seed)``;
-    pass 1 accumulates the kernel x x^T and y, pass 2 regenerates each chunk to form
-    b_hat = x^T a chunk by chunk. Memory O(n^2 + n * chunk), time O(n^2 p).
-    Requires p > n (interpolation)."""
+    pass 1 accumulates the kernel x x^T and y, pass 2 forms b_hat = x^T a chunk by chunk, from
+    the chunks pass 1 kept if the design takes at most ``keep_bytes`` (1 GiB: n = 1600,
+    p = 64000 is 0.8 GB), else regenerated from their seeds: the same numbers either way.
+    Memory O(n^2 + n * chunk) beyond what is kept, time O(n^2 p). Requires p > n."""
     eigs = np.asarray(eigs, dtype=float)
     beta = np.asarray(beta, dtype=float)
     p = eigs.size
@@ -83,19 +85,23 @@ def min_norm_diag_gaussian(
     def block(j: int) -> tuple[slice, np.ndarray]:
         s = slice(starts[j], min(starts[j] + chunk, p))
         z = np.random.default_rng(children[j]).standard_normal((n, s.stop - s.start))
-        return s, z * np.sqrt(eigs[s])
+        z *= np.sqrt(eigs[s])
+        return s, z
 
+    kept = [] if n * p * 8 <= keep_bytes else None
     K = np.zeros((n, n))
     y = np.random.default_rng(children[-1]).standard_normal(n) * noise_sd
     for j in range(len(starts)):
         s, xb = block(j)
         K += xb @ xb.T
         y += xb @ beta[s]
+        if kept is not None:
+            kept.append((s, xb))
     a = _solve_psd(K, y)
     excess = 0.0
     norm2 = 0.0
     for j in range(len(starts)):
-        s, xb = block(j)
+        s, xb = kept[j] if kept is not None else block(j)
         bh = xb.T @ a
         d = bh - beta[s]
         excess += float(np.sum(eigs[s] * d * d))
