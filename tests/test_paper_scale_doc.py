@@ -95,8 +95,11 @@ def test_compact_copy_is_lossless(tmp_path):
                        "loss": rng.lognormal(size=1000), "gap": [np.nan, 1.5] * 500,
                        "ok": [True, False] * 500})  # fmt: skip
     src = tmp_path / "src.parquet"
-    schema = tables.Schema(name="t", columns={"setup": "str", "epoch": "int", "loss": "float", "gap": "float", "ok": "bool"},
-                           nullable=frozenset({"gap"}))
+    schema = tables.Schema(
+        name="t",
+        columns={"setup": "str", "epoch": "int", "loss": "float", "gap": "float", "ok": "bool"},
+        nullable=frozenset({"gap"}),
+    )
     tables.write_table(df, src, schema, {"config": {"lr": 0.1}})
     dest = tmp_path / "dest.parquet"
     mps.compact_copy(src, dest)
@@ -121,6 +124,10 @@ def test_page_from_evidence(evidence):
     assert "differs" not in sane and "### Sanity" in text and "### Extension" not in text
     assert "replication: 1 of 1 hold (1 confidently); sanity: 1 of 1 hold" in text
     assert "lottery_ticket" in text.split("Not yet at paper scale")[1]
+    ev = mps.load_evidence(evidence)
+    total = sum(b for e in ev.values() for b in e["bytes"].values())
+    size = next(ln for ln in text.splitlines() if ln.startswith("The evidence in"))
+    assert f"takes {total / 1e3:.0f} kB" in size
 
 
 def test_every_difference_needs_one_current_sentence(evidence):
