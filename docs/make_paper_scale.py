@@ -237,14 +237,21 @@ def time_rows(ev: dict[str, dict]) -> list[str]:
 
 
 def job_lines(ev: dict[str, dict]) -> list[str]:
+    """One line per experiment: every planned job's wall time. A job that resumed from the
+    checkpoints of an interrupted attempt has a benchmark of its last attempt only; its run
+    table's optimizer seconds (``train_s``, summed over the attempts) say what it cost."""
     out = []
     for n, e in ev.items():
         j = e["jobs"]
         runs = j[j["rule"].isin(RUN_RULES)]
-        done = dict(zip(runs["job"], runs["seconds"]))
-        cells = [f"{job} {_hms(done[job])}" if job in done else f"{job} not run"
-                 for job in e["run"]["planned_jobs"]]  # fmt: skip
-        out.append(f"- **{n}**: " + ", ".join(cells))
+        train = runs["train_s"] if "train_s" in runs else pd.Series(math.nan, index=runs.index)
+        cells = {}
+        for job, s, t in zip(runs["job"], runs["seconds"], train):
+            cells[job] = f"{job} {_hms(s)}"
+            if t == t and t > s:  # not NaN, and more training than this attempt's wall time
+                cells[job] += f" (resumed: last attempt; {_hms(t)} of optimizer steps in all)"
+        line = [cells.get(job, f"{job} not run") for job in e["run"]["planned_jobs"]]
+        out.append(f"- **{n}**: " + ", ".join(line))
     return out
 
 

@@ -175,3 +175,14 @@ def test_committed_claims_follow_from_committed_metrics(tmp_path):
                     f"figures/{n}.png", cfg["bootstrap"], log=lambda m: None)  # fmt: skip
         want = pd.read_parquet(d / "claims.parquet")
         pd.testing.assert_frame_equal(got[cols], want[cols], obj=f"{n} claims")
+
+
+def test_job_lines_mark_a_resumed_job():
+    jobs = pd.DataFrame({"rule": ["train", "train", "check"], "job": ["a", "b", ""],
+                         "seconds": [60.0, 600.0, 2.0], "train_s": [3600.0, 500.0, float("nan")]})  # fmt: skip
+    ev = {"lottery_ticket": {"jobs": jobs, "run": {"planned_jobs": ["a", "b", "c"]}}}
+    (line,) = mps.job_lines(ev)
+    assert line == (
+        "- **lottery_ticket**: a 1m 00s (resumed: last attempt; 1h 00m of optimizer steps in "
+        "all), b 10m 00s, c not run"
+    )
