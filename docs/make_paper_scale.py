@@ -233,6 +233,14 @@ def time_rows(ev: dict[str, dict]) -> list[str]:
             f"{j['max_rss_mb'].max():.0f} MB | {j['mean_load'].mean():.0f}% | {commits} | "
             f"{r['collected']} |"
         )
+    if len(ev) > 1:
+        j = pd.concat([e["jobs"] for e in ev.values()], ignore_index=True)
+        ran = sum(len(e["run"]["ran_jobs"]) for e in ev.values())
+        planned = sum(len(e["run"]["planned_jobs"]) for e in ev.values())
+        rows.append(
+            f"| **all** | | {ran} / {planned} | {_hms(j['seconds'].sum())} | "
+            f"{_hms(j['cpu_seconds'].sum())} | {j['max_rss_mb'].max():.0f} MB | | | |"
+        )
     return rows
 
 

@@ -116,6 +116,7 @@ def test_page_from_evidence(evidence):
     assert "| complete | 2 / 2 | 2m 02s |" in lazy and "900 MB" in lazy and "`feedface00`" in lazy
     lot = next(ln for ln in text.splitlines() if ln.startswith("| lottery_ticket |"))
     assert "| partial | 1 / 2 | 1h 06m |" in lot and "`deadbeef99`" in lot
+    assert "| **all** | | 3 / 4 | 1h 08m |" in text  # lazy_training's 2m 02s + lottery's 1h 06m
     assert "- **lottery_ticket**: a 1h 06m, b not run" in text
     rate = next(ln for ln in text.splitlines() if "`lazy_training.rate`" in ln)
     assert "| replication | 0.5 | [0.4, 0.6] over 5 seeds | holds (confident) |" in rate
