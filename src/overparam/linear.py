@@ -88,7 +88,7 @@ def min_norm_diag_gaussian(
         z *= np.sqrt(eigs[s])
         return s, z
 
-    kept = [] if n * p * 8 <= keep_bytes else None
+    kept: list[tuple[slice, np.ndarray]] | None = [] if n * p * 8 <= keep_bytes else None
     K = np.zeros((n, n))
     y = np.random.default_rng(children[-1]).standard_normal(n) * noise_sd
     for j in range(len(starts)):
