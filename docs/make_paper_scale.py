@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from overparam import experiments, tables  # noqa: E402
 from overparam.claims import CLAIMS_SCHEMA, TIERS, interval, tier_counts, verdict  # noqa: E402
+from overparam.io import atomic_path  # noqa: E402
 from overparam.steps import collect_benchmarks  # noqa: E402
 
 EVIDENCE = ROOT / "docs" / "paper-scale"
@@ -119,10 +120,9 @@ def compact_copy(src: Path, dest: Path) -> None:
         if pa.types.is_floating(f.type) and len(pc.unique(table[f.name])) > table.num_rows / 4
     ]
     rest = [f.name for f in table.schema if f.name not in split]
-    tmp = dest.with_name(dest.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd", compression_level=19,
-                   use_dictionary=rest or False, use_byte_stream_split=split or False)  # fmt: skip
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        pq.write_table(table, tmp, compression="zstd", compression_level=19,
+                       use_dictionary=rest or False, use_byte_stream_split=split or False)  # fmt: skip
 
 
 def collect_one(run: Path, name: str, planned: list[str], evidence: Path = EVIDENCE) -> str:
@@ -252,11 +252,10 @@ def job_lines(ev: dict[str, dict]) -> list[str]:
     for n, e in ev.items():
         j = e["jobs"]
         runs = j[j["rule"].isin(RUN_RULES)]
-        train = runs["train_s"] if "train_s" in runs else pd.Series(math.nan, index=runs.index)
         cells = {}
-        for job, s, t in zip(runs["job"], runs["seconds"], train):
+        for job, s, t in zip(runs["job"], runs["seconds"], runs["train_s"]):
             cells[job] = f"{job} {_hms(s)}"
-            if t == t and t > s:  # not NaN, and more training than this attempt's wall time
+            if pd.notna(t) and t > s:  # more training than this attempt's wall time
                 cells[job] += f" (resumed: last attempt; {_hms(t)} of optimizer steps in all)"
         line = [cells.get(job, f"{job} not run") for job in e["run"]["planned_jobs"]]
         out.append(f"- **{n}**: " + ", ".join(line))
